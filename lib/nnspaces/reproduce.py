@@ -1,0 +1,179 @@
+"""The reproduce pipeline: papermill executes every chapter, Jupyter Book renders them.
+
+``reproduce("default")`` runs each chapter notebook of ``notebooks/`` with the profile's
+parameters into a staging folder, moves the executed copy to ``book/chapters/`` only when
+it ran to the end, then builds the HTML into a staging folder and swaps it in place of
+``_build/html``. An interrupted or failing run therefore leaves the previous executed
+notebooks and the previous HTML as they were.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from importlib import resources
+from pathlib import Path
+
+import yaml
+
+
+class ReproduceError(RuntimeError):
+    """A chapter failed or the book did not build; the message names where."""
+
+
+@dataclass(frozen=True)
+class Chapter:
+    """One executed chapter: source notebook stem, output stem and its own parameters."""
+
+    notebook: str
+    output: str
+    parameters: dict = field(default_factory=dict)
+
+
+def load_config() -> dict:
+    """The profiles file (``nnspaces/profiles.yml``) as a dict."""
+    text = resources.files("nnspaces").joinpath("profiles.yml").read_text()
+    return yaml.safe_load(text)
+
+
+def profile_names() -> list[str]:
+    return list(load_config()["profiles"])
+
+
+def profile(name: str) -> dict:
+    """A profile's ``description`` and ``parameters``; ``ValueError`` naming the choices."""
+    profiles = load_config()["profiles"]
+    if name not in profiles:
+        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(profiles)}")
+    return profiles[name]
+
+
+def chapters() -> list[Chapter]:
+    return [Chapter(c["notebook"], c["output"], c.get("parameters") or {})
+            for c in load_config()["chapters"]]  # fmt: skip
+
+
+def repo_root() -> Path:
+    """The checkout holding ``_config.yml`` (the package is installed editable from it)."""
+    root = Path(__file__).resolve().parents[2]
+    if not (root / "_config.yml").is_file():
+        raise ReproduceError(
+            f"no _config.yml in {root}: run the pipeline from a git checkout of the book "
+            "with the package installed editable (pip install -e .)"
+        )
+    return root
+
+
+def notebook_parameters(chapter: Chapter, profile_name: str) -> dict:
+    """The parameters papermill passes: the profile's that the notebook declares, plus its own."""
+    from .params import NOTEBOOKS
+
+    declared = NOTEBOOKS.get(chapter.notebook)
+    if declared is None:
+        raise ReproduceError(f"notebook {chapter.notebook!r} has no entry in params.NOTEBOOKS")
+    shared = {k: v for k, v in profile(profile_name)["parameters"].items() if k in declared}
+    return {**shared, **chapter.parameters}
+
+
+def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float:
+    import papermill as pm
+
+    src = root / "notebooks" / f"{chapter.notebook}.ipynb"
+    out = staging / f"{chapter.output}.ipynb"
+    t0 = time.perf_counter()
+    try:
+        pm.execute_notebook(
+            str(src), str(out), parameters=params, cwd=str(root / "notebooks"),
+            kernel_name="python3", progress_bar=False,
+        )  # fmt: skip
+    except pm.PapermillExecutionError as e:
+        raise ReproduceError(
+            f"notebook {src.name} failed in cell {e.cell_index} (execution count "
+            f"{e.exec_count}): {e.ename}: {e.evalue}. The partial run is in {out}; the "
+            "previous executed copy was left in place."
+        ) from None
+    return time.perf_counter() - t0
+
+
+def _build_html(root: Path) -> float:
+    """Build the book into a staging folder, then swap it in as ``_build/html``."""
+    staging = root / "_build" / f".staging-{os.getpid()}"
+    shutil.rmtree(staging, ignore_errors=True)
+    jb = Path(sys.executable).with_name("jupyter-book")
+    cmd = [str(jb), "build", str(root), "--path-output", str(staging), "-W", "-n", "--keep-going"]
+    t0 = time.perf_counter()
+    proc = subprocess.run(cmd, capture_output=True, text=True)
+    if proc.returncode != 0:
+        raise ReproduceError(
+            f"jupyter-book build failed (exit {proc.returncode}); the previous _build/html "
+            f"is untouched. Last output:\n{(proc.stdout + proc.stderr)[-4000:]}"
+        )
+    html, old = root / "_build" / "html", root / "_build" / f".old-{os.getpid()}"
+    if html.exists():
+        html.rename(old)
+    (staging / "_build" / "html").rename(html)
+    shutil.rmtree(old, ignore_errors=True)
+    shutil.rmtree(staging, ignore_errors=True)
+    return time.perf_counter() - t0
+
+
+def reproduce(
+    profile_name: str = "default", only: list[str] | None = None, build: bool = True, log=print
+) -> dict:
+    """Execute the chapters with a profile's parameters and build the book.
+
+    Parameters
+    ----------
+    profile_name : str
+        A profile of ``profiles.yml`` (``smoke``, ``default``, ``paper``).
+    only : list of str, optional
+        Output stems of the chapters to run (default: all).
+    build : bool
+        Render the HTML with Jupyter Book after executing.
+    log : callable
+        Receives one progress line per step.
+
+    Returns
+    -------
+    timings : dict
+        Seconds per executed chapter and for the build (also written, with the profile,
+        to ``book/chapters/_run.json``).
+    """
+    profile(profile_name)  # fails early on an unknown name
+    root = repo_root()
+    todo = chapters()
+    if only:
+        unknown = sorted(set(only) - {c.output for c in todo})
+        if unknown:
+            raise ValueError(
+                f"unknown chapter(s) {unknown}: choose from {[c.output for c in todo]}"
+            )
+        todo = [c for c in todo if c.output in only]
+    final = root / "book" / "chapters"
+    staging = root / "book" / ".staging"
+    final.mkdir(parents=True, exist_ok=True)
+    staging.mkdir(parents=True, exist_ok=True)
+    run_file = final / "_run.json"
+    run = json.loads(run_file.read_text()) if run_file.exists() else {}
+    run.update(profile=profile_name, python=sys.version.split()[0])
+    run.setdefault("seconds", {})
+    for c in todo:
+        params = notebook_parameters(c, profile_name)
+        log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params}")
+        seconds = _execute(c, params, root, staging)
+        os.replace(staging / f"{c.output}.ipynb", final / f"{c.output}.ipynb")
+        run["seconds"][c.output] = round(seconds, 2)
+        log(f"[reproduce] {c.output}: done in {seconds:.1f} s")
+    tmp = run_file.with_suffix(".tmp")
+    tmp.write_text(json.dumps(run, indent=2))
+    os.replace(tmp, run_file)
+    if build:
+        log("[reproduce] jupyter-book build (warnings are errors)")
+        run["seconds"]["build"] = round(_build_html(root), 2)
+        log(f"[reproduce] HTML in {root / '_build' / 'html'} ({run['seconds']['build']:.1f} s)")
+    return run["seconds"]

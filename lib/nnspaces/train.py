@@ -1,0 +1,340 @@
+"""Training with the paper's recipe, cached on disk under a key of the full configuration.
+
+The recipe (released code): cross-entropy, SGD (lr 1e-3, momentum 0.9), batch 32,
+20 epochs, keep the weights with the lowest validation loss.
+"""
+
+from __future__ import annotations
+
+import copy
+import dataclasses
+import fcntl
+import hashlib
+import json
+import os
+import tempfile
+import time
+import warnings
+from pathlib import Path
+
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+from tqdm.auto import tqdm
+
+from . import data as _data
+from . import models
+
+_FORMAT = 1  # bump when the checkpoint layout changes
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything that determines a trained network; its hash is the cache key."""
+
+    model: str
+    dataset: str = "mnist-5k"
+    epochs: int = 20
+    lr: float = 1e-3
+    momentum: float = 0.9
+    batch_size: int = 32
+    seed: int = 0
+    n_train: int | None = None  # stratified subset of the training split; None = all
+    device: str = "cpu"  # "cpu" or "cuda": results differ across them, so part of the key
+
+    def __post_init__(self):
+        models.check_name(self.model)
+        if self.dataset not in _data.DATASET_NAMES:
+            raise ValueError(
+                f"unknown dataset {self.dataset!r}: choose one of {', '.join(_data.DATASET_NAMES)}"
+            )
+        for key in ("epochs", "batch_size", "seed"):
+            v = getattr(self, key)
+            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if key == "seed" else 1):
+                raise ValueError(f"{key} must be a positive int, got {v!r}")
+        for key in ("lr", "momentum"):
+            v = getattr(self, key)
+            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
+                raise ValueError(f"{key} must be a non-negative number, got {v!r}")
+        if self.device not in ("cpu", "cuda"):
+            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+
+    def key(self) -> dict:
+        """The configuration plus the model definition's hash and the checkpoint format."""
+        d = dataclasses.asdict(self)
+        d["definition"] = models.definition_hash(self.model)
+        d["format"] = _FORMAT
+        return d
+
+    def filename(self) -> str:
+        h = hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()[:16]
+        return f"{self.model}-{self.dataset}-s{self.seed}-{h}.pt"
+
+
+def resolve_device(device: str) -> str:
+    """``"auto"`` → ``"cuda"`` when a GPU is visible, else ``"cpu"``; others pass through."""
+    if device == "auto":
+        return "cuda" if torch.cuda.is_available() else "cpu"
+    if device == "cuda" and not torch.cuda.is_available():
+        raise ValueError("device='cuda' but no CUDA GPU is visible: use device='cpu' or 'auto'")
+    return device
+
+
+def default_cache_dir() -> Path:
+    """``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``: shared by the book build and JupyterLab."""
+    return _data._cache_root()
+
+
+def state_digest(state_dict: dict) -> str:
+    """SHA-256 over every tensor's name, dtype, shape and bytes."""
+    h = hashlib.sha256()
+    for k in sorted(state_dict):
+        t = state_dict[k].detach().cpu().contiguous()
+        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    return h.hexdigest()
+
+
+def _atomic_save(obj, path: Path) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(obj, tmp)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def _load_checkpoint(path: Path, cfg: TrainConfig) -> dict | None:
+    """The checkpoint at ``path`` if it is intact and made by ``cfg``, else None (warned)."""
+    if not path.exists():
+        return None
+    try:
+        ckpt = torch.load(path, map_location="cpu", weights_only=True)
+        problem = None
+        if not isinstance(ckpt, dict) or ckpt.get("config") != cfg.key():
+            problem = "it was made by another configuration"
+        elif state_digest(ckpt["state_dict"]) != ckpt.get("digest"):
+            problem = "its weights do not match their recorded SHA-256 (corrupted bytes)"
+    except Exception as e:  # truncated zip, flipped bytes in the archive, unpickling refusal
+        problem = f"it cannot be read ({type(e).__name__}: {str(e)[:120]})"
+    if problem:
+        warnings.warn(f"ignoring cached checkpoint {path}: {problem}; retraining", stacklevel=3)
+        return None
+    return ckpt
+
+
+def _evaluate(model: nn.Module, X, y, device: str, batch: int = 500) -> tuple[float, float]:
+    model.eval()
+    loss, correct = 0.0, 0
+    with torch.no_grad():
+        for i in range(0, len(y), batch):
+            out = model(X[i : i + batch].to(device))
+            t = y[i : i + batch].to(device)
+            loss += float(nn.functional.cross_entropy(out, t, reduction="sum"))
+            correct += int((out.argmax(1) == t).sum())
+    return loss / len(y), correct / len(y)
+
+
+def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[nn.Module, dict]:
+    torch.manual_seed(cfg.seed)
+    model = models.build(cfg.model).to(cfg.device)
+    g = torch.Generator().manual_seed(cfg.seed)
+    loader = DataLoader(
+        TensorDataset(splits.X_train, splits.y_train),
+        batch_size=cfg.batch_size,
+        shuffle=True,
+        generator=g,
+    )
+    opt = torch.optim.SGD(model.parameters(), lr=cfg.lr, momentum=cfg.momentum)
+    history, best, best_loss = [], None, float("inf")
+    t0 = time.perf_counter()
+    bar = tqdm(range(1, cfg.epochs + 1), desc=f"train {cfg.model}", disable=not progress)
+    for epoch in bar:
+        model.train()
+        total, correct, n = 0.0, 0, 0
+        for xb, yb in loader:
+            xb, yb = xb.to(cfg.device), yb.to(cfg.device)
+            out = model(xb)
+            loss = nn.functional.cross_entropy(out, yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            total += loss.item() * len(yb)
+            correct += int((out.argmax(1) == yb).sum())
+            n += len(yb)
+        val_loss, val_acc = _evaluate(model, splits.X_val, splits.y_val, cfg.device)
+        history.append(
+            {"epoch": epoch, "train_loss": total / n, "train_acc": correct / n,
+             "val_loss": val_loss, "val_acc": val_acc}
+        )  # fmt: skip
+        if val_loss < best_loss:
+            best_loss, best = val_loss, copy.deepcopy(model.state_dict())
+        bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+    model.load_state_dict(best)
+    test_loss, test_acc = _evaluate(model, splits.X_test, splits.y_test, cfg.device)
+    report = {
+        "history": history,
+        "best_epoch": min(history, key=lambda h: h["val_loss"])["epoch"],
+        "val_acc": max(history, key=lambda h: -h["val_loss"])["val_acc"],
+        "test_loss": test_loss,
+        "test_acc": test_acc,
+        "train_seconds": time.perf_counter() - t0,
+        "dataset": {"name": splits.name, "source": splits.source, "sizes": splits.sizes},
+        "torch": str(torch.__version__),
+    }
+    return model, report
+
+
+def train_or_load(
+    model_name: str,
+    dataset: str = "mnist-5k",
+    epochs: int = 20,
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    batch_size: int = 32,
+    seed: int = 0,
+    n_train: int | None = None,
+    device: str = "cpu",
+    cache_dir: str | Path | None = None,
+    splits: _data.Splits | None = None,
+    progress: bool = True,
+) -> tuple[nn.Module, dict]:
+    """Train a network with the paper's recipe, or load it from the cache.
+
+    Parameters
+    ----------
+    model_name : {"fcnn1", "fcnn5", "resnet18"}
+    dataset : {"mnist-5k", "mnist", "fashion-mnist"}
+    epochs, lr, momentum, batch_size : the SGD recipe (defaults: the released code's).
+    seed : int
+        Seeds the initial weights and the order of the mini-batches. The data split has
+        its own fixed seed (0), so seeds vary the training, not the data.
+    n_train : int, optional
+        Train on a stratified subset of this many training images.
+    device : {"cpu", "cuda", "auto"}
+    cache_dir : path, optional
+        Folder of the checkpoints (default ``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``).
+    splits : Splits, optional
+        Already loaded data (must be ``dataset``'s); loaded here otherwise.
+    progress : bool
+        Show a tqdm bar over epochs.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        The weights with the lowest validation loss, in eval mode, on ``device``.
+    report : dict
+        ``history`` (per-epoch train/val loss and accuracy), ``best_epoch``, ``val_acc``,
+        ``test_acc``, ``train_seconds`` (of the original training), ``dataset`` (name, source,
+        sizes), ``config``, ``cached`` (True when loaded), ``load_seconds``, ``path``.
+
+    Notes
+    -----
+    The checkpoint is written atomically (temporary file + rename) under a name hashed
+    from the full configuration and the model definition, and holds a SHA-256 of its
+    weights; it is read with ``weights_only=True``. A truncated, corrupted or foreign file
+    is reported with a warning and retrained. A file lock keeps two processes from
+    training the same configuration at once.
+    """
+    cfg = TrainConfig(
+        model_name, dataset, epochs, lr, momentum, batch_size, seed, n_train,
+        resolve_device(device),
+    )  # fmt: skip
+    path = Path(cache_dir or default_cache_dir()) / "models" / cfg.filename()
+    path.parent.mkdir(parents=True, exist_ok=True)
+    t0 = time.perf_counter()
+    with open(path.with_suffix(".lock"), "w") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+        ckpt = _load_checkpoint(path, cfg)
+        if ckpt is None:
+            if splits is None:
+                splits = _data.load(dataset)
+            elif splits.name != dataset:
+                raise ValueError(f"splits hold {splits.name!r}, not dataset={dataset!r}")
+            if n_train is not None:
+                splits = _data.subsample(splits, n_train, seed=0)
+            model, report = _fit(cfg, splits, progress)
+            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
+            ckpt = {"config": cfg.key(), "state_dict": state, "digest": state_digest(state),
+                    "report": report}  # fmt: skip
+            _atomic_save(ckpt, path)
+            cached = False
+        else:
+            cached = True
+    model = models.build(model_name)
+    model.load_state_dict(ckpt["state_dict"])
+    model.to(cfg.device).eval()
+    report = dict(ckpt["report"], config=dataclasses.asdict(cfg), cached=cached,
+                  load_seconds=time.perf_counter() - t0, path=str(path))  # fmt: skip
+    return model, report
+
+
+def accuracy_table(reports: dict[str, dict]):
+    """One row per network: the paper's accuracy beside this run's.
+
+    Parameters
+    ----------
+    reports : dict
+        Model name → report of :func:`train_or_load`.
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns: network, paper accuracy, test accuracy, validation accuracy, best epoch,
+        epochs, training seconds, training images.
+    """
+    import pandas as pd
+
+    rows = []
+    for name, r in reports.items():
+        rows.append({
+            "network": models.DISPLAY_NAME[name],
+            "paper accuracy": models.PAPER_ACCURACY[name],
+            "test accuracy": r["test_acc"],
+            "validation accuracy": r["val_acc"],
+            "best epoch": r["best_epoch"],
+            "epochs": r["config"]["epochs"],
+            "training seconds": round(r["train_seconds"], 1),
+            "training images": r["dataset"]["sizes"]["train"],
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def trained_models(params: dict, names=None, progress: bool = True):
+    """Load the data and train (or load from the cache) the networks a notebook needs.
+
+    Parameters
+    ----------
+    params : dict
+        A notebook's validated parameters; the keys of ``params.TRAIN_PARAMS`` it holds are used
+        (the others take ``train_or_load``'s defaults), and ``models`` when ``names`` is None.
+    names : list of str, optional
+        The networks; default ``params["models"]``.
+    progress : bool
+        tqdm bars over epochs.
+
+    Returns
+    -------
+    splits : data.Splits
+        The data, training split subsampled to ``n_train`` when given.
+    nets : dict
+        Model name → trained model in eval mode.
+    reports : dict
+        Model name → training report.
+    """
+    names = list(names if names is not None else params["models"])
+    from .params import TRAIN_PARAMS
+
+    kw = {k: params[k] for k in TRAIN_PARAMS if k in params}
+    splits = _data.load(kw.pop("dataset", "mnist-5k"), root=kw.pop("data_root", None))
+    if kw.get("n_train"):
+        splits = _data.subsample(splits, kw["n_train"], seed=0)
+    nets, reports = {}, {}
+    for name in names:
+        nets[name], reports[name] = train_or_load(
+            name, splits.name, splits=splits, progress=progress, **kw
+        )
+    return splits, nets, reports
