@@ -15,6 +15,7 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--profile", default="default", help=f"one of {_r.profile_names()}")
     rep.add_argument("--only", nargs="*", help="output stems of the chapters to run")
     rep.add_argument("--no-build", action="store_true", help="execute the notebooks only")
+    rep.add_argument("--workdir", help="build there instead of in the checkout")
     sub.add_parser("profiles", help="list the profiles")
     args = parser.parse_args(argv)
     if args.command == "profiles":
@@ -22,7 +23,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {_r.profile(name)['description']}")
         return 0
     try:
-        _r.reproduce(args.profile, only=args.only, build=not args.no_build)
+        _r.reproduce(args.profile, args.only, not args.no_build, args.workdir)
     except (_r.ReproduceError, ValueError) as e:
         print(f"nnspaces reproduce: error: {e}", file=sys.stderr)
         return 1

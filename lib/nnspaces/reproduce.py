@@ -100,6 +100,15 @@ def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float
     return time.perf_counter() - t0
 
 
+def _prepare_workdir(root: Path, workdir: Path) -> None:
+    """Copy the book's sources (config, toc, prose) into ``workdir`` to build it there."""
+    workdir.mkdir(parents=True, exist_ok=True)
+    for name in ("_config.yml", "_toc.yml"):
+        shutil.copy2(root / name, workdir / name)
+    skip = shutil.ignore_patterns("chapters", ".staging")
+    shutil.copytree(root / "book", workdir / "book", ignore=skip, dirs_exist_ok=True)
+
+
 def _build_html(root: Path) -> float:
     """Build the book into a staging folder, then swap it in as ``_build/html``."""
     staging = root / "_build" / f".staging-{os.getpid()}"
@@ -123,7 +132,11 @@ def _build_html(root: Path) -> float:
 
 
 def reproduce(
-    profile_name: str = "default", only: list[str] | None = None, build: bool = True, log=print
+    profile_name: str = "default",
+    only: list[str] | None = None,
+    build: bool = True,
+    workdir: str | Path | None = None,
+    log=print,
 ) -> dict:
     """Execute the chapters with a profile's parameters and build the book.
 
@@ -135,6 +148,10 @@ def reproduce(
         Output stems of the chapters to run (default: all).
     build : bool
         Render the HTML with Jupyter Book after executing.
+    workdir : path, optional
+        Where the executed chapters (``book/chapters``) and the HTML (``_build/html``) go;
+        default the checkout itself. The tests build the smoke profile in a temporary
+        folder so that they never replace a reader's book.
     log : callable
         Receives one progress line per step.
 
@@ -146,6 +163,9 @@ def reproduce(
     """
     profile(profile_name)  # fails early on an unknown name
     root = repo_root()
+    work = Path(workdir).resolve() if workdir is not None else root
+    if work != root:
+        _prepare_workdir(root, work)
     todo = chapters()
     if only:
         unknown = sorted(set(only) - {c.output for c in todo})
@@ -154,8 +174,8 @@ def reproduce(
                 f"unknown chapter(s) {unknown}: choose from {[c.output for c in todo]}"
             )
         todo = [c for c in todo if c.output in only]
-    final = root / "book" / "chapters"
-    staging = root / "book" / ".staging"
+    final = work / "book" / "chapters"
+    staging = work / "book" / ".staging"
     final.mkdir(parents=True, exist_ok=True)
     staging.mkdir(parents=True, exist_ok=True)
     run_file = final / "_run.json"
@@ -174,6 +194,6 @@ def reproduce(
     os.replace(tmp, run_file)
     if build:
         log("[reproduce] jupyter-book build (warnings are errors)")
-        run["seconds"]["build"] = round(_build_html(root), 2)
-        log(f"[reproduce] HTML in {root / '_build' / 'html'} ({run['seconds']['build']:.1f} s)")
+        run["seconds"]["build"] = round(_build_html(work), 2)
+        log(f"[reproduce] HTML in {work / '_build' / 'html'} ({run['seconds']['build']:.1f} s)")
     return run["seconds"]

@@ -1,0 +1,35 @@
+# Two commands do everything: `make book` and `make test`. Both create the virtual
+# environment .venv (unless one is active) and install the pinned requirements first.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.nnspaces-installed
+PROFILE ?= default
+
+.PHONY: install book test smoke lab bench clean
+
+$(STAMP): requirements.txt pyproject.toml
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	$(BIN)/python -m pip install -r requirements.txt
+	$(BIN)/python -m pip install --no-deps -e .
+	@touch $@
+
+install: $(STAMP)
+
+book: install  ## train (or load) the networks, execute every notebook, build _build/html
+	$(BIN)/python -m nnspaces reproduce --profile $(PROFILE)
+
+test: install  ## lint, unit tests, and the smoke profile end to end
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/python -m pytest
+
+smoke: install  ## the smallest profile, built in the checkout
+	$(BIN)/python -m nnspaces reproduce --profile smoke
+
+lab: install  ## open the source notebooks in JupyterLab
+	$(BIN)/jupyter lab notebooks/
+
+clean:
+	rm -rf _build book/chapters book/.staging

