@@ -2,6 +2,10 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+
 import matplotlib
 import pytest
 import torch
@@ -23,3 +27,23 @@ def cache_dir(tmp_path, monkeypatch):
     d = tmp_path / "cache"
     monkeypatch.setenv("NNSPACES_CACHE", str(d))
     return d
+
+
+@pytest.fixture(scope="session")
+def smoke_book(tmp_path_factory):
+    """The smoke profile reproduced once per session in a temporary folder (not the checkout)."""
+    work = tmp_path_factory.mktemp("smoke")
+    env = dict(os.environ, NNSPACES_CACHE=str(work / "cache"))
+    cmd = [
+        sys.executable,
+        "-m",
+        "nnspaces",
+        "reproduce",
+        "--profile",
+        "smoke",
+        "--workdir",
+        str(work),
+    ]
+    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return work

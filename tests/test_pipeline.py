@@ -1,35 +1,13 @@
 """End to end: the smoke profile through papermill and Jupyter Book, in a temporary folder."""
 
 import json
-import os
 import re
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 from nnspaces import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
-
-
-@pytest.fixture(scope="session")
-def smoke_book(tmp_path_factory):
-    work = tmp_path_factory.mktemp("smoke")
-    env = dict(os.environ, NNSPACES_CACHE=str(work / "cache"))
-    cmd = [
-        sys.executable,
-        "-m",
-        "nnspaces",
-        "reproduce",
-        "--profile",
-        "smoke",
-        "--workdir",
-        str(work),
-    ]
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True, timeout=1200)
-    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
-    return work
 
 
 @pytest.mark.slow

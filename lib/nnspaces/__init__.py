@@ -15,10 +15,13 @@ inverse    input images that give chosen outputs (closed form, Gauss–Newton, �
 params     validate(globals(), notebook): the notebooks' papermill parameters
 reproduce  the pipeline: papermill → Jupyter Book
 plots      the book's figures
+book       glue helpers for the chapter notebooks
 """
 
 __version__ = "0.1.0"
 
-from . import data, models, outputs, params, plots, train  # noqa: E402
+from . import book, data, models, outputs, params, plots, spaces, train  # noqa: E402
 
-__all__ = ["data", "models", "train", "outputs", "params", "reproduce", "plots"]
+__all__ = [
+    "book", "data", "models", "outputs", "params", "plots", "reproduce", "spaces", "train",
+]  # fmt: skip

@@ -105,14 +105,46 @@ def _prepare_workdir(root: Path, workdir: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, workdir / name)
-    skip = shutil.ignore_patterns("chapters", ".staging")
+    skip = shutil.ignore_patterns("chapters", ".staging", "_static")
     shutil.copytree(root / "book", workdir / "book", ignore=skip, dirs_exist_ok=True)
+
+
+def _install_mathjax(work: Path) -> None:
+    """Copy MathJax 3 (from the ``django-static-mathjax`` wheel) into ``book/_static``.
+
+    The book then renders its mathematics with no CDN: offline, in CI's browser test, and
+    on any mirror of the HTML.
+    """
+    es5 = resources.files("mathjax").joinpath("static", "mathjax", "es5")
+    dest = work / "book" / "_static" / "mathjax"
+    if (dest / "tex-chtml.js").is_file():
+        return
+    tmp = dest.with_name(f".mathjax-{os.getpid()}")
+    shutil.rmtree(tmp, ignore_errors=True)
+    (tmp / "output" / "chtml" / "fonts").mkdir(parents=True)
+    (tmp / "input" / "tex").mkdir(parents=True)
+    shutil.copy2(str(es5.joinpath("tex-chtml.js")), tmp / "tex-chtml.js")
+    for sub in (("output", "chtml", "fonts", "woff-v2"), ("input", "tex", "extensions")):
+        shutil.copytree(str(es5.joinpath(*sub)), tmp.joinpath(*sub))
+    shutil.rmtree(dest, ignore_errors=True)
+    tmp.rename(dest)
 
 
 def _build_html(root: Path) -> float:
     """Build the book into a staging folder, then swap it in as ``_build/html``."""
-    staging = root / "_build" / f".staging-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
+    _install_mathjax(root)
+    build = root / "_build"
+    html = build / "html"
+    # Leftovers of a killed run: staging trees are junk; a parked old HTML is restored if
+    # the kill fell between the two renames of the swap below.
+    for old in sorted(build.glob(".old-*")):
+        if not html.exists():
+            old.rename(html)
+        else:
+            shutil.rmtree(old, ignore_errors=True)
+    for junk in build.glob(".staging-*"):
+        shutil.rmtree(junk, ignore_errors=True)
+    staging = build / f".staging-{os.getpid()}"
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), "--path-output", str(staging), "-W", "-n", "--keep-going"]
     t0 = time.perf_counter()
@@ -122,7 +154,7 @@ def _build_html(root: Path) -> float:
             f"jupyter-book build failed (exit {proc.returncode}); the previous _build/html "
             f"is untouched. Last output:\n{(proc.stdout + proc.stderr)[-4000:]}"
         )
-    html, old = root / "_build" / "html", root / "_build" / f".old-{os.getpid()}"
+    old = build / f".old-{os.getpid()}"
     if html.exists():
         html.rename(old)
     (staging / "_build" / "html").rename(html)

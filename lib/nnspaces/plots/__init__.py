@@ -3,5 +3,14 @@ nothing it did not compute from its arguments."""
 
 from .grid import image_grid
 from .models import output_histograms, training_curves
+from .spaces import (
+    kernel_signal_figure,
+    null_energy_plot,
+    signal_space_figure,
+    singular_value_plot,
+)
 
-__all__ = ["image_grid", "output_histograms", "training_curves"]
+__all__ = [
+    "image_grid", "kernel_signal_figure", "null_energy_plot", "output_histograms",
+    "signal_space_figure", "singular_value_plot", "training_curves",
+]  # fmt: skip

@@ -1,0 +1,38 @@
+"""Small helpers the chapter notebooks use to put computed results into the prose.
+
+They wrap ``myst_nb.glue`` so that a glued figure is not also shown where it was made,
+and a glued sentence renders without Python's quotes.
+"""
+
+from __future__ import annotations
+
+
+class Text(str):
+    """A string whose ``repr`` is itself, so ``{glue:text}`` shows it without quotes."""
+
+    def __repr__(self) -> str:
+        return str(self)
+
+
+def glue_figure(name: str, fig) -> None:
+    """Glue a matplotlib figure under ``name`` and close it (it is shown by ``{glue:figure}``)."""
+    import matplotlib.pyplot as plt
+    from myst_nb import glue
+
+    glue(name, fig, display=False)
+    plt.close(fig)
+
+
+def glue_text(name: str, text: str) -> None:
+    """Glue a sentence or word for ``{glue:text}`name``` (rendered without quotes)."""
+    from myst_nb import glue
+
+    glue(name, Text(text), display=False)
+
+
+def glue_values(prefix: str = "", **values) -> None:
+    """Glue several numbers at once: ``glue_values("acc_", fcnn1=0.9)`` → key ``acc_fcnn1``."""
+    from myst_nb import glue
+
+    for key, value in values.items():
+        glue(f"{prefix}{key}", value, display=False)
