@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+
 from nnspaces import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]

@@ -1,8 +1,9 @@
 import pytest
 import torch
-from nnspaces import models
 from torch import nn
 from torchvision.models import resnet18
+
+from nnspaces import models
 
 
 @pytest.mark.parametrize("name", models.MODEL_NAMES)

@@ -4,6 +4,7 @@ from pathlib import Path
 
 import papermill as pm
 import pytest
+
 from nnspaces import params, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]

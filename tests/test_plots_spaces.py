@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+
 from nnspaces.plots.spaces import (
     kernel_signal_figure,
     null_energy_plot,

@@ -12,6 +12,8 @@ import torch
 import torch.nn.functional as F
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from torch import nn
+
 from nnspaces.models import build
 from nnspaces.spaces import (
     TABLE_VIEWS,
@@ -28,7 +30,6 @@ from nnspaces.spaces import (
     weight_from_matrix,
     weight_matrix,
 )
-from torch import nn
 
 TOL = {torch.float32: 1e-5, torch.float64: 1e-12}
 

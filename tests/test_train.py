@@ -3,6 +3,7 @@ import warnings
 
 import pytest
 import torch
+
 from nnspaces import data, train
 
 TINY = dict(dataset="mnist-5k", epochs=2, n_train=200, progress=False)

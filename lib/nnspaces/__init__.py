@@ -7,6 +7,7 @@ Inverse Maps", IEEE SSIAI 2024 (arXiv:2402.00261).
 Modules
 -------
 data       load("mnist-5k" | "mnist" | "fashion-mnist") → train / validation / test tensors
+paper      the numbers the paper reports, and verdict()
 models     build("fcnn1" | "fcnn5" | "resnet18"), the paper's three networks
 train      train_or_load(...): the paper's recipe, cached on disk
 outputs    collect_outputs(model, X): raw outputs over a data set
@@ -20,8 +21,8 @@ book       glue helpers for the chapter notebooks
 
 __version__ = "0.1.0"
 
-from . import book, data, models, outputs, params, plots, spaces, train  # noqa: E402
+from . import book, data, models, outputs, paper, params, plots, spaces, train  # noqa: E402
 
 __all__ = [
-    "book", "data", "models", "outputs", "params", "plots", "reproduce", "spaces", "train",
+    "book", "data", "models", "outputs", "paper", "params", "plots", "reproduce", "spaces", "train",
 ]  # fmt: skip

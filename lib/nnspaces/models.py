@@ -19,9 +19,6 @@ from torch import nn
 
 MODEL_NAMES = ("fcnn1", "fcnn5", "resnet18")
 
-#: Accuracy the paper reports for each network (Figure 3 caption), as a fraction.
-PAPER_ACCURACY = {"fcnn1": 0.92, "fcnn5": 0.97, "resnet18": 0.99}
-
 #: Human-readable names used in figures and tables.
 DISPLAY_NAME = {"fcnn1": "1-layer FCNN", "fcnn5": "5-layer FCNN", "resnet18": "ResNet18"}
 

@@ -82,6 +82,8 @@ SPECS: dict[str, Spec] = {
     "n_images": Spec(int, minimum=1, help="images shown"),
     "max_iter": Spec(int, minimum=1, help="iterations of the iterative inverse methods"),
     "title_suffix": Spec(str, help="appended to the chapter title"),
+    "layer": Spec(str, help="dotted name of a Conv2d layer of ResNet18, e.g. 'layer1.0.conv1'"),
+    "n_per_class": Spec(int, minimum=1, help="test images per class"),
 }
 
 #: The parameters that determine the trained networks (``train.trained_models`` reads them).
@@ -91,6 +93,9 @@ TRAIN_PARAMS = ("dataset", "data_root", "n_train", "epochs", "lr", "momentum", "
 #: The parameters each notebook declares, by notebook stem.
 NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "01_models": TRAIN_PARAMS + ("models",),
+    "02_signal_space": TRAIN_PARAMS,
+    "03_resnet_kernels": TRAIN_PARAMS + ("layer",),
+    "04_information_lost": TRAIN_PARAMS + ("n_per_class",),
 }
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}

@@ -23,7 +23,7 @@ from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
 from . import data as _data
-from . import models
+from . import models, paper
 
 _FORMAT = 1  # bump when the checkpoint layout changes
 
@@ -293,7 +293,7 @@ def accuracy_table(reports: dict[str, dict]):
     for name, r in reports.items():
         rows.append({
             "network": models.DISPLAY_NAME[name],
-            "paper accuracy": models.PAPER_ACCURACY[name],
+            "paper accuracy": paper.ACCURACY[name],
             "test accuracy": r["test_acc"],
             "validation accuracy": r["val_acc"],
             "best epoch": r["best_epoch"],
