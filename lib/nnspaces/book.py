@@ -31,8 +31,14 @@ def glue_text(name: str, text: str) -> None:
 
 
 def glue_values(prefix: str = "", **values) -> None:
-    """Glue several numbers at once: ``glue_values("acc_", fcnn1=0.9)`` → key ``acc_fcnn1``."""
+    """Glue several numbers at once: ``glue_values("acc_", fcnn1=0.9)`` → key ``acc_fcnn1``.
+
+    NumPy and torch scalars are glued as plain Python numbers, so that a format spec in
+    ``{glue:text}`key:.2f``` can parse them.
+    """
     from myst_nb import glue
 
     for key, value in values.items():
+        if hasattr(value, "item"):  # numpy / torch scalars: glue the plain Python number
+            value = value.item()
         glue(f"{prefix}{key}", value, display=False)

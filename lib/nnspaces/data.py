@@ -249,3 +249,24 @@ def load(name: str = "mnist-5k", root: str | Path | None = None, seed: int = 0) 
     if name == "mnist":
         return _mnist(Path(root) if root is not None else _cache_root() / "data", seed)
     return _fashion(Path(root) if root is not None else None, seed)
+
+
+def take_per_class(X: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """The first ``n`` images of each class, in class order.
+
+    Parameters
+    ----------
+    X : (N, 1, 28, 28) Tensor
+    y : (N,) int64 Tensor
+    n : int
+        Images per class; a class with fewer images contributes all it has.
+
+    Returns
+    -------
+    X_sub : (M, 1, 28, 28) Tensor
+    y_sub : (M,) int64 Tensor, M = sum over classes of min(n, class size)
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    idx = torch.cat([torch.nonzero(y == c).flatten()[:n] for c in torch.unique(y)])
+    return X[idx], y[idx]

@@ -14,6 +14,7 @@ import types
 from dataclasses import dataclass
 
 from .data import DATASET_NAMES
+from .inverse import TARGET_KINDS
 from .models import MODEL_NAMES
 
 
@@ -84,6 +85,7 @@ SPECS: dict[str, Spec] = {
     "title_suffix": Spec(str, help="appended to the chapter title"),
     "layer": Spec(str, help="dotted name of a Conv2d layer of ResNet18, e.g. 'layer1.0.conv1'"),
     "n_per_class": Spec(int, minimum=1, help="test images per class"),
+    "target_kind": Spec(str, choices=TARGET_KINDS, help="how the target outputs are built"),
 }
 
 #: The parameters that determine the trained networks (``train.trained_models`` reads them).
@@ -96,6 +98,8 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "02_signal_space": TRAIN_PARAMS,
     "03_resnet_kernels": TRAIN_PARAMS + ("layer",),
     "04_information_lost": TRAIN_PARAMS + ("n_per_class",),
+    "05_ideal_inputs": TRAIN_PARAMS + ("models", "target_kind", "max_iter"),
+    "06_reachability": TRAIN_PARAMS + ("models", "max_iter"),
 }
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}
