@@ -59,12 +59,12 @@ def page():
 
 
 def _pages():
-    return ["book/intro.html"] + [f"book/chapters/{c.output}.html" for c in reproduce.chapters()]
+    return [f"book/chapters/{c.output}.html" for c in reproduce.chapters()]
 
 
 def test_navigation_reaches_every_chapter(site, page):
     page.goto(f"{site}/index.html")  # a redirect to the root page
-    page.wait_for_url("**/book/intro.html")
+    page.wait_for_url(f"**/book/chapters/{reproduce.chapters()[0].output}.html")
     page.wait_for_load_state("networkidle")
     hrefs = page.eval_on_selector_all("nav a.reference.internal", "els => els.map(e => e.href)")
     for c in reproduce.chapters():

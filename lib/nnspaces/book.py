@@ -42,3 +42,11 @@ def glue_values(prefix: str = "", **values) -> None:
         if hasattr(value, "item"):  # numpy / torch scalars: glue the plain Python number
             value = value.item()
         glue(f"{prefix}{key}", value, display=False)
+
+
+def glue_table(name: str, df) -> None:
+    """Glue a DataFrame for a ``{glue:} name`` directive (rendered as an HTML table, no index)."""
+    from IPython.display import HTML
+    from myst_nb import glue
+
+    glue(name, HTML(df.to_html(index=False, float_format=lambda v: f"{v:.4g}")), display=False)

@@ -86,6 +86,8 @@ SPECS: dict[str, Spec] = {
     "layer": Spec(str, help="dotted name of a Conv2d layer of ResNet18, e.g. 'layer1.0.conv1'"),
     "n_per_class": Spec(int, minimum=1, help="test images per class"),
     "target_kind": Spec(str, choices=TARGET_KINDS, help="how the target outputs are built"),
+    "profile": Spec(str, help="name of the reproduce profile that set these parameters"),
+    "run_log": Spec(str, optional=True, help="the pipeline's _run.json, or None"),
 }
 
 #: The parameters that determine the trained networks (``train.trained_models`` reads them).
@@ -94,12 +96,14 @@ TRAIN_PARAMS = ("dataset", "data_root", "n_train", "epochs", "lr", "momentum", "
 
 #: The parameters each notebook declares, by notebook stem.
 NOTEBOOKS: dict[str, tuple[str, ...]] = {
+    "00_intro": TRAIN_PARAMS + ("profile",),
     "01_models": TRAIN_PARAMS + ("models",),
     "02_signal_space": TRAIN_PARAMS,
     "03_resnet_kernels": TRAIN_PARAMS + ("layer",),
     "04_information_lost": TRAIN_PARAMS + ("n_per_class",),
     "05_ideal_inputs": TRAIN_PARAMS + ("models", "target_kind", "max_iter"),
     "06_reachability": TRAIN_PARAMS + ("models", "max_iter"),
+    "91_reproducibility": TRAIN_PARAMS + ("profile", "run_log"),
 }
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}

@@ -69,14 +69,22 @@ def repo_root() -> Path:
     return root
 
 
-def notebook_parameters(chapter: Chapter, profile_name: str) -> dict:
-    """The parameters papermill passes: the profile's that the notebook declares, plus its own."""
+def notebook_parameters(chapter: Chapter, profile_name: str, run_log: Path | None = None) -> dict:
+    """The parameters papermill passes: the profile's that the notebook declares, plus its own.
+
+    A notebook that declares ``profile`` receives the profile's name, and one that declares
+    ``run_log`` the path of the pipeline's ``_run.json`` (timings of the chapters so far).
+    """
     from .params import NOTEBOOKS
 
     declared = NOTEBOOKS.get(chapter.notebook)
     if declared is None:
         raise ReproduceError(f"notebook {chapter.notebook!r} has no entry in params.NOTEBOOKS")
     shared = {k: v for k, v in profile(profile_name)["parameters"].items() if k in declared}
+    if "profile" in declared:
+        shared["profile"] = profile_name
+    if "run_log" in declared and run_log is not None:
+        shared["run_log"] = str(run_log)
     return {**shared, **chapter.parameters}
 
 
@@ -163,6 +171,12 @@ def _build_html(root: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _write_json(path: Path, obj) -> None:
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(obj, indent=2))
+    os.replace(tmp, path)
+
+
 def reproduce(
     profile_name: str = "default",
     only: list[str] | None = None,
@@ -215,17 +229,17 @@ def reproduce(
     run.update(profile=profile_name, python=sys.version.split()[0])
     run.setdefault("seconds", {})
     for c in todo:
-        params = notebook_parameters(c, profile_name)
+        params = notebook_parameters(c, profile_name, run_file)
         log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params}")
         seconds = _execute(c, params, root, staging)
         os.replace(staging / f"{c.output}.ipynb", final / f"{c.output}.ipynb")
         run["seconds"][c.output] = round(seconds, 2)
+        _write_json(run_file, run)
         log(f"[reproduce] {c.output}: done in {seconds:.1f} s")
-    tmp = run_file.with_suffix(".tmp")
-    tmp.write_text(json.dumps(run, indent=2))
-    os.replace(tmp, run_file)
+    _write_json(run_file, run)
     if build:
         log("[reproduce] jupyter-book build (warnings are errors)")
         run["seconds"]["build"] = round(_build_html(work), 2)
+        _write_json(run_file, run)
         log(f"[reproduce] HTML in {work / '_build' / 'html'} ({run['seconds']['build']:.1f} s)")
     return run["seconds"]
