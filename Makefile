@@ -28,6 +28,9 @@ test: install  ## lint, unit tests, and the smoke profile end to end
 smoke: install  ## the smallest profile, built in the checkout
 	$(BIN)/python -m nnspaces reproduce --profile smoke
 
+bench: install  ## benchmarks side by side → benchmarks/results/latest.json (add ARGS=--quick)
+	$(BIN)/python -m benchmarks $(ARGS)
+
 lab: install  ## open the source notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/
 

@@ -1,0 +1,66 @@
+"""python -m benchmarks [--quick] [--out FILE]: measure, print a table, write JSON."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import sys
+import time
+from pathlib import Path
+
+import pandas as pd
+
+from nnspaces import environment
+
+from . import book, inverse, spectral
+
+DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
+PARAMS = {"dataset": "mnist-5k", "epochs": 20, "device": "cpu"}  # the default profile
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(prog="python -m benchmarks", description=__doc__)
+    ap.add_argument(
+        "--quick",
+        action="store_true",
+        help="under two minutes: FCNNs and spectra only (no ResNet inverse, no book build)",
+    )
+    ap.add_argument("--out", type=Path, default=None, help=f"JSON file (default {DEFAULT_OUT})")
+    ap.add_argument("--epochs", type=int, default=PARAMS["epochs"], help="of the cached networks")
+    args = ap.parse_args(argv)
+    params = dict(PARAMS, epochs=args.epochs)
+    out = args.out or (DEFAULT_OUT.with_name("quick.json") if args.quick else DEFAULT_OUT)
+    inverse.set_threads(1)
+    t0 = time.perf_counter()
+    result = {
+        "date": time.strftime("%Y-%m-%d %H:%M:%S"),
+        "quick": args.quick,
+        "machine": {**environment.machine(), "processor": platform.processor()},
+        "params": params,
+    }
+    result["inverse"] = inverse.run(params)
+    if not args.quick:
+        result["inverse_resnet"] = inverse.run_resnet(params)
+    result["spectral"] = spectral.run(repeats=3 if args.quick else 7)
+    if not args.quick:
+        result["book"] = book.run("default")
+    result["seconds"] = time.perf_counter() - t0
+    out.parent.mkdir(parents=True, exist_ok=True)
+    tmp = out.with_suffix(".tmp")
+    tmp.write_text(json.dumps(result, indent=2))
+    os.replace(tmp, out)
+    with pd.option_context("display.width", 160, "display.max_columns", 20):
+        print(pd.DataFrame(result["inverse"]).to_string(float_format=lambda v: f"{v:.3g}"))
+        print(pd.DataFrame(result["spectral"]).to_string())
+        if "book" in result:
+            b = result["book"]
+            print(f"book ({b['profile']}): cold {b['cold']['wall_seconds']:.0f} s, "
+                  f"warm {b['warm']['wall_seconds']:.0f} s, peak {b['peak_rss_mb']:.0f} MB")  # fmt: skip
+    print(f"wrote {out} in {result['seconds']:.0f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

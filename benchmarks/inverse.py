@@ -1,0 +1,92 @@
+"""Inverse maps on the cached networks: accuracy and time per method, one run, side by side."""
+
+from __future__ import annotations
+
+import statistics
+
+import torch
+
+from nnspaces import inverse, train
+from nnspaces.outputs import collect_outputs
+
+#: Methods measured, in table order; the last is the reference for the ratios.
+METHODS = ("closed-form", "gauss-newton", "gradient", "paper-sgd")
+#: The gradient method at a fixed step budget (Adam), so its time is comparable.
+OPTIONS = {"gradient": {"optimizer": "adam", "max_iter": 300, "patience": None}}
+
+
+def _row(results) -> dict:
+    errs = [r.rel_error for r in results]
+    return {
+        "digits": len(results),
+        "median_rel_error": statistics.median(errs),
+        "worst_rel_error": max(errs),
+        "median_seconds": statistics.median(r.seconds for r in results),
+        "predicted_target": sum(r.predicted == c for c, r in enumerate(results)) / len(results),
+        "in_box": sum(r.outside_box == 0 for r in results) / len(results),
+    }
+
+
+def run(params: dict, networks=("fcnn1", "fcnn5"), digits=range(10), target_kinds=("minmax", "class-mean"),
+        boxes=(None, (0.0, 1.0))) -> list[dict]:  # fmt: skip
+    """Every method × network × target kind × box on ``digits``; one dict per combination.
+
+    Parameters
+    ----------
+    params : dict
+        Training parameters of the cached networks (``nnspaces.params.TRAIN_PARAMS`` keys).
+    networks, digits, target_kinds, boxes
+        What to measure; the reference of each digit is its class-average training image.
+
+    Returns
+    -------
+    rows : list of dict
+        ``network, target, box, method`` plus :func:`_row`'s statistics and
+        ``error_ratio`` / ``time_ratio`` against paper-sgd in the same setting.
+    """
+    splits, nets, _ = train.trained_models(params, list(networks), progress=False)
+    X, y = splits.X_train, splits.y_train
+    rows = []
+    for name, net in nets.items():
+        Z = collect_outputs(net, X)  # (N, 10), once per network
+        for kind in target_kinds:
+            T = inverse.class_targets(net, X, y, kind, Z=Z)  # (10, 10)
+            for box in boxes:
+                block = {}
+                for method in METHODS:
+                    if method == "closed-form" and not inverse.supports_closed_form(net):
+                        continue
+                    res = [
+                        inverse.invert(net, T[c], inverse.start_image("avg", X, y, c), method,
+                                       box=box, target_class=c, **OPTIONS.get(method, {}))
+                        for c in digits
+                    ]  # fmt: skip
+                    block[method] = _row(res)
+                ref = block["paper-sgd"]
+                for method, stats in block.items():
+                    rows.append({
+                        "network": name, "target": kind, "box": "[0,1]" if box else "none",
+                        "method": method, **stats,
+                        "error_ratio": stats["median_rel_error"] / ref["median_rel_error"],
+                        "time_ratio": stats["median_seconds"] / ref["median_seconds"],
+                    })  # fmt: skip
+    return rows
+
+
+def run_resnet(params: dict, digits=range(3), max_iter: int = 15) -> list[dict]:
+    """Gauss–Newton and paper-sgd on ResNet18 for a few digits (class-mean targets, box)."""
+    splits, nets, _ = train.trained_models(params, ["resnet18"], progress=False)
+    net, X, y = nets["resnet18"], splits.X_train, splits.y_train
+    T = inverse.class_targets(net, X, y, "class-mean")
+    rows = []
+    for method, opts in (("gauss-newton", {"max_iter": max_iter}), ("paper-sgd", {})):
+        res = [inverse.invert(net, T[c], inverse.start_image("avg", X, y, c), method,
+                              box=(0.0, 1.0), target_class=c, **opts) for c in digits]  # fmt: skip
+        rows.append({"network": "resnet18", "target": "class-mean", "box": "[0,1]",
+                     "method": method, **_row(res)})  # fmt: skip
+    return rows
+
+
+def set_threads(n: int = 1) -> None:
+    """One thread: small matrix products are faster and timings steadier on 2 shared cores."""
+    torch.set_num_threads(n)
