@@ -88,6 +88,7 @@ SPECS: dict[str, Spec] = {
     "target_kind": Spec(str, choices=TARGET_KINDS, help="how the target outputs are built"),
     "profile": Spec(str, help="name of the reproduce profile that set these parameters"),
     "run_log": Spec(str, optional=True, help="the pipeline's _run.json, or None"),
+    "bench_file": Spec(str, help="benchmark result JSON written by `python -m benchmarks`"),
 }
 
 #: The parameters that determine the trained networks (``train.trained_models`` reads them).
@@ -104,6 +105,7 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "05_ideal_inputs": TRAIN_PARAMS + ("models", "target_kind", "max_iter"),
     "06_reachability": TRAIN_PARAMS + ("models", "max_iter"),
     "91_reproducibility": TRAIN_PARAMS + ("profile", "run_log"),
+    "92_performance": ("bench_file",),
 }
 
 _IPYTHON_NAMES = {"In", "Out", "get_ipython", "exit", "quit", "open"}

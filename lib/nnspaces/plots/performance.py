@@ -1,0 +1,43 @@
+"""Figure of the Performance appendix: output error against time, per inverse method."""
+
+from __future__ import annotations
+
+import matplotlib.pyplot as plt
+import pandas as pd
+
+_MARKERS = {"closed-form": "o", "gauss-newton": "s", "gradient": "^", "paper-sgd": "x"}
+
+
+def error_vs_time(table: pd.DataFrame):
+    """Median relative output error against median seconds per digit, log-log.
+
+    Parameters
+    ----------
+    table : DataFrame
+        ``nnspaces.performance.inverse_table``: one row per network, target, box, method.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One marker shape per method, one colour per network; filled markers for the box
+        [0, 1], hollow for unconstrained. Errors below 1e-16 are drawn at 1e-16.
+    """
+    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    nets = list(dict.fromkeys(table["network"]))
+    for _, r in table.iterrows():
+        colour = f"C{nets.index(r['network'])}"
+        filled = r["box"] != "none"
+        ax.scatter(r["median_seconds"], max(r["median_rel_error"], 1e-16),
+                   marker=_MARKERS.get(r["method"], "*"), s=40,
+                   facecolors=colour if filled or r["method"] == "paper-sgd" else "none",
+                   edgecolors=colour)  # fmt: skip
+    ax.set(xscale="log", yscale="log", xlabel="median seconds per digit",
+           ylabel="median relative output error")  # fmt: skip
+    for m, mk in _MARKERS.items():
+        ax.scatter([], [], marker=mk, color="0.3", label=m)
+    for i, n in enumerate(nets):
+        ax.scatter([], [], marker="o", color=f"C{i}", label=n)
+    ax.legend(fontsize=7, ncol=2, title="filled: box [0,1]", title_fontsize=7)
+    ax.grid(alpha=0.3, which="both")
+    fig.tight_layout()
+    return fig
