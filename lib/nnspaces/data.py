@@ -202,18 +202,38 @@ def _cache_root() -> Path:
     return Path(os.environ.get("NNSPACES_CACHE", Path.home() / ".cache" / "nnspaces"))
 
 
-def subsample(splits: Splits, n_train: int, seed: int = 0) -> Splits:
-    """Keep a stratified subset of ``n_train`` training images (validation and test unchanged)."""
-    if not isinstance(n_train, int) or isinstance(n_train, bool) or n_train < 10:
-        raise ValueError(f"n_train must be an int ≥ 10 (one image per class), got {n_train!r}")
-    N = splits.sizes["train"]
-    if n_train >= N:
-        return splits
-    keep, _ = stratified_split(splits.y_train.numpy(), (n_train / N, 1 - n_train / N), seed)
-    return Splits(
-        splits.X_train[keep], splits.y_train[keep], splits.X_val, splits.y_val,
-        splits.X_test, splits.y_test, splits.name, splits.source, splits.classes,
-    )  # fmt: skip
+def subsample(
+    splits: Splits, n_train: int | None = None, n_val: int | None = None, seed: int = 0
+) -> Splits:
+    """Keep stratified subsets of the training and/or validation images (test unchanged).
+
+    Parameters
+    ----------
+    splits : Splits
+    n_train, n_val : int, optional
+        Images kept in each split (≥ 10, one per class); None or a number ≥ the split's size
+        keeps the split whole.
+    seed : int
+        Seed of the stratified choice.
+
+    Returns
+    -------
+    Splits
+        With ``X_train`` (n_train, 1, 28, 28) and ``X_val`` (n_val, 1, 28, 28) when given.
+    """
+    parts = {"train": (splits.X_train, splits.y_train), "val": (splits.X_val, splits.y_val)}
+    for split, n in (("train", n_train), ("val", n_val)):
+        if n is None:
+            continue
+        if not isinstance(n, int) or isinstance(n, bool) or n < 10:
+            raise ValueError(f"n_{split} must be an int ≥ 10 (one image per class), got {n!r}")
+        X, y = parts[split]
+        if n < len(y):
+            keep, _ = stratified_split(y.numpy(), (n / len(y), 1 - n / len(y)), seed)
+            parts[split] = (X[keep], y[keep])
+    (Xt, yt), (Xv, yv) = parts["train"], parts["val"]
+    return Splits(Xt, yt, Xv, yv, splits.X_test, splits.y_test, splits.name, splits.source,
+                  splits.classes)  # fmt: skip
 
 
 def load(name: str = "mnist-5k", root: str | Path | None = None, seed: int = 0) -> Splits:

@@ -32,6 +32,7 @@ class Spec:
     maximum: float | None = None
     optional: bool = False  # None allowed
     items: tuple | None = None  # for list parameters: allowed items
+    item_type: type | None = None  # for list parameters: the type of every item (≥ 0, distinct)
     help: str = ""
 
     def check(self, name: str, value) -> None:
@@ -61,6 +62,14 @@ class Spec:
                     f"parameter {name!r} = {value!r}: each item must be one of "
                     f"{', '.join(map(repr, self.items))} (and at least one)"
                 )
+        if self.item_type is not None:
+            ok = all(isinstance(v, self.item_type) and not isinstance(v, bool) and v >= 0
+                     for v in value)  # fmt: skip
+            if not ok or len(set(value)) != len(value) or len(value) == 0:
+                raise ParameterError(
+                    f"parameter {name!r} = {value!r} must be a non-empty list of distinct "
+                    f"non-negative {self.item_type.__name__}s ({self.help})"
+                )
         if self.minimum is not None and value < self.minimum:
             raise ParameterError(f"parameter {name!r} = {value!r} must be ≥ {self.minimum}")
         if self.maximum is not None and value > self.maximum:
@@ -71,12 +80,15 @@ SPECS: dict[str, Spec] = {
     "dataset": Spec(str, choices=DATASET_NAMES, help="which images"),
     "data_root": Spec(str, optional=True, help="folder in torchvision's layout, or None"),
     "n_train": Spec(int, minimum=10, optional=True, help="training images kept, None = all"),
+    "n_val": Spec(int, minimum=10, optional=True, help="validation images kept, None = all"),
     "epochs": Spec(int, minimum=1, help="training epochs"),
     "lr": Spec(float, minimum=0.0, help="SGD learning rate"),
     "momentum": Spec(float, minimum=0.0, maximum=1.0, help="SGD momentum"),
     "batch_size": Spec(int, minimum=1, help="mini-batch size"),
     "seed": Spec(int, minimum=0, help="training seed"),
-    "seeds": Spec(list, items=None, help="training seeds"),
+    "seeds": Spec(list, item_type=int, help="training seeds"),
+    "fashion_n_train": Spec(int, minimum=10, optional=True, help="Fashion-MNIST training images"),
+    "fashion_n_val": Spec(int, minimum=10, optional=True, help="Fashion-MNIST validation images"),
     "device": Spec(str, choices=("auto", "cpu", "cuda"), help="where to compute"),
     "models": Spec(list, items=MODEL_NAMES, help="networks to show"),
     "n_hist": Spec(int, minimum=10, help="images per class in the output histograms"),
@@ -92,8 +104,8 @@ SPECS: dict[str, Spec] = {
 }
 
 #: The parameters that determine the trained networks (``train.trained_models`` reads them).
-TRAIN_PARAMS = ("dataset", "data_root", "n_train", "epochs", "lr", "momentum", "batch_size",
-                "seed", "device")  # fmt: skip
+TRAIN_PARAMS = ("dataset", "data_root", "n_train", "n_val", "epochs", "lr", "momentum",
+                "batch_size", "seed", "device")  # fmt: skip
 
 #: The parameters each notebook declares, by notebook stem.
 NOTEBOOKS: dict[str, tuple[str, ...]] = {
@@ -105,6 +117,8 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "05_ideal_inputs": TRAIN_PARAMS + ("models", "target_kind", "max_iter"),
     "06_reachability": TRAIN_PARAMS + ("models", "max_iter"),
     "91_reproducibility": TRAIN_PARAMS + ("profile", "run_log"),
+    "07_fashion": TRAIN_PARAMS + ("fashion_n_train", "fashion_n_val"),
+    "08_seeds": TRAIN_PARAMS + ("models", "seeds"),
     "92_performance": ("bench_file",),
 }
 

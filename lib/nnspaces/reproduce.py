@@ -28,11 +28,19 @@ class ReproduceError(RuntimeError):
 
 @dataclass(frozen=True)
 class Chapter:
-    """One executed chapter: source notebook stem, output stem and its own parameters."""
+    """One executed chapter: source notebook, output stem, title and parameters of its own.
+
+    A notebook may appear several times (e.g. once per data set), each with its own output
+    stem, ``title`` (replaces the notebook's first heading) and ``parameters``;
+    ``profile_parameters`` holds per-profile values that override both the profile's and
+    the chapter's (e.g. a training subset that differs between ``smoke`` and ``default``).
+    """
 
     notebook: str
     output: str
     parameters: dict = field(default_factory=dict)
+    title: str | None = None
+    profile_parameters: dict = field(default_factory=dict)
 
 
 def load_config() -> dict:
@@ -54,8 +62,12 @@ def profile(name: str) -> dict:
 
 
 def chapters() -> list[Chapter]:
-    return [Chapter(c["notebook"], c["output"], c.get("parameters") or {})
-            for c in load_config()["chapters"]]  # fmt: skip
+    """The chapters in execution order, as ``profiles.yml`` lists them."""
+    return [
+        Chapter(c["notebook"], c["output"], c.get("parameters") or {}, c.get("title"),
+                c.get("profile_parameters") or {})
+        for c in load_config()["chapters"]
+    ]  # fmt: skip
 
 
 def repo_root() -> Path:
@@ -85,7 +97,8 @@ def notebook_parameters(chapter: Chapter, profile_name: str, run_log: Path | Non
         shared["profile"] = profile_name
     if "run_log" in declared and run_log is not None:
         shared["run_log"] = str(run_log)
-    return {**shared, **chapter.parameters}
+    own = chapter.profile_parameters.get(profile_name) or {}
+    return {**shared, **chapter.parameters, **own}
 
 
 def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float:
@@ -136,6 +149,21 @@ def _install_mathjax(work: Path) -> None:
         shutil.copytree(str(es5.joinpath(*sub)), tmp.joinpath(*sub))
     shutil.rmtree(dest, ignore_errors=True)
     tmp.rename(dest)
+
+
+def _retitle(path: Path, title: str) -> None:
+    """Replace the first ``# heading`` of an executed notebook (its title in the book)."""
+    import nbformat
+
+    nb = nbformat.read(path, as_version=4)
+    for cell in nb.cells:
+        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+            _, _, rest = cell.source.lstrip().partition("\n")
+            cell.source = f"# {title}\n{rest}"
+            break
+    else:
+        raise ReproduceError(f"{path.name} has no '# title' heading to replace with {title!r}")
+    nbformat.write(nb, path)
 
 
 def _build_html(root: Path) -> float:
@@ -232,6 +260,8 @@ def reproduce(
         params = notebook_parameters(c, profile_name, run_file)
         log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params}")
         seconds = _execute(c, params, root, staging)
+        if c.title:
+            _retitle(staging / f"{c.output}.ipynb", c.title)
         os.replace(staging / f"{c.output}.ipynb", final / f"{c.output}.ipynb")
         run["seconds"][c.output] = round(seconds, 2)
         _write_json(run_file, run)

@@ -75,3 +75,96 @@ def results_table(numbers: dict[str, float]) -> pd.DataFrame:
             for q, p, o, kind in rows
         ]  # fmt: skip
     )
+
+
+def seed_study(params: dict, seeds, names=("fcnn1", "fcnn5", "resnet18")):
+    """Headline numbers and spectra of the networks trained with each seed.
+
+    Parameters
+    ----------
+    params : dict
+        Training parameters (``nnspaces.params.TRAIN_PARAMS`` keys); ``seed`` is replaced.
+    seeds : list of int
+    names : the networks (trained, or loaded from the cache).
+
+    Returns
+    -------
+    table : DataFrame
+        One row per seed: ``seed`` and the keys of :func:`headline_numbers`.
+    spectra : dict
+        ``"fcnn1"`` / ``"resnet"`` → {``"seed s"``: LayerSpaces} of the 1-layer weight matrix
+        and of ResNet18's Figure 2 layer in the kernels view (for the networks in ``names``).
+    """
+    from .train import trained_models
+
+    rows, spectra = [], {"fcnn1": {}, "resnet": {}}
+    for seed in seeds:
+        _, nets, reports = trained_models({**params, "seed": seed}, list(names), progress=False)
+        rows.append({"seed": seed, **headline_numbers(nets, reports)})
+        if "fcnn1" in nets:
+            spectra["fcnn1"][f"seed {seed}"] = layer_spaces(nets["fcnn1"][1])
+        if "resnet18" in nets:
+            conv = conv_layer(nets["resnet18"], paper.RESNET_LAYER)
+            spectra["resnet"][f"seed {seed}"] = layer_spaces(conv, view="kernels")
+    return pd.DataFrame(rows), {k: v for k, v in spectra.items() if v}
+
+
+#: The paper's single value for each column of :func:`seed_study`'s table.
+PAPER_VALUE = {
+    "acc_fcnn1": paper.ACCURACY["fcnn1"], "acc_fcnn5": paper.ACCURACY["fcnn5"],
+    "acc_resnet18": paper.ACCURACY["resnet18"], "cond_fcnn1": paper.CONDITION_FCNN1,
+    "cond_resnet": paper.CONDITION_RESNET_LAYER,
+}  # fmt: skip
+
+
+def seed_spread(table: pd.DataFrame) -> pd.DataFrame:
+    """Mean ± standard deviation and range over seeds, beside the paper's single value.
+
+    Parameters
+    ----------
+    table : DataFrame
+        From :func:`seed_study`.
+
+    Returns
+    -------
+    DataFrame
+        Index: quantity. Columns ``mean, std, min, max, paper, paper in range`` (whether the
+        paper's value lies in [min, max]); ``std`` is the sample standard deviation (ddof=1).
+    """
+    cols = [c for c in table.columns if c != "seed"]
+    stats = table[cols].agg(["mean", "std", "min", "max"]).T
+    stats["paper"] = [PAPER_VALUE.get(c, float("nan")) for c in cols]
+    stats["paper in range"] = (stats["paper"] >= stats["min"]) & (stats["paper"] <= stats["max"])
+    return stats
+
+
+def compare_datasets(runs: dict[str, dict], names=("fcnn1", "fcnn5", "resnet18")) -> pd.DataFrame:
+    """Headline numbers and reachability of the same networks trained on several data sets.
+
+    Parameters
+    ----------
+    runs : dict
+        Column label (e.g. ``"MNIST"``) → training parameters of that run.
+    names : the networks.
+
+    Returns
+    -------
+    DataFrame
+        Index: quantity (accuracies, condition numbers, and for each FCNN the number of the
+        10 classes whose min/max and class-mean targets an image in [0, 1] reaches to
+        1e-6); one column per run.
+    """
+    from .ideal import reachability
+    from .train import trained_models
+
+    columns = {}
+    for label, params in runs.items():
+        splits, nets, reports = trained_models(params, list(names), progress=False)
+        col = headline_numbers(nets, reports)
+        for name in ("fcnn1", "fcnn5"):
+            if name in nets:
+                r = reachability(nets[name], splits.X_train, splits.y_train)
+                for kind, group in r.groupby("target_kind"):
+                    col[f"reached_{kind}_{name}"] = int(group["reached"].sum())
+        columns[label] = col
+    return pd.DataFrame(columns)

@@ -40,6 +40,7 @@ class TrainConfig:
     batch_size: int = 32
     seed: int = 0
     n_train: int | None = None  # stratified subset of the training split; None = all
+    n_val: int | None = None  # stratified subset of the validation split; None = all
     device: str = "cpu"  # "cpu" or "cuda": results differ across them, so part of the key
 
     def __post_init__(self):
@@ -62,6 +63,8 @@ class TrainConfig:
     def key(self) -> dict:
         """The configuration plus the model definition's hash and the checkpoint format."""
         d = dataclasses.asdict(self)
+        if d["n_val"] is None:  # absent when unused: keys made before the field stay valid
+            del d["n_val"]
         d["definition"] = models.definition_hash(self.model)
         d["format"] = _FORMAT
         return d
@@ -198,6 +201,7 @@ def train_or_load(
     batch_size: int = 32,
     seed: int = 0,
     n_train: int | None = None,
+    n_val: int | None = None,
     device: str = "cpu",
     cache_dir: str | Path | None = None,
     splits: _data.Splits | None = None,
@@ -215,6 +219,8 @@ def train_or_load(
         its own fixed seed (0), so seeds vary the training, not the data.
     n_train : int, optional
         Train on a stratified subset of this many training images.
+    n_val : int, optional
+        Choose the checkpoint on a stratified subset of this many validation images.
     device : {"cpu", "cuda", "auto"}
     cache_dir : path, optional
         Folder of the checkpoints (default ``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``).
@@ -241,7 +247,7 @@ def train_or_load(
     training the same configuration at once.
     """
     cfg = TrainConfig(
-        model_name, dataset, epochs, lr, momentum, batch_size, seed, n_train,
+        model_name, dataset, epochs, lr, momentum, batch_size, seed, n_train, n_val,
         resolve_device(device),
     )  # fmt: skip
     path = Path(cache_dir or default_cache_dir()) / "models" / cfg.filename()
@@ -255,8 +261,7 @@ def train_or_load(
                 splits = _data.load(dataset)
             elif splits.name != dataset:
                 raise ValueError(f"splits hold {splits.name!r}, not dataset={dataset!r}")
-            if n_train is not None:
-                splits = _data.subsample(splits, n_train, seed=0)
+            splits = _data.subsample(splits, n_train, n_val, seed=0)
             model, report = _fit(cfg, splits, progress)
             state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
             ckpt = {"config": cfg.key(), "state_dict": state, "digest": state_digest(state),
@@ -304,6 +309,13 @@ def accuracy_table(reports: dict[str, dict]):
     return pd.DataFrame(rows)
 
 
+def load_splits(params: dict) -> _data.Splits:
+    """The data a notebook's parameters name: ``dataset`` from ``data_root``, subsampled to
+    ``n_train`` / ``n_val`` (stratified, seed 0) when those are given."""
+    splits = _data.load(params.get("dataset", "mnist-5k"), root=params.get("data_root"))
+    return _data.subsample(splits, params.get("n_train"), params.get("n_val"), seed=0)
+
+
 def trained_models(params: dict, names=None, progress: bool = True):
     """Load the data and train (or load from the cache) the networks a notebook needs.
 
@@ -320,7 +332,7 @@ def trained_models(params: dict, names=None, progress: bool = True):
     Returns
     -------
     splits : data.Splits
-        The data, training split subsampled to ``n_train`` when given.
+        The data, training and validation splits subsampled to ``n_train`` / ``n_val``.
     nets : dict
         Model name → trained model in eval mode.
     reports : dict
@@ -329,10 +341,8 @@ def trained_models(params: dict, names=None, progress: bool = True):
     names = list(names if names is not None else params["models"])
     from .params import TRAIN_PARAMS
 
-    kw = {k: params[k] for k in TRAIN_PARAMS if k in params}
-    splits = _data.load(kw.pop("dataset", "mnist-5k"), root=kw.pop("data_root", None))
-    if kw.get("n_train"):
-        splits = _data.subsample(splits, kw["n_train"], seed=0)
+    kw = {k: params[k] for k in TRAIN_PARAMS if k in params and k not in ("dataset", "data_root")}
+    splits = load_splits(params)
     nets, reports = {}, {}
     for name in names:
         nets[name], reports[name] = train_or_load(
