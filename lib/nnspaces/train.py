@@ -289,8 +289,8 @@ def accuracy_table(reports: dict[str, dict]):
     Returns
     -------
     pandas.DataFrame
-        Columns: network, paper accuracy, test accuracy, validation accuracy, best epoch,
-        epochs, training seconds, training images.
+        Columns: network, paper accuracy (NaN off MNIST: the paper has none), test accuracy,
+        validation accuracy, best epoch, epochs, training seconds, training images.
     """
     import pandas as pd
 
@@ -298,7 +298,9 @@ def accuracy_table(reports: dict[str, dict]):
     for name, r in reports.items():
         rows.append({
             "network": models.DISPLAY_NAME[name],
-            "paper accuracy": paper.ACCURACY[name],
+            "paper accuracy": paper.ACCURACY[name]
+            if r["dataset"]["name"] in paper.DATASETS
+            else float("nan"),
             "test accuracy": r["test_acc"],
             "validation accuracy": r["val_acc"],
             "best epoch": r["best_epoch"],
