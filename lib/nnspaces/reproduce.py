@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import sys
@@ -151,18 +152,25 @@ def _install_mathjax(work: Path) -> None:
     tmp.rename(dest)
 
 
-def _retitle(path: Path, title: str) -> None:
-    """Replace the first ``# heading`` of an executed notebook (its title in the book)."""
+def _personalise(path: Path, chapter: Chapter) -> None:
+    """Make a repeated notebook's executed copy its own page.
+
+    Its first ``# heading`` becomes ``chapter.title`` (when given), and every figure label
+    (``:name: x``) becomes ``<output>-x`` so that two copies never define the same label.
+    """
     import nbformat
 
     nb = nbformat.read(path, as_version=4)
+    titled = chapter.title is None
     for cell in nb.cells:
-        if cell.cell_type == "markdown" and cell.source.lstrip().startswith("# "):
+        if cell.cell_type != "markdown":
+            continue
+        if not titled and cell.source.lstrip().startswith("# "):
             _, _, rest = cell.source.lstrip().partition("\n")
-            cell.source = f"# {title}\n{rest}"
-            break
-    else:
-        raise ReproduceError(f"{path.name} has no '# title' heading to replace with {title!r}")
+            cell.source, titled = f"# {chapter.title}\n{rest}", True
+        cell.source = re.sub(r"(?m)^:name: *(\S+)", rf":name: {chapter.output}-\1", cell.source)
+    if not titled:
+        raise ReproduceError(f"{path.name} has no '# title' heading to replace")
     nbformat.write(nb, path)
 
 
@@ -260,8 +268,8 @@ def reproduce(
         params = notebook_parameters(c, profile_name, run_file)
         log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params}")
         seconds = _execute(c, params, root, staging)
-        if c.title:
-            _retitle(staging / f"{c.output}.ipynb", c.title)
+        if c.output != c.notebook:
+            _personalise(staging / f"{c.output}.ipynb", c)
         os.replace(staging / f"{c.output}.ipynb", final / f"{c.output}.ipynb")
         run["seconds"][c.output] = round(seconds, 2)
         _write_json(run_file, run)
