@@ -90,3 +90,23 @@ def test_fashion_from_the_debian_package(cache_dir):
     assert s.classes[9] == "Ankle boot" and s.X_test.shape == (10000, 1, 28, 28)
     assert np.bincount(s.y_test.numpy()).tolist() == [1000] * 10
     assert Path(cache_dir, "data", "FashionMNIST", "raw", "t10k-labels-idx1-ubyte").is_file()
+
+
+@pytest.mark.parametrize("damage", ["random-bytes", "truncated"])
+def test_corrupted_idx_files_name_the_folder_and_the_fix(tmp_path, damage):
+    import gzip
+
+    raw = tmp_path / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
+             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]  # fmt: skip
+    for name in names:
+        if damage == "truncated" and data.DEBIAN_FASHION.is_dir():
+            full = gzip.decompress((data.DEBIAN_FASHION / f"{name}.gz").read_bytes())
+            (raw / name).write_bytes(full[: len(full) // 3])
+        else:
+            (raw / name).write_bytes(rng.integers(0, 256, 1000, dtype=np.uint8).tobytes())
+    with pytest.raises(data.DataError, match="truncated or corrupted") as e:
+        data.load("fashion-mnist", root=tmp_path)
+    assert str(raw) in str(e.value) and "intact copies" in str(e.value)

@@ -129,3 +129,27 @@ def test_accuracy_table_puts_the_paper_beside_the_run(tmp_path, small):
     t = train.accuracy_table({"fcnn1": r})
     assert t.loc[0, "network"] == "1-layer FCNN" and t.loc[0, "paper accuracy"] == 0.92
     assert t.loc[0, "test accuracy"] == r["test_acc"] and t.loc[0, "training images"] == 200
+
+
+def test_two_processes_training_one_configuration_share_one_intact_checkpoint(tmp_path):
+    import subprocess
+    import sys
+
+    code = (
+        "from nnspaces import train;"
+        "m, r = train.train_or_load('fcnn1', epochs=2, n_train=200, progress=False,"
+        f" cache_dir={str(tmp_path)!r}); print(r['cached'])"
+    )
+    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+             for _ in range(2)]  # fmt: skip
+    outs = [p.communicate(timeout=300)[0].split() for p in procs]
+    assert all(p.returncode == 0 for p in procs)
+    # The lock makes the second wait for the first and load its checkpoint.
+    assert sorted(o[-1] for o in outs) == ["False", "True"]
+    files = list((tmp_path / "models").glob("*.pt"))
+    assert len(files) == 1 and not list((tmp_path / "models").glob("*.tmp"))
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")  # an unreadable file would warn
+        _, r = train.train_or_load("fcnn1", epochs=2, n_train=200, progress=False,
+                                   cache_dir=tmp_path)  # fmt: skip
+    assert r["cached"]

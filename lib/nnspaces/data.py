@@ -126,8 +126,18 @@ def _mnist_5k(seed: int) -> Splits:
 
 
 def _torchvision_splits(cls, root: Path, name: str, source: str, seed: int, classes) -> Splits:
-    train = cls(str(root), train=True, download=False)
-    test = cls(str(root), train=False, download=False)
+    """Read ``root/<cls>/raw`` with torchvision; FileNotFoundError when the files are absent,
+    DataError naming the folder when they are there but unreadable."""
+    raw = Path(root) / cls.__name__ / "raw"
+    try:
+        train = cls(str(root), train=True, download=False)
+        test = cls(str(root), train=False, download=False)
+    except RuntimeError as e:
+        if "not found" in str(e).lower():
+            raise FileNotFoundError(raw) from None
+        raise DataError(_corrupt(name, raw, e)) from None
+    except (AssertionError, ValueError, OSError, EOFError) as e:  # bad magic, short file
+        raise DataError(_corrupt(name, raw, e)) from None
     X, y = _to_images(train.data), train.targets.to(torch.int64)
     # The released code: random 50 000 / 10 000 split of the 60 000 training images.
     g = torch.Generator().manual_seed(seed)
@@ -140,6 +150,14 @@ def _torchvision_splits(cls, root: Path, name: str, source: str, seed: int, clas
     )  # fmt: skip
 
 
+def _corrupt(name: str, raw: Path, e: Exception) -> str:
+    return (
+        f"the {name} IDX files in {raw} are truncated or corrupted "
+        f"({type(e).__name__}: {str(e)[:100] or 'bad header'}). Delete them and put intact "
+        "copies there (or let torchvision download them where a network is available)."
+    )
+
+
 def _mnist(root: Path, seed: int) -> Splits:
     from torchvision.datasets import MNIST
 
@@ -148,7 +166,7 @@ def _mnist(root: Path, seed: int) -> Splits:
         return _torchvision_splits(
             MNIST, root, "mnist", f"torchvision MNIST in {raw}", seed, DIGITS
         )
-    except RuntimeError:
+    except FileNotFoundError:
         pass  # not there: try torchvision's download below
     try:
         MNIST(str(root), train=True, download=True)
@@ -191,10 +209,10 @@ def _fashion(root: Path | None, seed: int) -> Splits:
         return _torchvision_splits(
             FashionMNIST, root, "fashion-mnist", source, seed, FASHION_CLASSES
         )
-    except RuntimeError as e:
+    except FileNotFoundError:
         raise DataError(
-            f"could not read Fashion-MNIST from {root / 'FashionMNIST' / 'raw'}: {e}. Put the "
-            "four IDX files there, or `apt-get install dataset-fashion-mnist` and pass no root."
+            f"Fashion-MNIST not found in {root / 'FashionMNIST' / 'raw'}: put the four IDX "
+            "files there, or `apt-get install dataset-fashion-mnist` and pass no root."
         ) from None
 
 
