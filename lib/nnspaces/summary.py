@@ -14,6 +14,24 @@ from .spaces import layer_spaces
 TOLERANCE = {"accuracy": 0.01, "condition number": 0.05}
 
 
+def figure_spaces(nets: dict[str, nn.Module]) -> dict:
+    """The SVDs behind the paper's two condition numbers, for the networks given.
+
+    Returns
+    -------
+    dict
+        ``"fcnn1"`` → LayerSpaces of the 1-layer net's W (10×784) (Figure 1); ``"resnet"`` →
+        of ResNet18's ``layer1.0.conv1`` in the kernels view (4096×9) (Figure 2).
+    """
+    out = {}
+    if "fcnn1" in nets:
+        out["fcnn1"] = layer_spaces(nets["fcnn1"][1])
+    if "resnet18" in nets:
+        conv = conv_layer(nets["resnet18"], paper.RESNET_LAYER)
+        out["resnet"] = layer_spaces(conv, view="kernels")
+    return out
+
+
 def headline_numbers(nets: dict[str, nn.Module], reports: dict[str, dict]) -> dict[str, float]:
     """The reproduced counterparts of the paper's headline numbers.
 
@@ -32,11 +50,8 @@ def headline_numbers(nets: dict[str, nn.Module], reports: dict[str, dict]) -> di
         4096×9 kernels view) when those networks are given.
     """
     out = {f"acc_{name}": r["test_acc"] for name, r in reports.items()}
-    if "fcnn1" in nets:
-        out["cond_fcnn1"] = layer_spaces(nets["fcnn1"][1]).condition_number
-    if "resnet18" in nets:
-        conv = conv_layer(nets["resnet18"], paper.RESNET_LAYER)
-        out["cond_resnet"] = layer_spaces(conv, view="kernels").condition_number
+    for key, sp in figure_spaces(nets).items():
+        out[f"cond_{key}"] = sp.condition_number
     return out
 
 
@@ -101,11 +116,8 @@ def seed_study(params: dict, seeds, names=("fcnn1", "fcnn5", "resnet18")):
     for seed in seeds:
         _, nets, reports = trained_models({**params, "seed": seed}, list(names), progress=False)
         rows.append({"seed": seed, **headline_numbers(nets, reports)})
-        if "fcnn1" in nets:
-            spectra["fcnn1"][f"seed {seed}"] = layer_spaces(nets["fcnn1"][1])
-        if "resnet18" in nets:
-            conv = conv_layer(nets["resnet18"], paper.RESNET_LAYER)
-            spectra["resnet"][f"seed {seed}"] = layer_spaces(conv, view="kernels")
+        for key, sp in figure_spaces(nets).items():
+            spectra[key][f"seed {seed}"] = sp
     return pd.DataFrame(rows), {k: v for k, v in spectra.items() if v}
 
 
