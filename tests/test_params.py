@@ -50,6 +50,27 @@ def test_every_chapter_of_the_profiles_is_a_notebook_in_the_toc():
     for name in reproduce.profile_names():
         for key, value in reproduce.profile(name)["parameters"].items():
             params.SPECS[key].check(key, value)
+        for c in reproduce.chapters():  # what papermill will pass is declared and valid
+            for key, value in reproduce.notebook_parameters(c, name, ROOT / "x.json").items():
+                assert key in params.NOTEBOOKS[c.notebook], (c.output, key)
+                params.SPECS[key].check(key, value)
+    outputs = [c.output for c in reproduce.chapters()]
+    assert len(outputs) == len(set(outputs)), "two chapters write the same executed copy"
+
+
+def test_a_repeated_chapter_gets_its_own_title_and_labels(tmp_path):
+    import nbformat
+
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_markdown_cell("# Old title\ntext"),
+                nbformat.v4.new_markdown_cell("```{glue:figure} f\n:name: fig-a\n\ncap\n```")]  # fmt: skip
+    path = tmp_path / "copy.ipynb"
+    nbformat.write(nb, path)
+    chapter = reproduce.Chapter("02_signal_space", "12_copy", title="New title")
+    reproduce._personalise(path, chapter)
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == "# New title\ntext"
+    assert ":name: 12_copy-fig-a" in cells[1].source and ":name: fig-a" not in cells[1].source
 
 
 @pytest.mark.parametrize(
