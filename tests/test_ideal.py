@@ -14,9 +14,27 @@ import pytest
 import torch
 from torch import nn
 
-from nnspaces.ideal import choose_best, reachability, run_grid
-from nnspaces.inverse import START_KINDS, invert
-from nnspaces.plots.inverse import comparison_grid, figure3, loss_history, reachability_figure
+from nnspaces.ideal import (
+    choice_summary,
+    choose_best,
+    loss_decrease,
+    per_network,
+    pixel_range,
+    reach_keys,
+    reach_summary,
+    reachability,
+    run_grid,
+    summarize_grid,
+    target_comparison,
+)
+from nnspaces.inverse import START_KINDS, class_targets, invert
+from nnspaces.plots.inverse import (
+    comparison_grid,
+    figure3,
+    loss_history,
+    loss_history_panels,
+    reachability_figure,
+)
 
 
 def _data(n=100, side=6, seed=0):
@@ -159,8 +177,9 @@ def test_figures():
     fig = figure3(best, results, names={"one": "1-layer"})
     assert len(fig.axes) == 2 * 10
     assert fig.axes[0].get_ylabel() == "1-layer" and ": " in fig.axes[0].get_title()
-    fig2 = comparison_grid(df, results, "two")
+    fig2 = comparison_grid(df, results, "two", title="2-layer")
     assert len(fig2.axes) == 2 * 4 * 10
+    assert fig2._suptitle.get_text() == "2-layer"
     r = [results[("one", 3, "avg", m)] for m in ("paper-sgd", "gradient", "gauss-newton")]
     fig3 = loss_history({"paper-sgd": r[0], "gradient": r[1], "gauss-newton": r[2].history})
     assert len(fig3.axes[0].lines) == 3 and fig3.axes[0].get_yscale() == "log"
@@ -168,10 +187,157 @@ def test_figures():
         invert(nets["one"], results[("one", c, "avg", "none")].target, X[0], "closed-form")
         for c in range(10)
     ]
-    fig4 = reachability_figure({"no box": free, "box [0, 1]": free})
-    assert len(fig4.axes) >= 20
+    fig4 = reachability_figure({"no box": free, "box [0, 1]": free}, title="t")
+    assert len(fig4.axes) == 2 * 10 + 2  # panels and one colour bar per row
+    bar = fig4.axes[-1].get_position()
+    assert bar.x0 > fig4.axes[9].get_position().x1  # the colour bars sit right of the panels
     for f in (fig, fig2, fig3, fig4):
         assert np.isfinite(f.get_size_inches()).all()
         plt.close(f)
     with pytest.raises(ValueError, match="no rows"):
         comparison_grid(df, results, "three")
+
+
+def test_network_options_override_method_options_for_one_network():
+    X, y = _data()
+    nets = _nets()
+    opts = {"gauss-newton": {"max_iter": 3}}
+    per_net = {"two": {"gauss-newton": {"max_iter": 1}}, "absent": {"gradient": {}}}
+    df, _ = run_grid(
+        nets, X, y, starts=("avg",), methods=("gauss-newton",), method_options=opts,
+        network_options=per_net,
+    )  # fmt: skip
+    assert (df[df.network == "two"]["iterations"] <= 1).all()
+    assert (df[df.network == "one"]["iterations"] > 1).any()
+    with pytest.raises(ValueError, match="network_options"):
+        run_grid(nets, X, y, network_options={"one": {"adam": {}}})
+
+
+def test_summarize_grid_agrees_with_a_direct_groupby(grid):
+    df, _ = grid
+    s = summarize_grid(df)
+    assert len(s) == df.groupby(["network", "start", "method"]).ngroups
+    assert (s["runs"] == 10).all()
+    sub = df[(df.network == "two") & (df.start == "min") & (df.method == "gradient")]
+    row = s.loc[("two", "min", "gradient")]
+    assert row["rel_error_median"] == pytest.approx(np.median(sub.rel_error))
+    assert row["correct"] == sub.correct.sum() and row["outside_box_max"] == 0
+    assert row["seconds_mean"] == pytest.approx(sub.seconds.mean())
+    by_method = summarize_grid(df, by=("network", "method"))
+    assert (by_method["runs"] == 10 * len(START_KINDS)).all()
+    with pytest.raises(ValueError, match="missing"):
+        summarize_grid(df.drop(columns="seconds"))
+
+
+def test_choice_summary_lists_every_digit_once(grid):
+    df, _ = grid
+    best = choose_best(df)
+    text = choice_summary(best)
+    assert set(text) == {"one", "two"}
+    for net, line in text.items():
+        digits = [
+            int(d) for part in line.split("; ") for d in part[part.index("(") + 1 : -1].split(", ")
+        ]
+        assert sorted(digits) == list(range(10))
+        for label in best[best.network == net]["label"]:
+            assert label in line
+
+
+def test_loss_decrease_reads_the_histories(grid):
+    _, results = grid
+    t = loss_decrease(results, "paper-sgd")
+    assert len(t) == 2 * 10 * len(START_KINDS) and (t["steps"] == 100).all()
+    r = results[("one", 4, "avg", "paper-sgd")]
+    row = t[(t.network == "one") & (t.digit == 4) & (t.start == "avg")].iloc[0]
+    expected = (r.history[0] - r.history[-1]) / r.history[0]
+    assert row["decrease"] == pytest.approx(expected)
+    # the released procedure's step is tiny: the loss barely moves, and never rises here
+    assert (t["decrease"] >= 0).all() and (t["decrease"] < 0.5).all()
+    with pytest.raises(ValueError, match="no runs"):
+        loss_decrease(results, "closed-form-typo")
+
+
+def test_reach_summary_and_pixel_range():
+    X, y = _data()
+    torch.manual_seed(1)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10))
+    df, results = reachability(f, X, y, return_results=True)
+    s = reach_summary({"lin": df, "again": df})
+    assert list(s.index.names) == ["network", "target_kind"] and len(s) == 4
+    cm = s.loc[("lin", "class-mean")]
+    assert cm["digits"] == 10 and cm["reached"] == 10  # reachable by construction (linear)
+    assert cm["reached"] == df[df.target_kind == "class-mean"]["reached"].sum()
+    assert s.loc[("lin", "minmax"), "free_rel_error_max"] <= 1e-10
+    with_px = reach_summary({"lin": df}, {"lin": results})
+    free = torch.stack([r.image for r in results[("class-mean", "free")]])
+    assert with_px.loc[("lin", "class-mean"), "free_min_pixel"] == float(free.min())
+    assert with_px.loc[("lin", "class-mean"), "free_max_pixel"] == float(free.max())
+    lo, hi = pixel_range(results[("minmax", "box")])
+    assert 0.0 <= lo <= hi <= 1.0
+    imgs = torch.stack([r.image for r in results[("minmax", "free")]])
+    assert pixel_range(results[("minmax", "free")]) == (float(imgs.min()), float(imgs.max()))
+    with pytest.raises(ValueError):
+        reach_summary({})
+    with pytest.raises(ValueError):
+        pixel_range([])
+
+
+def test_loss_history_panels(grid):
+    _, results = grid
+    fig = loss_history_panels(results, digit=3, start="avg", names={"one": "1-layer"})
+    assert len(fig.axes) == 2
+    assert "1-layer" in fig.axes[0].get_title()
+    assert len(fig.axes[0].lines) == 4 and len(fig.axes[1].lines) == 3  # no closed form for "two"
+    assert fig.axes[0].get_yscale() == "log"
+    plt.close(fig)
+    with pytest.raises(ValueError, match="no runs"):
+        loss_history_panels(results, digit=3, start="avg", networks=["three"])
+
+
+def test_target_comparison_against_class_targets():
+    X, y = _data()
+    nets = _nets()
+    t = target_comparison(nets, X, y)
+    assert list(t.index) == ["one", "two"]
+    with torch.no_grad():
+        Z = nets["two"](X)
+    ours = class_targets(None, None, y, "minmax", Z=Z)
+    released = class_targets(None, None, y, "minmax-released", Z=Z)
+    expected = float(torch.linalg.norm(released - ours) / torch.linalg.norm(ours))
+    assert t.loc["two", "minmax-released vs minmax"] == pytest.approx(expected, rel=1e-5)
+    assert t.loc["two", "lowest minimum"] == pytest.approx(float(Z.min()), rel=1e-5)
+    assert t.loc["two", "highest minimum"] == pytest.approx(float(Z.min(0).values.max()), rel=1e-5)
+    with pytest.raises(ValueError, match="two target kinds"):
+        target_comparison(nets, X, y, kinds=("minmax",))
+
+
+def test_per_network_completes_every_key(grid):
+    import math
+
+    from nnspaces.ideal import GRID_METHODS
+    from nnspaces.models import MODEL_NAMES
+
+    df, _ = grid
+    by_method = summarize_grid(df, by=("network", "method"))
+    d = per_network(by_method["rel_error_median"])
+    assert d["one_gauss_newton"] == by_method.loc[("one", "gauss-newton"), "rel_error_median"]
+    assert all(f"{n}_{m.replace('-', '_')}" in d for n in MODEL_NAMES for m in GRID_METHODS)
+    assert math.isnan(d["resnet18_gradient"])
+    text = per_network({"fcnn1": "avg+none (0)"}, fill="not run")
+    assert text == {"fcnn1": "avg+none (0)", "fcnn5": "not run", "resnet18": "not run"}
+
+
+def test_reach_keys_flatten_the_summary():
+    import math
+
+    X, y = _data()
+    torch.manual_seed(1)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10))
+    s = reach_summary({"fcnn1": reachability(f, X, y)})
+    keys = reach_keys(s)
+    assert keys["reached_class_mean_fcnn1"] == s.loc[("fcnn1", "class-mean"), "reached"] == 10
+    assert (
+        keys["free_rel_error_max_minmax_fcnn1"] == s.loc[("fcnn1", "minmax"), "free_rel_error_max"]
+    )
+    assert math.isnan(keys["reached_minmax_resnet18"])  # not run: filled
+    assert len(keys) == len(s.columns) * 2 * 3

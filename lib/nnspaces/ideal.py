@@ -3,6 +3,10 @@
 - :func:`run_grid` — every network × digit × start image × method, as a table.
 - :func:`choose_best` — the automatic per-digit choice that replaces the paper's choice by eye.
 - :func:`reachability` — per digit: is the target reached by an image inside the box?
+- :func:`summarize_grid`, :func:`choice_summary`, :func:`loss_decrease`, :func:`reach_summary`,
+  :func:`pixel_range`, :func:`target_comparison` — the tables and numbers the chapters quote;
+  :func:`per_network`, :func:`reach_keys` — those numbers keyed for glue, one key for every
+  network of the book.
 """
 
 from __future__ import annotations
@@ -23,6 +27,7 @@ from .inverse import (
     start_image,
     supports_closed_form,
 )
+from .models import MODEL_NAMES
 from .outputs import collect_outputs
 
 #: Methods run by :func:`run_grid` by default ("closed-form" only where it applies).
@@ -50,6 +55,10 @@ COLUMNS = [
     "message",
 ]
 
+#: The columns of :func:`run_grid`'s table a chapter shows digit by digit.
+TABLE_COLUMNS = ["network", "start", "method", "digit", "rel_error", "predicted", "margin",
+                 "distance", "outside_box", "iterations", "seconds"]  # fmt: skip
+
 
 def _check_names(given: Sequence[str], allowed: Sequence[str], what: str) -> None:
     bad = [g for g in given if g not in allowed]
@@ -75,6 +84,7 @@ def run_grid(
     method_options: Mapping[str, dict] | None = None,
     frac: float = 0.25,
     seed: int = 0,
+    network_options: Mapping[str, Mapping[str, dict]] | None = None,
 ) -> tuple[pd.DataFrame, dict[tuple, InverseResult]]:
     """Invert every class target of every network from every start image with every method.
 
@@ -99,6 +109,10 @@ def run_grid(
     method_options : mapping method → dict, optional
         Extra options per method, e.g. ``{"gradient": {"max_iter": 200}}``.
     frac, seed : start-image parameters.
+    network_options : mapping network → (mapping method → dict), optional
+        Options for one network that update ``method_options`` for it, e.g.
+        ``{"resnet18": {"gauss-newton": {"dtype": torch.float32}}}``; entries for networks
+        not in ``models`` are ignored.
 
     Returns
     -------
@@ -115,6 +129,9 @@ def run_grid(
     _check_names(methods, METHODS, "method(s)")
     method_options = dict(method_options or {})
     _check_names(list(method_options), METHODS, "method(s) in method_options")
+    network_options = dict(network_options or {})
+    for per_method in network_options.values():
+        _check_names(list(per_method), METHODS, "method(s) in network_options")
     rows, results = [], {}
     for name, model in models.items():
         Z = collect_outputs(model, X)  # (N, K), once per network
@@ -126,7 +143,10 @@ def run_grid(
             for method in methods:
                 if method == "closed-form" and not supports_closed_form(model):
                     continue
-                opts = method_options.get(method, {})
+                opts = {
+                    **method_options.get(method, {}),
+                    **network_options.get(name, {}).get(method, {}),
+                }
                 for c, res in enumerate(invert_classes(model, T, R, method, box, **opts)):
                     results[(name, c, start, method)] = res
                     dist_mean = torch.linalg.vector_norm(res.image - means[c].to(res.image))
@@ -279,3 +299,316 @@ def reachability(
             )
     df = pd.DataFrame(rows)
     return (df, results) if return_results else df
+
+
+# --------------------------------------------------------------------------------------
+# Tables for the chapters
+# --------------------------------------------------------------------------------------
+
+
+def summarize_grid(df: pd.DataFrame, by: Sequence[str] = ("network", "start", "method")):
+    """Aggregate :func:`run_grid`'s table over the digits (and any column not in ``by``).
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`run_grid` output: one row per network × digit × start × method.
+    by : sequence of column names
+        The groups, e.g. ``("network", "method")`` to pool the start images too.
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Indexed by ``by``, in the order of first appearance, with columns ``runs`` (rows
+        pooled), ``rel_error_median``, ``rel_error_max``, ``correct`` (runs whose image is
+        classified as its digit), ``margin_median``, ``distance_median`` (to the start image),
+        ``outside_box_max`` (most pixels outside [0, 1] in one image) and ``seconds_mean``
+        (mean wall time of one run, i.e. per digit and start image).
+
+    Examples
+    --------
+    >>> df = pd.DataFrame({"network": ["n"] * 2, "start": ["avg"] * 2, "method": ["none"] * 2,
+    ...     "digit": [0, 1], "rel_error": [0.1, 0.3], "correct": [True, False],
+    ...     "margin": [1.0, -1.0], "distance": [0.0, 0.0], "outside_box": [0, 0],
+    ...     "seconds": [0.5, 1.5]})
+    >>> row = summarize_grid(df).loc[("n", "avg", "none")]
+    >>> int(row["runs"]), float(row["rel_error_median"]), int(row["correct"]), float(row["seconds_mean"])
+    (2, 0.2, 1, 1.0)
+    """
+    need = {"rel_error", "correct", "margin", "distance", "outside_box", "seconds", *by}
+    missing = need - set(df.columns)
+    if missing:
+        raise ValueError(f"summarize_grid needs run_grid's columns; missing {sorted(missing)}")
+    g = df.groupby(list(by), sort=False)
+    return pd.DataFrame(
+        {
+            "runs": g.size(),
+            "rel_error_median": g["rel_error"].median(),
+            "rel_error_max": g["rel_error"].max(),
+            "correct": g["correct"].sum().astype(int),
+            "margin_median": g["margin"].median(),
+            "distance_median": g["distance"].median(),
+            "outside_box_max": g["outside_box"].max().astype(int),
+            "seconds_mean": g["seconds"].mean(),
+        }
+    )
+
+
+def choice_summary(best: pd.DataFrame) -> dict[str, str]:
+    """The per-digit choices of :func:`choose_best`, written as the paper lists its own.
+
+    Parameters
+    ----------
+    best : pandas.DataFrame
+        :func:`choose_best` output (columns ``network``, ``digit``, ``label``).
+
+    Returns
+    -------
+    text : dict network → str
+        E.g. ``"avg+gauss-newton (0, 1, 4); min+gauss-newton (2, 3)"``: each ``start+method``
+        with the digits it was chosen for, in order of the first such digit.
+
+    Examples
+    --------
+    >>> best = pd.DataFrame({"network": ["n"] * 3, "digit": [0, 1, 2],
+    ...                      "label": ["avg+none", "min+none", "avg+none"]})
+    >>> choice_summary(best)
+    {'n': 'avg+none (0, 2); min+none (1)'}
+    """
+    out = {}
+    for net, b in best.groupby("network", sort=False):
+        groups: dict[str, list[str]] = {}
+        for label, digit in zip(b.sort_values("digit")["label"], b.sort_values("digit")["digit"]):
+            groups.setdefault(label, []).append(str(digit))
+        out[net] = "; ".join(f"{label} ({', '.join(d)})" for label, d in groups.items())
+    return out
+
+
+def loss_decrease(results: Mapping[tuple, InverseResult], method: str = "paper-sgd"):
+    """How much an iterative method lowered the paper's loss ``mean((f(x) − t)²)``.
+
+    Parameters
+    ----------
+    results : dict (network, digit, start, method) → InverseResult
+        :func:`run_grid`'s second output.
+    method : str
+        The method whose runs are read.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per run of ``method``: ``network, digit, start, loss_start, loss_end, steps,
+        decrease`` with ``decrease = (loss_start − loss_end) / loss_start`` (0.01 = the loss
+        fell by 1 %; negative when it rose).
+    """
+    rows = []
+    for (net, digit, start, m), res in results.items():
+        if m != method or not res.history:
+            continue
+        h0, h1 = float(res.history[0]), float(res.history[-1])
+        rows.append(
+            {
+                "network": net,
+                "digit": digit,
+                "start": start,
+                "loss_start": h0,
+                "loss_end": h1,
+                "steps": len(res.history) - 1,
+                "decrease": (h0 - h1) / h0 if h0 > 0 else 0.0,
+            }
+        )
+    if not rows:
+        raise ValueError(f"no runs of method {method!r} in the results")
+    return pd.DataFrame(rows)
+
+
+def reach_summary(
+    frames: Mapping[str, pd.DataFrame], results: Mapping[str, Mapping] | None = None
+) -> pd.DataFrame:
+    """Count, per network and target kind, the digits whose target an image in the box reaches.
+
+    Parameters
+    ----------
+    frames : mapping label → pandas.DataFrame
+        :func:`reachability` tables, e.g. one per network (the label becomes the ``network``
+        index level).
+    results : mapping label → results dict, optional
+        :func:`reachability`'s second output (``return_results=True``) for the same labels:
+        adds ``free_min_pixel`` and ``free_max_pixel``, the range of the pixels of the
+        unconstrained images (:func:`pixel_range`).
+
+    Returns
+    -------
+    summary : pandas.DataFrame
+        Indexed by ``(network, target_kind)`` with columns ``digits``, ``reached`` (digits whose
+        box result has ``rel_error ≤ 1e-6``), ``rel_error_median`` and ``rel_error_min`` (inside
+        the box), ``correct`` (box images classified as their digit), ``free_rel_error_median``
+        and ``free_rel_error_max`` (without the box) and ``free_outside_median`` (pixels outside
+        [0, 1] per unconstrained image, median over digits).
+    """
+    parts = []
+    for label, df in frames.items():
+        g = df.groupby("target_kind", sort=False)
+        part = pd.DataFrame(
+            {
+                "digits": g.size(),
+                "reached": g["reached"].sum().astype(int),
+                "rel_error_median": g["rel_error"].median(),
+                "rel_error_min": g["rel_error"].min(),
+                "correct": g.apply(
+                    lambda d: int((d["predicted"] == d["digit"]).sum()), include_groups=False
+                ),
+                "free_rel_error_median": g["free_rel_error"].median(),
+                "free_rel_error_max": g["free_rel_error"].max(),
+                "free_outside_median": g["free_outside_box"].median(),
+            }
+        )
+        if results is not None:
+            ranges = [pixel_range(results[label][(kind, "free")]) for kind in part.index]
+            part["free_min_pixel"] = [lo for lo, _ in ranges]
+            part["free_max_pixel"] = [hi for _, hi in ranges]
+        part.index = pd.MultiIndex.from_product(
+            [[label], part.index], names=["network", "target_kind"]
+        )
+        parts.append(part)
+    if not parts:
+        raise ValueError("reach_summary needs at least one reachability table")
+    return pd.concat(parts)
+
+
+def pixel_range(results: Sequence[InverseResult]) -> tuple[float, float]:
+    """Smallest and largest pixel over the images of ``results`` (e.g. one row of digits).
+
+    Returns
+    -------
+    (lo, hi) : tuple of float
+    """
+    if not results:
+        raise ValueError("pixel_range needs at least one result")
+    lo = min(float(r.image.min()) for r in results)
+    hi = max(float(r.image.max()) for r in results)
+    return lo, hi
+
+
+def target_comparison(
+    models: Mapping[str, nn.Module],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    kinds: Sequence[str] = ("minmax", "minmax-released"),
+) -> pd.DataFrame:
+    """How far target definitions differ, per network.
+
+    The paper's targets (NOTES §2, ``"minmax"``) set every off-class entry ``T[c, j]`` to the
+    minimum of output ``j``; the released code (``"minmax-released"``) sets it to the minimum
+    of output ``c``. Both use the same K minima, arranged by column or by row, so the
+    difference is large exactly when the outputs' minima differ from one output to another.
+
+    Parameters
+    ----------
+    models : mapping name → torch.nn.Module
+        Networks mapping ``(N, 1, 28, 28)`` to ``(N, K)``.
+    X : (N, 1, 28, 28) Tensor
+    y : (N,) Tensor
+    kinds : sequence of :func:`nnspaces.inverse.class_targets` kinds
+        The first is the reference the others are compared with.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Indexed by network, with ``"<kind> vs <first>"`` = ``‖T_kind − T_first‖_F /
+        ‖T_first‖_F`` for each later kind, and ``"lowest minimum"`` / ``"highest minimum"``:
+        the smallest and largest of the K per-output minima ``min_n f(x_n)[j]``.
+    """
+    if len(kinds) < 2:
+        raise ValueError("target_comparison needs at least two target kinds")
+    rows = {}
+    for name, model in models.items():
+        Z = collect_outputs(model, X)  # (N, K)
+        Ts = {k: class_targets(None, None, y, k, Z=Z) for k in kinds}  # each (K, K)
+        T0 = Ts[kinds[0]]
+        row = {
+            f"{k} vs {kinds[0]}": float(
+                torch.linalg.matrix_norm(Ts[k] - T0) / torch.linalg.matrix_norm(T0)
+            )
+            for k in kinds[1:]
+        }
+        lows = Z.min(0).values  # (K,)
+        row["lowest minimum"], row["highest minimum"] = float(lows.min()), float(lows.max())
+        rows[name] = row
+    table = pd.DataFrame.from_dict(rows, orient="index")
+    table.index.name = "network"
+    return table
+
+
+def per_network(values: Mapping, fill=float("nan")) -> dict[str, object]:
+    """Values keyed by network, or by (network, method), as glue keys for every network.
+
+    The chapters quote numbers per network; a run on a subset of the networks (the ``models``
+    parameter) still defines every key the prose names, with ``fill`` for those not run, so
+    the book builds and shows ``nan`` instead of failing on a missing key.
+
+    Parameters
+    ----------
+    values : mapping network → value, or (network, method) → value
+        E.g. a pandas Series indexed by network or by (network, method).
+    fill : object
+        The value of the keys not in ``values`` (NaN; e.g. ``"not run"`` for text).
+
+    Returns
+    -------
+    keyed : dict str → value
+        Keys ``"fcnn1"`` or ``"fcnn1_gauss_newton"`` (hyphens become underscores) for every
+        network of :data:`nnspaces.models.MODEL_NAMES` (× every method of :data:`GRID_METHODS`),
+        plus any other key in ``values``.
+
+    Examples
+    --------
+    >>> per_network({"fcnn1": 0.5})
+    {'fcnn1': 0.5, 'fcnn5': nan, 'resnet18': nan}
+    >>> d = per_network({("fcnn5", "gauss-newton"): 1.0})
+    >>> d["fcnn5_gauss_newton"], d["fcnn1_paper_sgd"]
+    (1.0, nan)
+    """
+    values = dict(values)
+
+    def key(k) -> str:
+        return "_".join(map(str, k)).replace("-", "_") if isinstance(k, tuple) else str(k)
+
+    if any(isinstance(k, tuple) for k in values):
+        wanted = [(n, m) for n in MODEL_NAMES for m in GRID_METHODS]
+    else:
+        wanted = list(MODEL_NAMES)
+    out = {key(k): fill for k in wanted}
+    out.update({key(k): v for k, v in values.items()})
+    return out
+
+
+def reach_keys(summary: pd.DataFrame, fill=float("nan")) -> dict[str, object]:
+    """:func:`reach_summary`'s table flattened to glue keys, for every network of the book.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`reach_summary` output, indexed by (network, target_kind).
+    fill : object
+        The value of networks not in ``summary``.
+
+    Returns
+    -------
+    keyed : dict str → value
+        Key ``"<column>_<target_kind>_<network>"`` (hyphens become underscores), e.g.
+        ``"reached_class_mean_fcnn1"``, for every column, every target kind in ``summary`` and
+        every network of :data:`nnspaces.models.MODEL_NAMES` (and any other in ``summary``).
+    """
+    kinds = list(dict.fromkeys(summary.index.get_level_values("target_kind")))
+    networks = list(MODEL_NAMES) + [
+        n for n in dict.fromkeys(summary.index.get_level_values("network")) if n not in MODEL_NAMES
+    ]
+    out = {}
+    for column in summary.columns:
+        for kind in kinds:
+            for net in networks:
+                key = f"{column}_{kind}_{net}".replace("-", "_")
+                value = summary[column].get((net, kind), fill)
+                out[key] = value.item() if hasattr(value, "item") else value
+    return out

@@ -81,6 +81,7 @@ def comparison_grid(
     starts: Sequence[str] | None = None,
     methods: Sequence[str] | None = None,
     cell: float = 0.9,
+    title: str | None = None,
 ):
     """All start × method images of one network: rows ``start+method``, columns digits.
 
@@ -95,6 +96,10 @@ def comparison_grid(
     network : str
     starts, methods : list of str, optional
         Subsets and their order; default those in ``df``.
+    cell : float
+        Panel size in inches.
+    title : str, optional
+        A title above the grid (e.g. the network's display name).
     """
     d = df[df["network"] == network]
     if d.empty:
@@ -115,11 +120,32 @@ def comparison_grid(
     for i, (s, m) in enumerate(combos):
         for j, c in enumerate(digits):
             res = results[(network, c, s, m)]
-            title = (f"{c}\n" if i == 0 else "") + _short(res.rel_error)
+            label = (f"{c}\n" if i == 0 else "") + _short(res.rel_error)
             colour = "black" if res.predicted == c else "red"
-            axes[i, j].set_title(title, fontsize=6, color=colour)
-    fig.subplots_adjust(hspace=0.45, left=0.22)  # room for the long row labels
+            axes[i, j].set_title(label, fontsize=6, color=colour)
+    height = fig.get_size_inches()[1]
+    # a fixed margin in inches above the first row's titles (and the title, if any)
+    top = 1 - (0.7 if title else 0.35) / height
+    fig.subplots_adjust(hspace=0.45, left=0.22, top=top)  # left: room for the long row labels
+    if title:
+        fig.suptitle(title, fontsize=10, y=1 - 0.12 / height, va="top")
     return fig
+
+
+def _draw_histories(ax, histories: Mapping[str, object]) -> None:
+    """Loss curves on ``ax``: log loss over a symlog step axis (linear up to step 10)."""
+    for label, h in histories.items():
+        values = np.asarray(getattr(h, "history", h), dtype=float)
+        if values.size == 0:
+            continue
+        # an exact zero cannot be drawn on a log axis: floor at 1e-32
+        values = np.maximum(values, 1e-32)
+        ax.semilogy(
+            np.arange(values.size), values, marker="." if values.size < 30 else None, label=label
+        )
+    ax.set_xlabel("step")
+    ax.set_xscale("symlog", linthresh=10)
+    ax.grid(True, which="major", alpha=0.3)
 
 
 def loss_history(
@@ -140,22 +166,61 @@ def loss_history(
     fig : matplotlib.figure.Figure
     """
     fig, ax = plt.subplots(figsize=figsize)
-    for label, h in histories.items():
-        values = np.asarray(getattr(h, "history", h), dtype=float)
-        if values.size == 0:
-            continue
-        # an exact zero cannot be drawn on a log axis: floor at 1e-32
-        values = np.maximum(values, 1e-32)
-        ax.semilogy(
-            np.arange(values.size), values, marker="." if values.size < 30 else None, label=label
-        )
-    ax.set_xlabel("step")
+    _draw_histories(ax, histories)
     ax.set_ylabel("mean squared output error")
-    ax.set_xscale("symlog", linthresh=10)
     if title:
         ax.set_title(title)
-    ax.grid(True, which="major", alpha=0.3)
     ax.legend(fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def loss_history_panels(
+    results: Mapping[tuple, object],
+    digit: int,
+    start: str,
+    networks: Sequence[str] | None = None,
+    methods: Sequence[str] = ("paper-sgd", "gradient", "gauss-newton", "closed-form"),
+    names: Mapping[str, str] | None = None,
+    panel: tuple[float, float] = (3.6, 3.0),
+):
+    """Loss per step of several methods, one panel per network, for one digit and start.
+
+    Parameters
+    ----------
+    results : dict (network, digit, start, method) → InverseResult
+        :func:`nnspaces.ideal.run_grid`'s second output.
+    digit : int
+    start : str
+        The start image kind whose runs are drawn.
+    networks : list of str, optional
+        Panel order; default every network in ``results``.
+    methods : list of str
+        Drawn when present (the closed form is a start point and one step).
+    names : mapping network → display name, optional
+    panel : (width, height) of one panel in inches
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One axes per network, log loss over a symlog step axis, a legend in the first.
+    """
+    if networks is None:
+        networks = list(dict.fromkeys(k[0] for k in results))
+    names = dict(names or {})
+    fig, axes = plt.subplots(
+        1, len(networks), figsize=(panel[0] * len(networks), panel[1]), squeeze=False
+    )
+    for ax, net in zip(axes[0], networks):
+        curves = {
+            m: results[(net, digit, start, m)] for m in methods if (net, digit, start, m) in results
+        }
+        if not curves:
+            raise ValueError(f"no runs for network {net!r}, digit {digit}, start {start!r}")
+        _draw_histories(ax, curves)
+        ax.set_title(f"{names.get(net, net)}: digit {digit}, start {start}", fontsize=9)
+    axes[0, 0].set_ylabel("mean squared output error")
+    axes[0, 0].legend(fontsize=7)
     fig.tight_layout()
     return fig
 
@@ -183,15 +248,29 @@ def reachability_figure(
     """
     labels = list(results)
     rows = [[r.image for r in results[k]] for k in labels]
-    fig = image_grid(rows, row_labels=labels, shared_scale=True, colorbar=True, cell=cell)
-    axes = _axes_grid(fig, len(rows), max(len(r) for r in rows))
+    R, C = len(rows), max(len(r) for r in rows)
+    fig = image_grid(rows, row_labels=labels, shared_scale=True, colorbar=False, cell=cell)
+    axes = _axes_grid(fig, R, C)
     for i, k in enumerate(labels):
         for j, r in enumerate(results[k]):
             text = (f"{j}\n" if i == 0 else "") + _short(r.rel_error)
             if r.outside_box:
                 text += f" ({r.outside_box} out)"
             axes[i, j].set_title(text, fontsize=6)
-    fig.subplots_adjust(hspace=0.4, top=0.78 if title else 0.85, left=0.1)
+    # margins in inches: row labels left, colour bars right, panel titles (and title) on top;
+    # the figure is sized so that every panel slot is a cell × cell square
+    left, right, bottom, top = 1.2, 0.8, 0.1, 0.45 + (0.3 if title else 0.0)
+    wspace, hspace = 0.08, 0.45
+    W = left + right + cell * (C + (C - 1) * wspace)
+    H = top + bottom + cell * (R + (R - 1) * hspace)
+    fig.set_size_inches(W, H)
+    fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H,
+                        wspace=wspace, hspace=hspace)  # fmt: skip
+    for i in range(R):
+        pos = axes[i, len(rows[i]) - 1].get_position()
+        cax = fig.add_axes((pos.x1 + 0.08 / W, pos.y0, 0.1 / W, pos.height))
+        fig.colorbar(axes[i, 0].images[0], cax=cax)
+        cax.tick_params(labelsize=7)
     if title:
-        fig.suptitle(title, fontsize=10)
+        fig.suptitle(title, fontsize=10, y=1 - 0.1 / H, va="top")
     return fig
