@@ -27,6 +27,7 @@ def main(argv=None) -> int:
         action="store_true",
         help="under two minutes: FCNNs and spectra only (no ResNet inverse, no book build)",
     )
+    ap.add_argument("--no-book", action="store_true", help="skip the cold/warm book build")
     ap.add_argument("--out", type=Path, default=None, help=f"JSON file (default {DEFAULT_OUT})")
     ap.add_argument("--epochs", type=int, default=PARAMS["epochs"], help="of the cached networks")
     args = ap.parse_args(argv)
@@ -44,7 +45,7 @@ def main(argv=None) -> int:
     if not args.quick:
         result["inverse_resnet"] = inverse.run_resnet(params)
     result["spectral"] = spectral.run(repeats=3 if args.quick else 7)
-    if not args.quick:
+    if not (args.quick or args.no_book):
         result["book"] = book.run("default")
     result["seconds"] = time.perf_counter() - t0
     out.parent.mkdir(parents=True, exist_ok=True)
