@@ -112,7 +112,7 @@ def test_a_rerun_from_an_empty_cache_gives_identical_numbers_and_figures(
     """The models chapter again, from scratch: same glued numbers, same figure pixels."""
     from nnspaces import reproduce
 
-    chapter = reproduce.chapters()[0]
+    chapter = next(c for c in reproduce.chapters() if c.output == "01_models")
     params = reproduce.notebook_parameters(chapter, "smoke")
     out = tmp_path / "again.ipynb"
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "empty-cache"))

@@ -14,6 +14,9 @@ CONDITION_FCNN1 = 7.22
 #: Condition number of ResNet18 ``layer1[0].conv1`` in the kernels view (4096×9), Figure 2.
 CONDITION_RESNET_LAYER = 1.07
 
+#: Training images of the released code (60 000 MNIST training images split 50 000 / 10 000).
+TRAIN_IMAGES = 50_000
+
 #: The ResNet18 layer of Figure 2.
 RESNET_LAYER = "layer1.0.conv1"
 
