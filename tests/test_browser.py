@@ -15,6 +15,7 @@ import threading
 from pathlib import Path
 
 import pytest
+import yaml
 
 from nnspaces import reproduce
 
@@ -59,7 +60,19 @@ def page():
 
 
 def _pages():
-    return [f"book/chapters/{c.output}.html" for c in reproduce.chapters()]
+    """Every page of the table of contents: the executed chapters and the prose pages."""
+    toc = yaml.safe_load((ROOT / "_toc.yml").read_text())
+    files = [toc["root"]] + [
+        entry
+        for part in toc["parts"]
+        for ch in part["chapters"]
+        for entry in [ch["file"]] + [s["file"] for s in ch.get("sections", [])]
+    ]
+    return [f"{f}.html" for f in files]
+
+
+def test_the_toc_lists_every_executed_chapter():
+    assert {f"book/chapters/{c.output}.html" for c in reproduce.chapters()} <= set(_pages())
 
 
 def test_navigation_reaches_every_chapter(site, page):
