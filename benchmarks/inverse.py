@@ -49,6 +49,7 @@ def run(params: dict, networks=("fcnn1", "fcnn5"), digits=range(10), target_kind
     rows = []
     for name, net in nets.items():
         Z = collect_outputs(net, X)  # (N, 10), once per network
+        refs = {c: inverse.start_image("avg", X, y, c) for c in digits}  # (1, 28, 28) each
         for kind in target_kinds:
             T = inverse.class_targets(net, X, y, kind, Z=Z)  # (10, 10)
             for box in boxes:
@@ -57,7 +58,7 @@ def run(params: dict, networks=("fcnn1", "fcnn5"), digits=range(10), target_kind
                     if method == "closed-form" and not inverse.supports_closed_form(net):
                         continue
                     res = [
-                        inverse.invert(net, T[c], inverse.start_image("avg", X, y, c), method,
+                        inverse.invert(net, T[c], refs[c], method,
                                        box=box, target_class=c, **OPTIONS.get(method, {}))
                         for c in digits
                     ]  # fmt: skip
@@ -78,9 +79,10 @@ def run_resnet(params: dict, digits=range(3), max_iter: int = 15) -> list[dict]:
     splits, nets, _ = train.trained_models(params, ["resnet18"], progress=False)
     net, X, y = nets["resnet18"], splits.X_train, splits.y_train
     T = inverse.class_targets(net, X, y, "class-mean")
+    refs = {c: inverse.start_image("avg", X, y, c) for c in digits}  # (1, 28, 28) each
     rows = []
     for method, opts in (("gauss-newton", {"max_iter": max_iter}), ("paper-sgd", {})):
-        res = [inverse.invert(net, T[c], inverse.start_image("avg", X, y, c), method,
+        res = [inverse.invert(net, T[c], refs[c], method,
                               box=(0.0, 1.0), target_class=c, **opts) for c in digits]  # fmt: skip
         rows.append({"network": "resnet18", "target": "class-mean", "box": "[0,1]",
                      "method": method, **_row(res)})  # fmt: skip

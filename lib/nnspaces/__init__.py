@@ -12,7 +12,11 @@ models     build("fcnn1" | "fcnn5" | "resnet18"), the paper's three networks
 train      train_or_load(...): the paper's recipe, cached on disk
 outputs    collect_outputs(model, X): raw outputs over a data set
 spaces     SVD of layers: signal, null and residual spaces, layer tables
+layerviews one convolution seen through every matrix view (Figure 2's chapter)
 inverse    input images that give chosen outputs (closed form, Gauss–Newton, …)
+ideal      the Figure 3 grid, its selection rule, and reachability of targets
+summary    results at a glance, seed spread, data-set comparison
+environment, performance  what the appendices record and render
 params     validate(globals(), notebook): the notebooks' papermill parameters
 reproduce  the pipeline: papermill → Jupyter Book
 plots      the book's figures
@@ -21,8 +25,25 @@ book       glue helpers for the chapter notebooks
 
 __version__ = "0.1.0"
 
-from . import book, data, models, outputs, paper, params, plots, spaces, train  # noqa: E402
+from . import (  # noqa: E402
+    book,
+    data,
+    environment,
+    ideal,
+    inverse,
+    layerviews,
+    models,
+    outputs,
+    paper,
+    params,
+    performance,
+    plots,
+    spaces,
+    summary,
+    train,
+)  # fmt: skip
 
 __all__ = [
-    "book", "data", "models", "outputs", "paper", "params", "plots", "reproduce", "spaces", "train",
+    "book", "data", "environment", "ideal", "inverse", "layerviews", "models", "outputs",
+    "paper", "params", "performance", "plots", "reproduce", "spaces", "summary", "train",
 ]  # fmt: skip

@@ -38,11 +38,3 @@ def collect_outputs(model: nn.Module, X: torch.Tensor, batch_size: int = 500) ->
     finally:
         model.train(was_training)
     return torch.cat(parts) if parts else torch.empty(0, 0)
-
-
-def accuracy(model: nn.Module, X: torch.Tensor, y: torch.Tensor, batch_size: int = 500) -> float:
-    """Fraction of images in ``X`` (N, 1, 28, 28) whose arg-max output equals ``y`` (N,)."""
-    if len(X) == 0:
-        raise ValueError("accuracy of an empty set is undefined")
-    Z = collect_outputs(model, X, batch_size)
-    return float((Z.argmax(1) == y.cpu()).double().mean())

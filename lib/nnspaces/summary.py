@@ -55,13 +55,16 @@ def headline_numbers(nets: dict[str, nn.Module], reports: dict[str, dict]) -> di
     return out
 
 
-def results_table(numbers: dict[str, float]) -> pd.DataFrame:
+def results_table(numbers: dict[str, float], dataset: str = "mnist") -> pd.DataFrame:
     """One row per number the paper reports: the paper's value, ours, a one-line verdict.
 
     Parameters
     ----------
     numbers : dict
         From :func:`headline_numbers`.
+    dataset : str
+        The data the numbers were measured on (off MNIST the verdict says there is no
+        paper value).
 
     Returns
     -------
@@ -85,7 +88,7 @@ def results_table(numbers: dict[str, float]) -> pd.DataFrame:
                 "quantity": q,
                 "paper": p,
                 "this book": round(o, 3),
-                "verdict": paper.verdict(o, p, TOLERANCE[kind]),
+                "verdict": paper.verdict(o, p, TOLERANCE[kind], dataset),
             }
             for q, p, o, kind in rows
         ]  # fmt: skip

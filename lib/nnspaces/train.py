@@ -24,6 +24,7 @@ from tqdm import tqdm
 
 from . import data as _data
 from . import models, paper
+from .outputs import collect_outputs
 
 _FORMAT = 1  # bump when the checkpoint layout changes
 
@@ -130,16 +131,10 @@ def _load_checkpoint(path: Path, cfg: TrainConfig) -> dict | None:
     return ckpt
 
 
-def _evaluate(model: nn.Module, X, y, device: str, batch: int = 500) -> tuple[float, float]:
-    model.eval()
-    loss, correct = 0.0, 0
-    with torch.no_grad():
-        for i in range(0, len(y), batch):
-            out = model(X[i : i + batch].to(device))
-            t = y[i : i + batch].to(device)
-            loss += float(nn.functional.cross_entropy(out, t, reduction="sum"))
-            correct += int((out.argmax(1) == t).sum())
-    return loss / len(y), correct / len(y)
+def _evaluate(model: nn.Module, X, y) -> tuple[float, float]:
+    """Mean cross-entropy and accuracy of ``model`` on images ``X`` (N, 1, 28, 28), labels ``y``."""
+    Z = collect_outputs(model, X)  # (N, 10) raw outputs, on the CPU
+    return float(nn.functional.cross_entropy(Z, y)), float((Z.argmax(1) == y).double().mean())
 
 
 def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[nn.Module, dict]:
@@ -169,7 +164,7 @@ def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[nn.Mod
             total += loss.item() * len(yb)
             correct += int((out.argmax(1) == yb).sum())
             n += len(yb)
-        val_loss, val_acc = _evaluate(model, splits.X_val, splits.y_val, cfg.device)
+        val_loss, val_acc = _evaluate(model, splits.X_val, splits.y_val)
         history.append(
             {"epoch": epoch, "train_loss": total / n, "train_acc": correct / n,
              "val_loss": val_loss, "val_acc": val_acc}
@@ -178,7 +173,7 @@ def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[nn.Mod
             best_loss, best = val_loss, copy.deepcopy(model.state_dict())
         bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
     model.load_state_dict(best)
-    test_loss, test_acc = _evaluate(model, splits.X_test, splits.y_test, cfg.device)
+    test_loss, test_acc = _evaluate(model, splits.X_test, splits.y_test)
     report = {
         "history": history,
         "best_epoch": min(history, key=lambda h: h["val_loss"])["epoch"],
