@@ -12,31 +12,52 @@ import time
 from pathlib import Path
 
 
-def _reproduce(profile: str, work: Path, cache: Path) -> dict:
-    env = dict(os.environ, NNSPACES_CACHE=str(cache))
+def _reproduce(profile: str, work: Path, cache: Path | None, jobs: int | None) -> dict:
+    env = dict(os.environ)
+    if cache is not None:
+        env["NNSPACES_CACHE"] = str(cache)
     cmd = [sys.executable, "-m", "nnspaces", "reproduce", "--profile", profile,
-           "--workdir", str(work)]  # fmt: skip
+           "--workdir", str(work)] + ([] if jobs is None else ["--jobs", str(jobs)])  # fmt: skip
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
         raise RuntimeError(f"reproduce failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
     run = json.loads((work / "book" / "chapters" / "_run.json").read_text())
-    return {"wall_seconds": wall, "per_chapter_seconds": run["seconds"]}
+    return {"wall_seconds": wall, "per_chapter_seconds": run["seconds"], "jobs": run.get("jobs", 1)}
 
 
-def run(profile: str = "default") -> dict:
-    """Reproduce ``profile`` twice from an empty cache: cold (trains) then warm (cached).
+def run(profile: str = "default", cold: bool = True, jobs: int | None = None) -> dict:
+    """Reproduce ``profile``: cold (empty cache, trains) then warm (cached), or warm only.
+
+    Parameters
+    ----------
+    profile : str
+    cold : bool
+        True: both builds in a fresh temporary cache (the first one trains every network).
+        False: one warm build on the reader's cache (``$NNSPACES_CACHE`` or
+        ``~/.cache/nnspaces``; networks not in it are trained first and that run discarded).
+    jobs : int, optional
+        Chapters at once (the pipeline's default when None).
 
     Returns
     -------
     dict
-        ``cold`` and ``warm``: wall seconds and per-chapter seconds; ``peak_rss_mb``: the
-        largest resident memory of any child process (the notebook kernels), in MB.
+        ``cold`` (when measured) and ``warm``: wall seconds, per-chapter seconds and the jobs;
+        ``peak_rss_mb``: the largest resident memory of any child process (the notebook
+        kernels), in MB.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        work, cache = Path(tmp) / "work", Path(tmp) / "cache"
-        cold = _reproduce(profile, work, cache)
-        warm = _reproduce(profile, work, cache)
+        work = Path(tmp) / "work"
+        if cold:
+            cache = Path(tmp) / "cache"
+            first = _reproduce(profile, work, cache, jobs)
+        else:
+            cache = None
+            first = _reproduce(profile, work, cache, jobs)  # makes sure the cache is complete
+        warm = _reproduce(profile, work, cache, jobs)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB → MB on Linux
-    return {"profile": profile, "cold": cold, "warm": warm, "peak_rss_mb": peak}
+    out = {"profile": profile, "warm": warm, "peak_rss_mb": peak}
+    if cold:
+        out["cold"] = first
+    return out

@@ -319,6 +319,54 @@ def test_gradient_beats_paper_sgd_and_keeps_best():
     assert boxed.outside_box == 0 and boxed.feasible in (True, False)
 
 
+@pytest.mark.parametrize(
+    "method,options",
+    [
+        ("paper-sgd", {}),
+        ("gradient", {"lr": 0.3, "max_iter": 80, "patience": 3}),  # they stop at different steps
+        ("gradient", {"optimizer": "sgd", "max_iter": 30, "tol": 0.2}),
+        ("gauss-newton", {"max_iter": 15}),
+    ],
+)
+@pytest.mark.parametrize("box", [None, (0, 1)])
+def test_batched_methods_follow_each_problem_alone(method, options, box):
+    """One forward/backward for the batch gives each problem exactly its own iterates."""
+    torch.manual_seed(0)
+    f = nn.Sequential(  # eval-mode BatchNorm: images of a batch must not interact
+        nn.Conv2d(1, 3, 3), nn.BatchNorm2d(3), nn.SELU(), nn.Flatten(), nn.Linear(108, 4)
+    ).double()
+    with torch.no_grad():
+        f[1].running_mean.uniform_(-1, 1)
+        f[1].running_var.uniform_(0.5, 2)
+    g = torch.Generator().manual_seed(1)
+    R = torch.rand(4, 1, 8, 8, generator=g, dtype=torch.float64)
+    T = torch.randn(4, 4, generator=g, dtype=torch.float64) * 2  # row c: target of class c
+    batch = invert_classes(f, T, R, method, box, **options)
+    for c, res in enumerate(batch):
+        one = invert(f, T[c], R[c], method, box, target_class=c, **options)
+        assert torch.allclose(res.image, one.image, atol=1e-12, rtol=0)
+        assert res.iterations == one.iterations and res.message == one.message
+        assert np.allclose(res.history, one.history, rtol=1e-9, atol=1e-12 * one.history[0])
+        assert res.target_class == c
+    if options.get("patience"):
+        assert len({r.iterations for r in batch}) > 1  # they did stop at different steps
+
+
+def test_closed_form_jacobian_matches_autograd():
+    from nnspaces.inverse import _chain_jacobian, _jacobian, _selu_chain
+
+    f = mlp((64, 32, 16, 5), seed=3).double()
+    x = torch.randn(1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
+    out, J = _chain_jacobian(_selu_chain(f), x)  # (5,), (5, 64)
+    out_ref, J_ref = _jacobian(f, x[None], 5)  # (1, 5), (1, 5, 64): autograd, a batch of one
+    assert torch.allclose(out, out_ref[0], atol=1e-13)
+    assert torch.allclose(J, J_ref[0], atol=1e-12)
+    # only plain Flatten/Linear/SELU stacks take the closed form
+    assert _selu_chain(nn.Sequential(nn.Linear(4, 3), nn.ReLU())) is None
+    assert _selu_chain(nn.Sequential(nn.Linear(4, 3), nn.Flatten(), nn.Linear(3, 2))) is None
+    assert len(_selu_chain(nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(4, 3))))) == 1
+
+
 def test_none_scores_the_reference():
     f = layer()
     r = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))

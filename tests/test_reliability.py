@@ -116,6 +116,9 @@ def test_a_rerun_from_an_empty_cache_gives_identical_numbers_and_figures(
     params = reproduce.notebook_parameters(chapter, "smoke")
     out = tmp_path / "again.ipynb"
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "empty-cache"))
+    # the same threads as the pipeline's kernels had: results may depend on the thread count
+    threads = reproduce.kernel_threads(reproduce.default_jobs())
+    monkeypatch.setenv("OMP_NUM_THREADS", str(threads))
     pm.execute_notebook(str(ROOT / "notebooks" / f"{chapter.notebook}.ipynb"), str(out),
                         parameters=params, kernel_name="python3", progress_bar=False,
                         cwd=str(ROOT / "notebooks"))  # fmt: skip

@@ -52,3 +52,6 @@ def test_environment_record(tmp_path):
     log.write_text('{"seconds": {"01_models": 3.5}}')
     assert environment.timings(log).to_dict("records") == [{"chapter": "01_models", "seconds": 3.5}]
     assert environment.timings(None).empty
+    assert environment.parallel_jobs(log) == 1  # a log from before parallel runs
+    log.write_text('{"seconds": {}, "jobs": 2}')
+    assert environment.parallel_jobs(log) == 2 and environment.parallel_jobs(None) == 1

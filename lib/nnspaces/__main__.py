@@ -16,6 +16,12 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument("--only", nargs="*", help="output stems of the chapters to run")
     rep.add_argument("--no-build", action="store_true", help="execute the notebooks only")
     rep.add_argument("--workdir", help="build there instead of in the checkout")
+    rep.add_argument(
+        "--jobs",
+        type=int,
+        default=None,
+        help=f"chapters executed at once (default {_r.default_jobs()}: one per core, at most 2)",
+    )
     sub.add_parser("profiles", help="list the profiles")
     args = parser.parse_args(argv)
     if args.command == "profiles":
@@ -23,7 +29,7 @@ def main(argv: list[str] | None = None) -> int:
             print(f"{name}: {_r.profile(name)['description']}")
         return 0
     try:
-        _r.reproduce(args.profile, args.only, not args.no_build, args.workdir)
+        _r.reproduce(args.profile, args.only, not args.no_build, args.workdir, jobs=args.jobs)
     except (_r.ReproduceError, ValueError) as e:
         print(f"nnspaces reproduce: error: {e}", file=sys.stderr)
         return 1

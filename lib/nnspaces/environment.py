@@ -58,3 +58,13 @@ def timings(run_log: str | Path | None) -> pd.DataFrame:
         return pd.DataFrame(columns=["chapter", "seconds"])
     seconds = json.loads(Path(run_log).read_text()).get("seconds", {})
     return pd.DataFrame([{"chapter": k, "seconds": v} for k, v in seconds.items()])
+
+
+def parallel_jobs(run_log: str | Path | None) -> int:
+    """How many chapters the pipeline executed at once (``jobs`` in ``_run.json``; 1 if absent).
+
+    With more than one, the chapters' times overlap: their sum exceeds the wall time.
+    """
+    if run_log is None or not Path(run_log).is_file():
+        return 1
+    return int(json.loads(Path(run_log).read_text()).get("jobs", 1))

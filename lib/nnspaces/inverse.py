@@ -599,7 +599,8 @@ def _closed_form(f, t, r, box, *, target_class=None, max_iter=100, tol=1e-12, **
         x = torch.as_tensor(xn, dtype=W.dtype, device=W.device)
         if not feasible and has_selu:
             # nearest in pre-activation space is not nearest in output space: refine locally
-            gn = _gauss_newton(f, t, x.reshape(r.shape), box, max_iter=max_iter)
+            gn = _gauss_newton(f, t[None], x.reshape(r.shape)[None], box, classes=[None],
+                               max_iter=max_iter)[0]  # fmt: skip
             x, iters = gn.image.to(x).reshape(-1), iters + gn.iterations
             msg += "; returned the box point whose output is nearest (refined by Gauss–Newton)"
         elif not feasible:
@@ -617,17 +618,71 @@ def _closed_form(f, t, r, box, *, target_class=None, max_iter=100, tol=1e-12, **
 # --------------------------------------------------------------------------------------
 
 
-def _jacobian(f: nn.Module, x: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
-    """``(f(x) (K,), J (K, n))`` from one batched forward and backward pass.
+def _selu_chain(f: nn.Module) -> list[tuple[torch.Tensor, torch.Tensor, bool]] | None:
+    """``[(W, b, selu_after), …]`` if ``f`` is a stack of Flatten / Linear / SELU, else None.
 
-    Output ``k`` of copy ``k`` of ``x``: the gradient of ``Σ_k f(x_k)[k]`` w.r.t. copy ``k`` is
-    row ``k`` of ``J`` (images in a batch are independent in eval mode).
+    Only ``nn.Sequential`` containers (nested or not) qualify: their leaves run in module order.
     """
-    xb = x.detach().unsqueeze(0).repeat(K, *([1] * x.ndim)).requires_grad_(True)  # (K, *x)
+    if not isinstance(f, nn.Sequential):
+        return None
+    if any(not isinstance(m, nn.Sequential) for m in f.modules() if next(m.children(), None)):
+        return None
+    chain: list[tuple[torch.Tensor, torch.Tensor, bool]] = []
+    for m in _leaf_modules(f):
+        if isinstance(m, (nn.Flatten, nn.Identity)):
+            if isinstance(m, nn.Flatten) and chain:
+                return None  # a Flatten after a Linear: not a plain stack
+        elif isinstance(m, nn.Linear):
+            b = m.bias if m.bias is not None else m.weight.new_zeros(m.out_features)
+            chain.append((m.weight.detach(), b.detach(), False))
+        elif isinstance(m, nn.SELU) and chain and not chain[-1][2]:
+            W, b, _ = chain[-1]
+            chain[-1] = (W, b, True)
+        else:
+            return None
+    return chain or None
+
+
+def _chain_jacobian(chain, x: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(f(x) (K,), J (K, n))`` of a Linear/SELU stack, in closed form.
+
+    Notes
+    -----
+    ``J = W_L D_{L−1} W_{L−1} ⋯ D_1 W_1`` with ``D_l = diag(σ'(u_l))``, ``u_l`` the
+    pre-activations and ``σ'(u) = λ`` for ``u > 0``, ``λα eᵘ`` otherwise; the product is taken
+    from the output side, so every factor has only K rows.
+    """
+    h = x.reshape(-1)  # (n,)
+    slopes = []
+    for W, b, selu in chain:
+        u = W @ h + b
+        if selu:
+            slopes.append(torch.where(u > 0, SELU_LAMBDA, SELU_LAMBDA * SELU_ALPHA * u.exp()))
+            h = torch.selu(u)
+        else:
+            slopes.append(None)
+            h = u
+    J = None
+    for (W, _, _), slope in zip(reversed(chain), reversed(slopes)):
+        if slope is not None:
+            J = torch.diag(slope) if J is None else J * slope  # (K, m_l): columns scaled
+        J = W if J is None else J @ W  # (K, n_l)
+    return h, J
+
+
+def _jacobian(f: nn.Module, X: torch.Tensor, K: int) -> tuple[torch.Tensor, torch.Tensor]:
+    """``(f(X) (B, K), J (B, K, n))`` for a batch ``X`` (B, *S), from one forward and one
+    backward pass over ``B · K`` copies.
+
+    Output ``k`` of copy ``k`` of ``x_b``: the gradient of ``Σ_{b,k} f(x_{b,k})[k]`` w.r.t.
+    copy ``(b, k)`` is row ``k`` of ``J_b`` (images in a batch are independent in eval mode).
+    """
+    B = len(X)
+    xb = X.detach().repeat_interleave(K, dim=0).requires_grad_(True)  # (B·K, *S)
     with torch.enable_grad():
-        out = f(xb)  # (K, K)
-        (g,) = torch.autograd.grad(out.diagonal().sum(), xb)
-    return out[0].detach(), g.reshape(K, -1)
+        out = f(xb).reshape(B, K, -1)  # (B, K copies, K outputs)
+        (g,) = torch.autograd.grad(out.diagonal(dim1=1, dim2=2).sum(), xb)
+    return out[:, 0].detach(), g.reshape(B, K, -1)
 
 
 def _min_norm_step(J: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
@@ -638,19 +693,39 @@ def _min_norm_step(J: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
     return Vh[keep].T @ ((U[:, keep].T @ res) / S[keep])
 
 
-def _line_search(f, t, x, d, err, box):
-    """Backtrack ``x + α d`` (clipped to the box) from α = 1 until the error falls
-    sufficiently; returns ``(x_new, err_new)`` or ``(None, err)``."""
-    step = 1.0
-    while step > 2.0**-30:
-        cand = x + step * d
+def _line_search(f, T, X, D, errs, box):
+    """Backtrack ``x_i + α_i d_i`` (clipped to the box) from α_i = 1, for a batch of problems
+    at once, until each error falls sufficiently.
+
+    Parameters
+    ----------
+    T : (B, K) Tensor
+    X, D : (B, *S) Tensors
+        Points and directions.
+    errs : list of B float
+        ``‖t_i − f(x_i)‖``.
+
+    Returns
+    -------
+    new : list of B ``(x_new, err_new)``, or ``(None, err)`` where no step length helps
+    """
+    new = [(None, e) for e in errs]
+    pending, step = list(range(len(X))), 1.0
+    while pending and step > 2.0**-30:
+        cand = X[pending] + step * D[pending]
         if box is not None:
             cand = cand.clamp(*box)
-        e = float(torch.linalg.vector_norm(t - _forward1(f, cand)))
-        if e <= (1 - 1e-4 * step) * err:
-            return cand, e
-        step *= 0.5
-    return None, err
+        with torch.no_grad():
+            out = f(cand).reshape(len(pending), -1)  # (P, K)
+        e = torch.linalg.vector_norm(T[pending] - out, dim=1).tolist()
+        still = []
+        for j, i in enumerate(pending):
+            if e[j] <= (1 - 1e-4 * step) * errs[i]:
+                new[i] = (cand[j], e[j])
+            else:
+                still.append(i)
+        pending, step = still, step / 2
+    return new
 
 
 def _bounded_step(J: torch.Tensor, res: torch.Tensor, x: torch.Tensor, lo: float, hi: float):
@@ -664,18 +739,23 @@ def _bounded_step(J: torch.Tensor, res: torch.Tensor, x: torch.Tensor, lo: float
 
 def _gauss_newton(
     f,
-    t,
-    r,
+    T,
+    R,
     box,
     *,
-    target_class=None,
+    classes,
     max_iter=100,
     tol=1e-12,
     patience=10,
     progress=False,
     **unused,
 ):
-    """Minimum-norm Gauss–Newton with backtracking.
+    """Minimum-norm Gauss–Newton with backtracking, for a batch of B problems at once.
+
+    ``T`` (B, K) targets, ``R`` (B, *S) references. Each problem follows its own iterates and
+    stops on its own; what the batch shares is the work: one forward and backward pass for all
+    the Jacobians of a step (closed form for Linear/SELU stacks, :func:`_chain_jacobian`) and
+    one forward pass per step length of the line search.
 
     With a box, each step first tries the minimum-norm step on the pixels that are free to
     move (:func:`_box_step`, clipped); when that gains less than 10 %, the bounded linearised
@@ -685,50 +765,76 @@ def _gauss_newton(
     """
     _reject_unused("gauss-newton", unused)
     start = time.perf_counter()
-    K = t.numel()
-    tn = float(torch.linalg.vector_norm(t)) or 1.0
-    x = r.clone() if box is None else r.clamp(*box)
-    err = float(torch.linalg.vector_norm(t - _forward1(f, x)))
-    history, errs = [err**2 / K], [err]
-    msg, it = f"max_iter={max_iter} reached", 0
+    B, K = T.shape
+    tn = [float(torch.linalg.vector_norm(t)) or 1.0 for t in T]
+    X = R.clone() if box is None else R.clamp(*box)
+    chain = _selu_chain(f)
+    with torch.no_grad():
+        out0 = f(X).reshape(B, -1)
+    err = torch.linalg.vector_norm(T - out0, dim=1).tolist()
+    history = [[e**2 / K] for e in err]
+    errs = [[e] for e in err]
+    iters = [max_iter] * B
+    msgs = [f"max_iter={max_iter} reached"] * B
+    active = list(range(B))
     for it in _progress(range(1, max_iter + 1), progress, "gauss-newton"):
-        if err / tn <= tol:
-            it -= 1
-            msg = f"converged: rel_error ≤ tol={tol:g}"
+        for i in [i for i in active if err[i] / tn[i] <= tol]:
+            iters[i], msgs[i] = it - 1, f"converged: rel_error ≤ tol={tol:g}"
+        active = [i for i in active if err[i] / tn[i] > tol]
+        if not active:
             break
-        out, J = _jacobian(f, x, K)
-        res = t - out
-        if box is None:
-            new_x, new_err = _line_search(
-                f, t, x, _min_norm_step(J, res).reshape(x.shape), err, None
-            )
+        XA = X[active]  # (A, *S)
+        if chain is not None:
+            out, J = map(torch.stack, zip(*(_chain_jacobian(chain, x) for x in XA)))
         else:
-            d = _box_step(J, res, x.reshape(-1), *box).reshape(x.shape)
-            new_x, new_err = _line_search(f, t, x, d, err, box)
-            if new_x is None or new_err > 0.9 * err:
-                d = _bounded_step(J, res, x, *box)
-                x2, e2 = _line_search(f, t, x, d, err, box)
-                if x2 is not None and e2 < new_err:
-                    new_x, new_err = x2, e2
-        if new_x is None:
-            it -= 1
-            msg = "stopped: no step reduces the output error (stagnation)"
-            break
-        x, err = new_x, new_err
-        history.append(err**2 / K)
-        errs.append(err)
-        if patience and len(errs) > patience and err > (1 - 1e-3) * errs[-1 - patience]:
-            msg = f"stopped: error fell by < 0.1 % in {patience} steps (stagnation)"
-            break
-    else:
-        if err / tn <= tol:
-            msg = f"converged: rel_error ≤ tol={tol:g}"
-    res = _result(f, x, t, r, target_class, iterations=it, method="gauss-newton", message=msg)
-    res.history = history
-    if box is not None:
-        res.feasible = res.rel_error <= REACHED_TOL
-    res.seconds = time.perf_counter() - start
-    return res
+            out, J = _jacobian(f, XA, K)  # (A, K), (A, K, n)
+        res = T[active] - out  # (A, K)
+        ea = [err[i] for i in active]
+        if box is None:
+            D = torch.stack([_min_norm_step(Ji, ri) for Ji, ri in zip(J, res)]).reshape(XA.shape)
+            new = _line_search(f, T[active], XA, D, ea, None)
+        else:
+            D = torch.stack(
+                [_box_step(Ji, ri, x.reshape(-1), *box) for Ji, ri, x in zip(J, res, XA)]
+            ).reshape(XA.shape)
+            new = _line_search(f, T[active], XA, D, ea, box)
+            weak = [j for j, (x, e) in enumerate(new) if x is None or e > 0.9 * ea[j]]
+            if weak:
+                D2 = torch.stack([_bounded_step(J[j], res[j], XA[j], *box) for j in weak])
+                more = _line_search(f, T[active][weak], XA[weak], D2, [ea[j] for j in weak], box)
+                for j, (x2, e2) in zip(weak, more):
+                    if x2 is not None and e2 < new[j][1]:
+                        new[j] = (x2, e2)
+        still = []
+        for i, (x_new, e_new) in zip(active, new):
+            if x_new is None:
+                iters[i], msgs[i] = it - 1, "stopped: no step reduces the output error (stagnation)"
+                continue
+            X[i], err[i] = x_new, e_new
+            history[i].append(e_new**2 / K)
+            errs[i].append(e_new)
+            e = errs[i]
+            if patience and len(e) > patience and e_new > (1 - 1e-3) * e[-1 - patience]:
+                iters[i] = it
+                msgs[i] = f"stopped: error fell by < 0.1 % in {patience} steps (stagnation)"
+                continue
+            still.append(i)
+        active = still
+    for i in active:  # ran all max_iter steps
+        if err[i] / tn[i] <= tol:
+            msgs[i] = f"converged: rel_error ≤ tol={tol:g}"
+    results = []
+    for i in range(B):
+        res_i = _result(f, X[i], T[i], R[i], classes[i], iterations=iters[i],
+                        method="gauss-newton", message=msgs[i])  # fmt: skip
+        res_i.history = history[i]
+        if box is not None:
+            res_i.feasible = res_i.rel_error <= REACHED_TOL
+        results.append(res_i)
+    per = (time.perf_counter() - start) / B
+    for res_i in results:
+        res_i.seconds = per
+    return results
 
 
 def _box_step(J: torch.Tensor, res: torch.Tensor, x: torch.Tensor, lo: float, hi: float):
@@ -763,8 +869,8 @@ def _progress(it, progress: bool, desc: str):
 
 def _descent(
     f,
-    t,
-    r,
+    T,
+    R,
     box,
     *,
     opt: str,
@@ -776,51 +882,101 @@ def _descent(
     progress: bool,
     momentum: float,
 ):
-    """Minimise ``MSE(f(x), t)`` over ``x`` with a torch optimizer; returns (x, history, msg)."""
-    x = (r.clone() if box is None else r.clamp(*box)).requires_grad_(True)
-    tt = t.reshape(1, -1)  # shaped like the output (1, K): no broadcasting
+    """Minimise ``MSE(f(x_i), t_i)`` for a batch of ``B`` problems with a torch optimizer.
+
+    Parameters
+    ----------
+    f : torch.nn.Module
+        Frozen, eval mode: maps ``(B, *S)`` to ``(B, K)``; images in a batch are independent.
+    T : (B, K) Tensor
+        Targets.
+    R : (B, *S) Tensor
+        Starting images (clipped to the box when there is one).
+
+    Returns
+    -------
+    runs : list of B tuples ``(x (*S), history, iterations, message)``
+
+    Notes
+    -----
+    One forward and one backward pass serve the whole batch: the gradient of
+    ``Σ_i MSE(f(x_i), t_i)`` with respect to ``x_i`` is the gradient of problem ``i`` alone.
+    Each image is its own parameter of the optimizer (SGD and Adam act elementwise), so every
+    problem follows exactly the iterates it would follow alone; a problem that has stopped
+    (``tol`` or ``patience``) gets no gradient, which the optimizers skip.
+    """
+    B = len(T)
+    xs = [(r.clone() if box is None else r.clamp(*box)).requires_grad_(True) for r in R]
     optimizer = (
-        torch.optim.Adam([x], lr=lr)
+        torch.optim.Adam(xs, lr=lr)
         if opt == "adam"
-        else torch.optim.SGD([x], lr=lr, momentum=momentum)
+        else torch.optim.SGD(xs, lr=lr, momentum=momentum)
     )
-    tn2 = float((t**2).mean()) or 1.0
-    history, best, best_x, since, msg = [], math.inf, x.detach().clone(), 0, f"{steps} steps"
-    it = 0
+    tn2 = [float((t**2).mean()) or 1.0 for t in T]
+    history = [[] for _ in range(B)]
+    best = [math.inf] * B
+    best_x = [x.detach().clone() for x in xs]
+    since = [0] * B
+    msgs = [f"{steps} steps"] * B
+    active = list(range(B))
     for it in _progress(range(steps + 1), progress, opt):
-        optimizer.zero_grad()
+        optimizer.zero_grad(set_to_none=True)
         with torch.enable_grad():
-            loss = ((f(x.unsqueeze(0)) - tt) ** 2).mean()
-        value = float(loss.detach())
-        history.append(value)
-        if value < best:
-            best, best_x, since = value, x.detach().clone(), 0
-        else:
-            since += 1
-        if math.sqrt(value / tn2) <= tol:
-            msg = f"converged: rel_error ≤ tol={tol:g}"
+            out = f(torch.stack([xs[i] for i in active]))  # (A, K)
+            per = ((out - T[active]) ** 2).mean(1)  # (A,): the paper's loss of each problem
+        values = per.detach().tolist()
+        still = []
+        for i, value in zip(active, values):
+            history[i].append(value)
+            if value < best[i]:
+                best[i], best_x[i], since[i] = value, xs[i].detach().clone(), 0
+            else:
+                since[i] += 1
+            if math.sqrt(value / tn2[i]) <= tol:
+                msgs[i] = f"converged: rel_error ≤ tol={tol:g}"
+            elif patience is not None and since[i] >= patience:
+                msgs[i] = f"stopped: no improvement for {patience} steps"
+            else:
+                still.append(i)
+        if it == steps or not still:
             break
-        if patience is not None and since >= patience:
-            msg = f"stopped: no improvement for {patience} steps"
-            break
-        if it == steps:
-            break
-        loss.backward()
+        keep = torch.tensor([i in still for i in active])
+        (per * keep).sum().backward()
+        for i in set(active) - set(still):
+            xs[i].grad = None  # finished: the optimizer leaves it alone
         optimizer.step()
         if box is not None:
             with torch.no_grad():
-                x.clamp_(*box)
-    final = best_x if keep_best else x.detach()
-    return final, history, len(history) - 1, msg
+                for i in still:
+                    xs[i].clamp_(*box)
+        active = still
+    finals = best_x if keep_best else [x.detach() for x in xs]
+    return [(finals[i], history[i], len(history[i]) - 1, msgs[i]) for i in range(B)]
+
+
+def _first_order_results(f, T, R, box, classes, runs, method, start, message=None):
+    """Score each run of :func:`_descent`; ``seconds`` is the batch time divided by B."""
+    results = []
+    for (x, hist, iters, msg), t, r, c in zip(runs, T, R, classes):
+        text = message(hist) if message is not None else msg
+        res = _result(f, x, t, r, c, iterations=iters, method=method, message=text)
+        res.history = hist
+        if box is not None:
+            res.feasible = res.rel_error <= REACHED_TOL
+        results.append(res)
+    per = (time.perf_counter() - start) / len(results)
+    for res in results:
+        res.seconds = per
+    return results
 
 
 def _gradient(
     f,
-    t,
-    r,
+    T,
+    R,
     box,
     *,
-    target_class=None,
+    classes,
     optimizer="adam",
     lr=None,
     max_iter=500,
@@ -835,10 +991,10 @@ def _gradient(
         raise ValueError(f"unknown optimizer {optimizer!r}: choose 'adam' or 'sgd'")
     start = time.perf_counter()
     lr = (1e-2 if optimizer == "adam" else 1e-1) if lr is None else lr
-    x, hist, iters, msg = _descent(
+    runs = _descent(
         f,
-        t,
-        r,
+        T,
+        R,
         box,
         opt=optimizer,
         lr=lr,
@@ -849,21 +1005,16 @@ def _gradient(
         progress=progress,
         momentum=momentum if optimizer == "sgd" else 0.0,
     )
-    res = _result(f, x, t, r, target_class, iterations=iters, method="gradient", message=msg)
-    res.history = hist
-    if box is not None:
-        res.feasible = res.rel_error <= REACHED_TOL
-    res.seconds = time.perf_counter() - start
-    return res
+    return _first_order_results(f, T, R, box, classes, runs, "gradient", start)
 
 
-def _paper_sgd(f, t, r, box, *, target_class=None, progress=False, **unused):
+def _paper_sgd(f, T, R, box, *, classes, progress=False, **unused):
     _reject_unused("paper-sgd", unused)
     start = time.perf_counter()
-    x, hist, iters, _ = _descent(
+    runs = _descent(
         f,
-        t,
-        r,
+        T,
+        R,
         box,
         opt="sgd",
         lr=PAPER_SGD_LR,
@@ -874,16 +1025,14 @@ def _paper_sgd(f, t, r, box, *, target_class=None, progress=False, **unused):
         progress=progress,
         momentum=PAPER_SGD_MOMENTUM,
     )
-    msg = (
-        f"released procedure: SGD lr={PAPER_SGD_LR:g}, momentum 0, {PAPER_SGD_STEPS} steps "
-        f"on MSE; loss {hist[0]:.5g} → {hist[-1]:.5g}"
-    )
-    res = _result(f, x, t, r, target_class, iterations=iters, method="paper-sgd", message=msg)
-    res.history = hist
-    if box is not None:
-        res.feasible = res.rel_error <= REACHED_TOL
-    res.seconds = time.perf_counter() - start
-    return res
+
+    def message(hist):
+        return (
+            f"released procedure: SGD lr={PAPER_SGD_LR:g}, momentum 0, {PAPER_SGD_STEPS} steps "
+            f"on MSE; loss {hist[0]:.5g} → {hist[-1]:.5g}"
+        )
+
+    return _first_order_results(f, T, R, box, classes, runs, "paper-sgd", start, message)
 
 
 def _none(f, t, r, box, *, target_class=None, **unused):
@@ -905,12 +1054,16 @@ def _reject_unused(method: str, unused: dict) -> None:
         raise ValueError(f"method {method!r} takes no option(s) {', '.join(sorted(unused))}")
 
 
+# One problem at a time (``f, t, r, box``) …
 _IMPL = {
     "closed-form": _closed_form,
+    "none": _none,
+}
+# … or the whole batch at once (``f, T, R, box, classes=``): one forward/backward per step.
+_IMPL_BATCH = {
     "gauss-newton": _gauss_newton,
     "gradient": _gradient,
     "paper-sgd": _paper_sgd,
-    "none": _none,
 }
 
 
@@ -1086,9 +1239,11 @@ def invert_classes(
 
     Notes
     -----
-    The unconstrained closed form is vectorised (one pseudo-inverse for the batch); each
-    result's ``seconds`` is then the batch time divided by ``B``. The model is frozen and
-    converted once for the whole batch.
+    The unconstrained closed form is vectorised (one pseudo-inverse for the batch), and
+    ``"gradient"`` and ``"paper-sgd"`` take one forward and backward pass per step for the whole
+    batch (each problem still follows its own iterates and stops on its own); each result's
+    ``seconds`` is then the batch time divided by ``B``. The model is frozen and converted
+    once for the whole batch.
     """
     T = torch.as_tensor(targets)
     R = torch.as_tensor(references)
@@ -1111,6 +1266,8 @@ def invert_classes(
             classes = [None] * len(T) if _argmax else list(range(len(T)))
         if method == "closed-form" and box is None and len(T) > 1 and not options:
             return _closed_form_batch(f, T, R, classes, start)
+        if method in _IMPL_BATCH:
+            return _IMPL_BATCH[method](f, T, R, box, classes=classes, **options)
         return [
             _IMPL[method](f, t, r, box, target_class=c, **options) for t, r, c in zip(T, R, classes)
         ]

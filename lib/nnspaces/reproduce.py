@@ -5,10 +5,15 @@ parameters into a staging folder, moves the executed copy to ``book/chapters/`` 
 it ran to the end, then builds the HTML into a staging folder and swaps it in place of
 ``_build/html``. An interrupted or failing run therefore leaves the previous executed
 notebooks and the previous HTML as they were.
+
+Chapters run ``jobs`` at a time (default: one per CPU core, at most two), each kernel with
+an equal share of the cores (``OMP_NUM_THREADS``); a chapter that reads the run log (the
+reproducibility appendix) runs after all the others.
 """
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import json
 import os
 import re
@@ -100,6 +105,26 @@ def notebook_parameters(chapter: Chapter, profile_name: str, run_log: Path | Non
         shared["run_log"] = str(run_log)
     own = chapter.profile_parameters.get(profile_name) or {}
     return {**shared, **chapter.parameters, **own}
+
+
+def default_jobs() -> int:
+    """Chapters executed at once by default: one per CPU core, at most two.
+
+    More than two gains little here: most chapters are a few seconds of single-threaded work.
+    """
+    return max(1, min(2, os.cpu_count() or 1))
+
+
+def kernel_threads(jobs: int) -> int:
+    """Threads each notebook kernel gets when ``jobs`` chapters run at once (≥ 1)."""
+    return max(1, (os.cpu_count() or 1) // max(1, jobs))
+
+
+def _execute_in_worker(chapter: Chapter, params: dict, root: Path, staging: Path, threads: int):
+    """:func:`_execute` in a worker process whose kernels get ``threads`` threads."""
+    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ[var] = str(threads)  # inherited by the kernel papermill starts
+    return _execute(chapter, params, root, staging)
 
 
 def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float:
@@ -207,6 +232,33 @@ def _build_html(root: Path) -> float:
     return time.perf_counter() - t0
 
 
+def _run_parallel(todo, profile_name, run_file, root, staging, jobs, finish, log) -> None:
+    """Execute ``todo`` (in that order of starting) ``jobs`` at a time; ``finish`` each one
+    in this process as it completes. The first failure cancels the chapters not started and
+    is raised once the running ones have ended."""
+    if jobs == 1 or len(todo) <= 1:
+        for c in todo:
+            params = notebook_parameters(c, profile_name, run_file)
+            log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params}")
+            finish(c, _execute(c, params, root, staging))
+        return
+    threads = kernel_threads(jobs)
+    with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
+        futures = {}
+        for c in todo:
+            params = notebook_parameters(c, profile_name, run_file)
+            log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params} "
+                f"(queued; {jobs} at a time, {threads} thread(s) each)")  # fmt: skip
+            futures[pool.submit(_execute_in_worker, c, params, root, staging, threads)] = c
+        for fut in cf.as_completed(futures):
+            try:
+                seconds = fut.result()
+            except BaseException:
+                pool.shutdown(wait=True, cancel_futures=True)
+                raise
+            finish(futures[fut], seconds)
+
+
 def _write_json(path: Path, obj) -> None:
     tmp = path.with_suffix(".tmp")
     tmp.write_text(json.dumps(obj, indent=2))
@@ -219,6 +271,7 @@ def reproduce(
     build: bool = True,
     workdir: str | Path | None = None,
     log=print,
+    jobs: int | None = None,
 ) -> dict:
     """Execute the chapters with a profile's parameters and build the book.
 
@@ -236,6 +289,10 @@ def reproduce(
         folder so that they never replace a reader's book.
     log : callable
         Receives one progress line per step.
+    jobs : int, optional
+        Chapters executed at once (:func:`default_jobs`: one per core, at most two). Each
+        kernel gets ``OMP_NUM_THREADS = cores // jobs``. Chapters that read the run log run
+        last, alone.
 
     Returns
     -------
@@ -244,6 +301,9 @@ def reproduce(
         to ``book/chapters/_run.json``).
     """
     profile(profile_name)  # fails early on an unknown name
+    jobs = default_jobs() if jobs is None else jobs
+    if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
+        raise ValueError(f"jobs must be a positive int, got {jobs!r}: e.g. --jobs 1 or 2")
     root = repo_root()
     work = Path(workdir).resolve() if workdir is not None else root
     if work != root:
@@ -264,16 +324,25 @@ def reproduce(
     run = json.loads(run_file.read_text()) if run_file.exists() else {}
     run.update(profile=profile_name, python=sys.version.split()[0])
     run.setdefault("seconds", {})
-    for c in todo:
-        params = notebook_parameters(c, profile_name, run_file)
-        log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params}")
-        seconds = _execute(c, params, root, staging)
+    run["jobs"] = jobs
+
+    def finish(c: Chapter, seconds: float) -> None:
         if c.output != c.notebook:
             _personalise(staging / f"{c.output}.ipynb", c)
         os.replace(staging / f"{c.output}.ipynb", final / f"{c.output}.ipynb")
         run["seconds"][c.output] = round(seconds, 2)
         _write_json(run_file, run)
         log(f"[reproduce] {c.output}: done in {seconds:.1f} s")
+
+    from .params import NOTEBOOKS
+
+    reads_log = [c for c in todo if "run_log" in NOTEBOOKS.get(c.notebook, ())]
+    first = [c for c in todo if c not in reads_log]
+    _run_parallel(first, profile_name, run_file, root, staging, jobs, finish, log)
+    _run_parallel(reads_log, profile_name, run_file, root, staging, 1, finish, log)
+    # the run log lists the chapters in the profile's order, whatever order they finished in
+    order = {c.output: i for i, c in enumerate(chapters())}
+    run["seconds"] = dict(sorted(run["seconds"].items(), key=lambda kv: order.get(kv[0], -1)))
     _write_json(run_file, run)
     if build:
         log("[reproduce] jupyter-book build (warnings are errors)")

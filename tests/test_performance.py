@@ -1,0 +1,77 @@
+"""Reading the benchmark result file: tables, headline numbers and the goals check."""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from nnspaces import performance
+
+
+def _row(net, target, box, method, err, worst, sec, ref_err, ref_sec):
+    return {"network": net, "target": target, "box": box, "method": method, "digits": 10,
+            "median_rel_error": err, "worst_rel_error": worst, "median_seconds": sec,
+            "predicted_target": 1.0, "in_box": 1.0, "error_ratio": err / ref_err,
+            "time_ratio": sec / ref_sec}  # fmt: skip
+
+
+def _result(book=None):
+    rows = []
+    for target, box, ref_err in [("minmax", "none", 0.6), ("minmax", "[0,1]", 0.6),
+                                 ("class-mean", "[0,1]", 0.1)]:  # fmt: skip
+        reached = not (target == "minmax" and box == "[0,1]")
+        err = 1e-15 if reached else 0.04
+        rows += [
+            _row("fcnn1", target, box, "closed-form", err, 2 * err, 0.0005, ref_err, 0.01),
+            _row("fcnn1", target, box, "paper-sgd", ref_err, ref_err, 0.01, ref_err, 0.01),
+            _row("fcnn5", target, box, "gauss-newton", err, 2 * err, 0.004, ref_err, 0.02),
+            _row("fcnn5", target, box, "paper-sgd", ref_err, ref_err, 0.02, ref_err, 0.02),
+        ]
+    result = {"inverse": rows, "machine": {"cpu cores": "2"},
+              "spectral": [{"kernel": "layer_table", "median_seconds": 0.3}]}  # fmt: skip
+    if book is not None:
+        result["book"] = book
+    return result
+
+
+def test_goals_read_the_rows_they_name_and_skip_unreached_targets():
+    g = performance.goals(_result()).set_index("goal")
+    assert list(g.index) == list(performance.GOALS)
+    assert g.loc["closed form, 1-layer, min/max: ms per digit", "measured"] == pytest.approx(0.5)
+    assert g.loc["Gauss–Newton, 5-layer, min/max: ms per digit", "measured"] == pytest.approx(4)
+    assert g.loc["class-mean in [0,1], 5-layer: best exact error", "met"]
+    # the ratio goals ignore the min/max-in-box runs, whose targets no image reaches
+    ratio = g.loc["exact method time / paper-sgd time"]
+    assert ratio["measured"] == pytest.approx(0.2) and ratio["met"] is False
+    assert "4 exact runs" in ratio["note"] and "2 do not" in ratio["note"]
+    err = g.loc["exact method error / paper-sgd error"]
+    assert err["measured"] == pytest.approx(1e-15 / 0.1) and err["met"] is True
+    assert g.loc["book warm: seconds", "met"] is None  # not measured in this run
+
+
+def test_warm_only_book_runs_are_tabled_and_checked():
+    book = {"warm": {"wall_seconds": 80.0, "per_chapter_seconds": {"00_intro": 5.0}, "jobs": 2},
+            "peak_rss_mb": 900.0, "profile": "default"}  # fmt: skip
+    r = _result(book)
+    g = performance.goals(r).set_index("goal")
+    assert g.loc["book warm: seconds", "met"] is True and g.loc["book cold: seconds", "met"] is None
+    t = performance.book_table(r)
+    assert math.isnan(t.loc[0, "cold"]) and t.loc[0, "warm"] == 5.0
+    assert t.iloc[-1]["warm"] == 80.0
+    h = performance.headline(r)
+    assert h["jobs"] == 2 and math.isnan(h["cold_s"]) and h["warm_s"] == 80.0
+    assert math.isnan(performance.headline(_result())["jobs"])
+
+
+def test_load_results_errors(tmp_path):
+    with pytest.raises(FileNotFoundError, match="make bench"):
+        performance.load_results(tmp_path / "absent.json")
+    bad = tmp_path / "bad.json"
+    bad.write_text("{")
+    with pytest.raises(ValueError, match="not valid JSON"):
+        performance.load_results(bad)
+    bad.write_text(json.dumps({"x": 1}))
+    with pytest.raises(ValueError, match="not a benchmark result file"):
+        performance.load_results(bad)
