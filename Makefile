@@ -6,6 +6,8 @@ VENV := $(if $(VIRTUAL_ENV),$(VIRTUAL_ENV),.venv)
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.nnspaces-installed
 PROFILE ?= default
+JOBS ?=
+JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
 .PHONY: install book test smoke lab bench clean
 
@@ -17,8 +19,8 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-book: install  ## train (or load) the networks, execute every notebook, build _build/html
-	$(BIN)/python -m nnspaces reproduce --profile $(PROFILE)
+book: install  ## train (or load) the networks, execute every notebook (JOBS at once), build _build/html
+	$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG)
 
 test: install  ## lint, unit tests, and the smoke profile end to end
 	$(BIN)/ruff check .

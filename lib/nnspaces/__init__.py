@@ -10,7 +10,7 @@ data       load("mnist-5k" | "mnist" | "fashion-mnist") → train / validation /
 paper      the numbers the paper reports, and verdict()
 models     build("fcnn1" | "fcnn5" | "resnet18"), the paper's three networks
 train      train_or_load(...): the paper's recipe, cached on disk
-outputs    collect_outputs(model, X): raw outputs over a data set
+outputs    collect_outputs(model, X), cached_outputs(...): raw outputs over a data set (on disk)
 spaces     SVD of layers: signal, null and residual spaces, layer tables
 layerviews one convolution seen through every matrix view (Figure 2's chapter)
 inverse    input images that give chosen outputs (closed form, Gauss–Newton, …)

@@ -28,7 +28,7 @@ from .inverse import (
     supports_closed_form,
 )
 from .models import MODEL_NAMES
-from .outputs import collect_outputs
+from .outputs import cached_outputs
 
 #: Methods run by :func:`run_grid` by default ("closed-form" only where it applies).
 GRID_METHODS = ("none", "paper-sgd", "gradient", "gauss-newton", "closed-form")
@@ -121,7 +121,8 @@ def run_grid(
         method, rel_error, predicted, margin, distance`` (to the start image),
         ``dist_class_mean`` (to the class-mean image), ``outside_box`` (pixels outside
         [0, 1]), ``valid`` (no such pixel), ``correct`` (predicted == digit), ``iterations,
-        seconds, feasible, message``.
+        seconds, feasible, message``; ``seconds`` is per digit and start image (each method
+        runs every start image of every digit in one batch).
     results : dict (network, digit, start, method) → InverseResult
         The images (``.image``), outputs and loss histories.
     """
@@ -134,43 +135,54 @@ def run_grid(
         _check_names(list(per_method), METHODS, "method(s) in network_options")
     rows, results = [], {}
     for name, model in models.items():
-        Z = collect_outputs(model, X)  # (N, K), once per network
+        Z = cached_outputs(model, X)  # (N, K), once per network (and build)
         T = class_targets(None, None, y, target_kind, Z=Z)  # (K, K)
         K = T.shape[0]
         means = _references("avg", X, y, T, Z, K, frac, seed)  # (K, 1, 28, 28)
-        for start in starts:
-            R = _references(start, X, y, T, Z, K, frac, seed)
-            for method in methods:
-                if method == "closed-form" and not supports_closed_form(model):
-                    continue
-                opts = {
-                    **method_options.get(method, {}),
-                    **network_options.get(name, {}).get(method, {}),
-                }
-                for c, res in enumerate(invert_classes(model, T, R, method, box, **opts)):
-                    results[(name, c, start, method)] = res
-                    dist_mean = torch.linalg.vector_norm(res.image - means[c].to(res.image))
-                    rows.append(
-                        {
-                            "network": name,
-                            "digit": c,
-                            "start": start,
-                            "method": method,
-                            "rel_error": res.rel_error,
-                            "predicted": res.predicted,
-                            "margin": res.margin,
-                            "distance": res.distance,
-                            "dist_class_mean": float(dist_mean),
-                            "outside_box": res.outside_box,
-                            "valid": res.outside_box == 0,
-                            "correct": res.predicted == c,
-                            "iterations": res.iterations,
-                            "seconds": res.seconds,
-                            "feasible": res.feasible,
-                            "message": res.message,
-                        }
-                    )
+        # every start image of every digit in one batch per method: (S·K, 1, 28, 28)
+        R = torch.cat([_references(start, X, y, T, Z, K, frac, seed) for start in starts])
+        TT = T.repeat(len(starts), 1)  # (S·K, K)
+        digits = list(range(K)) * len(starts)
+        ran = []
+        for method in methods:
+            if method == "closed-form" and not supports_closed_form(model):
+                continue
+            opts = {
+                **method_options.get(method, {}),
+                **network_options.get(name, {}).get(method, {}),
+            }
+            batch = invert_classes(model, TT, R, method, box, target_classes=digits, **opts)
+            for j, res in enumerate(batch):
+                results[(name, digits[j], starts[j // K], method)] = res
+            ran.append(method)
+        for start in starts:  # rows in the order start → method → digit
+            for method in ran:
+                for c in range(K):
+                    res = results[(name, c, start, method)]
+                    rows.append(_grid_row(name, c, start, method, res, means[c]))
     return pd.DataFrame(rows, columns=COLUMNS), results
+
+
+def _grid_row(name, c, start, method, res, mean) -> dict:
+    """One row of :func:`run_grid`'s table."""
+    return {
+        "network": name,
+        "digit": c,
+        "start": start,
+        "method": method,
+        "rel_error": res.rel_error,
+        "predicted": res.predicted,
+        "margin": res.margin,
+        "distance": res.distance,
+        "dist_class_mean": float(torch.linalg.vector_norm(res.image - mean.to(res.image))),
+        "outside_box": res.outside_box,
+        "valid": res.outside_box == 0,
+        "correct": res.predicted == c,
+        "iterations": res.iterations,
+        "seconds": res.seconds,
+        "feasible": res.feasible,
+        "message": res.message,
+    }
 
 
 def choose_best(df: pd.DataFrame, tie_tol: float = TIE_TOL) -> pd.DataFrame:
@@ -267,19 +279,25 @@ def reachability(
         )
     _check_names(methods, METHODS, "method(s)")
     method_options = dict(method_options or {})
-    Z = collect_outputs(model, X) if Z is None else Z
+    Z = cached_outputs(model, X) if Z is None else Z
     rows, results = [], {}
-    for kind in target_kinds:
-        T = class_targets(None, None, y, kind, Z=Z)
-        K = T.shape[0]
-        R = _references(start, X, y, T, Z, K, 0.25, 0)
-        for tag, b in (("box", box), ("free", None)):
-            per_method = [
-                invert_classes(model, T, R, m, b, **method_options.get(m, {})) for m in methods
-            ]
+    Ts = [class_targets(None, None, y, kind, Z=Z) for kind in target_kinds]  # each (K, K)
+    K = Ts[0].shape[0]
+    # every target kind in one batch per method: (kinds·K, ...)
+    T = torch.cat(Ts)
+    R = torch.cat([_references(start, X, y, Tk, Z, K, 0.25, 0) for Tk in Ts])
+    digits = list(range(K)) * len(Ts)
+    for tag, b in (("box", box), ("free", None)):
+        per_method = [
+            invert_classes(model, T, R, m, b, target_classes=digits, **method_options.get(m, {}))
+            for m in methods
+        ]
+        for k, kind in enumerate(target_kinds):
             results[(kind, tag)] = [
-                min((rs[c] for rs in per_method), key=lambda r: r.rel_error) for c in range(K)
+                min((rs[k * K + c] for rs in per_method), key=lambda r: r.rel_error)
+                for c in range(K)
             ]
+    for kind in target_kinds:
         for c in range(K):
             rb, rf = results[(kind, "box")][c], results[(kind, "free")][c]
             rows.append(
@@ -523,7 +541,7 @@ def target_comparison(
         raise ValueError("target_comparison needs at least two target kinds")
     rows = {}
     for name, model in models.items():
-        Z = collect_outputs(model, X)  # (N, K)
+        Z = cached_outputs(model, X)  # (N, K)
         Ts = {k: class_targets(None, None, y, k, Z=Z) for k in kinds}  # each (K, K)
         T0 = Ts[kinds[0]]
         row = {

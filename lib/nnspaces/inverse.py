@@ -39,7 +39,7 @@ import torch
 from torch import nn
 
 from .models import device_of
-from .outputs import collect_outputs
+from .outputs import cached_outputs, collect_outputs
 
 #: SELU's scale λ, exactly the constant torch.nn.SELU uses.
 SELU_LAMBDA = 1.0507009873554804934193349852946
@@ -158,7 +158,7 @@ def class_targets(
     if Z is None:
         if model is None or X is None:
             raise ValueError("class_targets needs either Z (precomputed outputs) or model and X")
-        Z = collect_outputs(model, X)
+        Z = cached_outputs(model, X)
     Z = Z.detach().cpu()
     if Z.ndim != 2 or len(Z) == 0:
         raise ValueError(f"outputs Z must be a non-empty (N, K) matrix, got {tuple(Z.shape)}")

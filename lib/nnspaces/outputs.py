@@ -1,6 +1,18 @@
-"""Raw network outputs over a data set: the statistics the paper's targets are built from."""
+"""Raw network outputs over a data set: the statistics the paper's targets are built from.
+
+- :func:`collect_outputs` — pass every image through the network (eval mode).
+- :func:`cached_outputs` — the same, kept on disk under a digest of the weights and the
+  images, so the chapters that need the outputs of one trained network on its training
+  images compute them once per build, not once per chapter.
+"""
 
 from __future__ import annotations
+
+import hashlib
+import os
+import tempfile
+import warnings
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -38,3 +50,66 @@ def collect_outputs(model: nn.Module, X: torch.Tensor, batch_size: int = 500) ->
     finally:
         model.train(was_training)
     return torch.cat(parts) if parts else torch.empty(0, 0)
+
+
+def _digest(model: nn.Module, X: torch.Tensor) -> str:
+    """SHA-256 over the model's class, every parameter and buffer, and the images."""
+    h = hashlib.sha256(type(model).__qualname__.encode())
+    tensors = [("", X), *sorted(model.state_dict().items())]
+    for name, t in tensors:
+        t = t.detach().cpu().contiguous()
+        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
+        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    h.update(str(device_of(model).type).encode())  # CPU and GPU outputs differ in the last bits
+    return h.hexdigest()[:24]
+
+
+def cached_outputs(
+    model: nn.Module, X: torch.Tensor, cache_dir: str | Path | None = None
+) -> torch.Tensor:
+    """:func:`collect_outputs`, stored on disk and read back when the same network (weights,
+    buffers, device) meets the same images again.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    X : (N, 1, 28, 28) Tensor
+    cache_dir : path, optional
+        Default ``$NNSPACES_CACHE/outputs`` (``~/.cache/nnspaces/outputs``).
+
+    Returns
+    -------
+    Z : (N, K) Tensor
+        As :func:`collect_outputs`: bit-identical, since it is what that function returned.
+
+    Notes
+    -----
+    The file name is a SHA-256 of the weights and the images, so a retrained network or other
+    images never read a stale file. Files are written atomically; one that cannot be read or
+    does not hold an ``(N, K)`` finite tensor is reported with a warning and recomputed.
+    """
+    from .data import _cache_root
+
+    folder = Path(cache_dir) if cache_dir is not None else _cache_root() / "outputs"
+    path = folder / f"{_digest(model, X)}.pt"
+    if path.exists():
+        try:
+            Z = torch.load(path, map_location="cpu", weights_only=True)
+            if isinstance(Z, torch.Tensor) and Z.ndim == 2 and len(Z) == len(X):
+                return Z
+            problem = f"it holds {type(Z).__name__} {tuple(getattr(Z, 'shape', ()))}"
+        except Exception as e:  # truncated or corrupted file
+            problem = f"it cannot be read ({type(e).__name__})"
+        warnings.warn(f"ignoring cached outputs {path}: {problem}; recomputing", stacklevel=2)
+    Z = collect_outputs(model, X)
+    folder.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
+    os.close(fd)
+    try:
+        torch.save(Z, tmp)
+        os.chmod(tmp, 0o644)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+    return Z
