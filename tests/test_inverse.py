@@ -260,6 +260,33 @@ def test_box_closed_form_satisfies_kkt(m, extra, seed, selu):
     assert np.allclose(np.clip(r + W.T @ lam, 0, 1), x, atol=1e-6)
 
 
+@settings(max_examples=60, deadline=None)
+@given(
+    K=st.integers(1, 10),
+    n=st.integers(1, 300),
+    seed=st.integers(0, 2**16),
+    at_bounds=st.floats(0, 0.9),
+    scale=st.sampled_from([1e-2, 1.0, 1e2, 1e4]),
+)
+def test_box_least_squares_matches_scipy_bvls(K, n, seed, at_bounds, scale):
+    """The interior-point bounded least squares reaches bvls's residual, inside the box."""
+    from scipy.optimize import lsq_linear
+
+    from nnspaces.inverse import _box_least_squares
+
+    rng = np.random.default_rng(seed)
+    J = rng.normal(size=(K, n)) * rng.uniform(0.1, 10)
+    x = rng.uniform(0, 1, n)
+    pinned = rng.uniform(size=n) < at_bounds
+    x[pinned] = rng.integers(0, 2, pinned.sum())  # pixels already at 0 or 1
+    r = rng.normal(size=K) * scale
+    d = _box_least_squares(J, r, -x, 1 - x)
+    ref = lsq_linear(J, r, bounds=(-x, 1 - x), method="bvls").x
+    assert np.all(x + d >= 0) and np.all(x + d <= 1)
+    ours, best = np.linalg.norm(J @ d - r), np.linalg.norm(J @ ref - r)
+    assert ours <= best + 1e-7 * max(1.0, np.linalg.norm(r))
+
+
 def test_box_infeasible_is_reported_not_raised():
     torch.manual_seed(0)
     f = nn.Sequential(nn.Flatten(), nn.Linear(30, 4))

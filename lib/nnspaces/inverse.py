@@ -729,12 +729,115 @@ def _line_search(f, T, X, D, errs, box):
 
 
 def _bounded_step(J: torch.Tensor, res: torch.Tensor, x: torch.Tensor, lo: float, hi: float):
-    """``argmin ‖J d − res‖`` over ``lo ≤ x + d ≤ hi`` (bounded least squares, scipy bvls)."""
-    from scipy.optimize import lsq_linear
+    """``argmin ‖J d − res‖`` over ``lo ≤ x + d ≤ hi``: the bounded linearised step.
 
-    xf = x.reshape(-1).cpu().numpy()
-    sol = lsq_linear(J.cpu().numpy(), res.cpu().numpy(), bounds=(lo - xf, hi - xf), method="bvls")
-    return torch.as_tensor(sol.x, dtype=x.dtype, device=x.device).reshape(x.shape)
+    Parameters
+    ----------
+    J : (K, n) Tensor
+    res : (K,) Tensor
+    x : Tensor with n elements, inside ``[lo, hi]``
+
+    Returns
+    -------
+    d : Tensor, shape and dtype of ``x``
+
+    Notes
+    -----
+    Solved by :func:`_box_least_squares` (interior point, K × K Newton systems) in float64;
+    scipy's bounded-variable least squares (``lsq_linear(method="bvls")``) gives the same
+    residual (tested) but pivots one pixel at a time, ~7× slower on this book's problems.
+    """
+    J64 = J.detach().cpu().double().numpy()
+    xf = x.reshape(-1).detach().cpu().double().numpy()
+    d = _box_least_squares(J64, res.detach().cpu().double().numpy(), lo - xf, hi - xf)
+    return torch.as_tensor(d, dtype=x.dtype, device=x.device).reshape(x.shape)
+
+
+def _box_least_squares(
+    J: np.ndarray,
+    r: np.ndarray,
+    lower: np.ndarray,
+    upper: np.ndarray,
+    reg: float = 1e-12,
+    tol: float = 1e-11,
+    max_iter: int = 100,
+) -> np.ndarray:
+    """Bounded least squares with few rows, by a primal–dual interior-point method.
+
+    Parameters
+    ----------
+    J : (K, n) ndarray
+    r : (K,) ndarray
+    lower, upper : (n,) ndarray
+        Bounds, ``lower ≤ upper``.
+    reg : float
+        Tikhonov weight relative to ``‖J‖_F²``: makes the solution unique (the one of least
+        norm among the minimisers, to ``reg``) when the minimum is not attained at one point.
+    tol : float
+        Relative tolerance on the dual residual and the complementarity gap.
+
+    Returns
+    -------
+    d : (n,) ndarray
+        ``argmin ½‖J d − r‖² + ½δ‖d‖²`` over ``lower ≤ d ≤ upper``, ``δ = reg ‖J‖_F²``.
+
+    Notes
+    -----
+    Mehrotra predictor–corrector on the bound-constrained QP with Hessian ``JᵀJ + δI``.
+    Each Newton system ``(Σ + JᵀJ) Δd = g``, ``Σ`` diagonal, is solved by the Woodbury
+    identity with one K × K Cholesky factorisation, so an iteration costs O(K² n) and the
+    iteration count (10–25 here) does not grow with the number of pixels that change bounds.
+    """
+    K, n = J.shape
+    scale = max(1.0, float(np.linalg.norm(r)), float(np.abs(J).max(initial=0.0)))
+    delta = reg * float(np.einsum("ij,ij->", J, J)) or reg
+    width = upper - lower
+    fixed = width <= 0  # no room: d_i = lower_i
+    d = lower + 0.5 * width
+    zl, zu = np.ones(n), np.ones(n)
+    eye = np.eye(K)
+    for _ in range(max_iter):
+        s, t = np.maximum(d - lower, 1e-300), np.maximum(upper - d, 1e-300)
+        rd = J.T @ (J @ d - r) + delta * d - zl + zu  # (n,) dual residual
+        rd[fixed] = 0.0
+        gap = (s @ zl + t @ zu) / (2 * n)
+        if np.abs(rd).max() <= tol * scale and gap <= 1e-2 * tol * scale**2:
+            break
+        si = 1.0 / (zl / s + zu / t + delta)  # Σ⁻¹, (n,)
+        si[fixed] = 0.0
+        chol = np.linalg.cholesky(eye + (J * si) @ J.T)  # I + J Σ⁻¹ Jᵀ, (K, K)
+        state = (J, chol, si, rd, s, t, zl, zu)
+        step = _ipm_newton(state, 0.0, 0.0, 0.0)  # predictor: the affine-scaling direction
+        a = _ipm_longest(state, step, fixed)
+        dd, dzl, dzu = step
+        gap_aff = ((s + a * dd) @ (zl + a * dzl) + (t - a * dd) @ (zu + a * dzu)) / (2 * n)
+        sigma = (gap_aff / gap) ** 3 if gap > 0 else 0.0
+        step = _ipm_newton(state, sigma * gap, dd * dzl, -dd * dzu)  # corrector
+        a = min(1.0, 0.995 * _ipm_longest(state, step, fixed))
+        d, zl, zu = d + a * step[0], zl + a * step[1], zu + a * step[2]
+    return np.clip(d, lower, upper)
+
+
+def _ipm_newton(state, mu, cl, cu):
+    """Newton direction ``(Δd, Δz_l, Δz_u)`` of :func:`_box_least_squares` for centring ``mu``
+    and second-order corrections ``cl``, ``cu`` (Woodbury: one K × K Cholesky solve)."""
+    J, chol, si, rd, s, t, zl, zu = state
+    g = -rd + (mu - s * zl - cl) / s - (mu - t * zu - cu) / t  # (n,)
+    a = si * g
+    dd = a - si * (J.T @ np.linalg.solve(chol.T, np.linalg.solve(chol, J @ a)))
+    return dd, (mu - s * zl - cl - zl * dd) / s, (mu - t * zu - cu + zu * dd) / t
+
+
+def _ipm_longest(state, step, fixed) -> float:
+    """Largest α ≤ 1 that keeps slacks and multipliers non-negative along ``step``."""
+    _, _, _, _, s, t, zl, zu = state
+    dd, dzl, dzu = step
+    alpha = 1.0
+    for v, dv in ((s, dd), (t, -dd), (zl, dzl), (zu, dzu)):
+        neg = (dv < 0) & ~fixed
+        if neg.any():
+            alpha = min(alpha, float(np.min(-v[neg] / dv[neg])))
+    return alpha
 
 
 def _gauss_newton(
