@@ -341,8 +341,11 @@ def reproduce(
     _run_parallel(first, profile_name, run_file, root, staging, jobs, finish, log)
     _run_parallel(reads_log, profile_name, run_file, root, staging, 1, finish, log)
     # the run log lists the chapters in the profile's order, whatever order they finished in
+    # (then anything else it holds, such as the previous build's time)
     order = {c.output: i for i, c in enumerate(chapters())}
-    run["seconds"] = dict(sorted(run["seconds"].items(), key=lambda kv: order.get(kv[0], -1)))
+    run["seconds"] = dict(
+        sorted(run["seconds"].items(), key=lambda kv: order.get(kv[0], len(order)))
+    )
     _write_json(run_file, run)
     if build:
         log("[reproduce] jupyter-book build (warnings are errors)")
