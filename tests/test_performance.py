@@ -75,3 +75,9 @@ def test_load_results_errors(tmp_path):
     bad.write_text(json.dumps({"x": 1}))
     with pytest.raises(ValueError, match="not a benchmark result file"):
         performance.load_results(bad)
+
+
+def test_book_modes_say_what_was_measured():
+    assert "warm build only" in performance.book_modes(_result({"warm": {}}))
+    assert "cold and warm" in performance.book_modes(_result({"warm": {}, "cold": {}}))
+    assert "no book build" in performance.book_modes(_result())

@@ -64,6 +64,19 @@ def headline(result: dict) -> dict[str, float]:
     return out
 
 
+def book_modes(result: dict) -> str:
+    """Which book builds the result file measured, in words (for the appendix's prose)."""
+    b = result.get("book", {})
+    if "cold" in b:
+        return "both builds, cold and warm"
+    if "warm" in b:
+        return (
+            "the warm build only (--book warm): the cold build was not measured in this run, "
+            "so its column is empty"
+        )
+    return "no book build (--quick or --book none)"
+
+
 def book_table(result: dict) -> pd.DataFrame:
     """Seconds per chapter of the cold and the warm build (empty if the run had no book;
     the cold column is NaN when only a warm build was measured)."""
