@@ -49,12 +49,8 @@ def run(profile: str = "default", cold: bool = True, jobs: int | None = None) ->
     """
     with tempfile.TemporaryDirectory() as tmp:
         work = Path(tmp) / "work"
-        if cold:
-            cache = Path(tmp) / "cache"
-            first = _reproduce(profile, work, cache, jobs)
-        else:
-            cache = None
-            first = _reproduce(profile, work, cache, jobs)  # makes sure the cache is complete
+        cache = Path(tmp) / "cache" if cold else None
+        first = _reproduce(profile, work, cache, jobs)  # cold, or makes sure the cache is full
         warm = _reproduce(profile, work, cache, jobs)
     peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB → MB on Linux
     out = {"profile": profile, "warm": warm, "peak_rss_mb": peak}

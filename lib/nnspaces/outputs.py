@@ -9,8 +9,6 @@
 from __future__ import annotations
 
 import hashlib
-import os
-import tempfile
 import warnings
 from pathlib import Path
 
@@ -53,13 +51,12 @@ def collect_outputs(model: nn.Module, X: torch.Tensor, batch_size: int = 500) ->
 
 
 def _digest(model: nn.Module, X: torch.Tensor) -> str:
-    """SHA-256 over the model's class, every parameter and buffer, and the images."""
+    """SHA-256 over the model's class and device, its weights and buffers, and the images."""
+    from .train import state_digest  # the checkpoint's own digest of the weights
+
     h = hashlib.sha256(type(model).__qualname__.encode())
-    tensors = [("", X), *sorted(model.state_dict().items())]
-    for name, t in tensors:
-        t = t.detach().cpu().contiguous()
-        h.update(f"{name}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
+    h.update(state_digest(model.state_dict()).encode())
+    h.update(state_digest({"X": X}).encode())
     h.update(str(device_of(model).type).encode())  # CPU and GPU outputs differ in the last bits
     return h.hexdigest()[:24]
 
@@ -101,15 +98,8 @@ def cached_outputs(
         except Exception as e:  # truncated or corrupted file
             problem = f"it cannot be read ({type(e).__name__})"
         warnings.warn(f"ignoring cached outputs {path}: {problem}; recomputing", stacklevel=2)
+    from .train import _atomic_save
+
     Z = collect_outputs(model, X)
-    folder.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=folder, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(Z, tmp)
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
+    _atomic_save(Z, path)
     return Z
