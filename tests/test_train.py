@@ -1,4 +1,3 @@
-import time
 import warnings
 
 import pytest
@@ -28,30 +27,54 @@ def test_same_seed_same_weights_different_seed_different(tmp_path, small):
     assert not a.training and not ra["cached"]
 
 
-def test_report_records_the_run_and_keeps_the_best_validation_epoch(tmp_path, small):
+@pytest.mark.parametrize("weights", train.WEIGHTS)
+def test_report_records_the_run_and_keeps_the_chosen_epoch(tmp_path, small, weights):
     model, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, epochs=3,
-                                   n_train=200, dataset="mnist-5k", progress=False)  # fmt: skip
+                                   n_train=200, dataset="mnist-5k", progress=False,
+                                   weights=weights)  # fmt: skip
     assert [h["epoch"] for h in r["history"]] == [1, 2, 3]
     best = min(r["history"], key=lambda h: h["val_loss"])
-    assert r["best_epoch"] == best["epoch"] and r["val_acc"] == best["val_acc"]
+    kept = r["history"][-1] if weights == "final" else best
+    assert r["weights"] == weights and r["epoch"] == kept["epoch"]
+    assert r["best_epoch"] == best["epoch"] and r["val_acc"] == kept["val_acc"]
+    assert r["scores"]["final"]["epoch"] == 3 and r["scores"]["best"]["epoch"] == best["epoch"]
     assert r["dataset"]["sizes"] == {"train": 200, "val": 500, "test": 1000}
     # The kept weights give the recorded validation loss (independent forward pass).
     with torch.no_grad():
         out = model(small.X_val)
         loss = float(torch.nn.functional.cross_entropy(out, small.y_val))
         acc = float((out.argmax(1) == small.y_val).double().mean())
-    assert loss == pytest.approx(best["val_loss"], rel=1e-5)
-    assert acc == pytest.approx(best["val_acc"])
+    assert loss == pytest.approx(kept["val_loss"], rel=1e-5)
+    assert acc == pytest.approx(kept["val_acc"])
     with torch.no_grad():
         test_acc = float((model(small.X_test).argmax(1) == small.y_test).double().mean())
     assert test_acc == pytest.approx(r["test_acc"])
+    assert r["scores"][weights]["test_acc"] == r["test_acc"]
 
 
-def test_cache_hit_is_fast_and_identical(tmp_path, small):
+def test_one_training_caches_both_weight_choices_under_their_own_keys(tmp_path, small):
+    final, rf = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
+    best, rb = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, weights="best",
+                                   **TINY)  # fmt: skip
+    assert not rf["cached"] and rb["cached"]  # the second choice came from the same run
+    assert rf["path"] != rb["path"] and rf["scores"] == rb["scores"]
+    assert len(list((tmp_path / "models").glob("*.pt"))) == 2
+    # the two files hold the weights of the epochs they name
+    if rf["epoch"] != rb["epoch"]:
+        assert not torch.equal(final[1].weight, best[1].weight)
+    with pytest.raises(ValueError, match="weights must be one of 'final', 'best'"):
+        train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, weights="last", **TINY)
+
+
+def test_cache_hit_is_identical_and_does_not_train(tmp_path, small, monkeypatch):
     a, _ = train.train_or_load("fcnn5", splits=small, cache_dir=tmp_path, **TINY)
-    t0 = time.perf_counter()
+
+    def no_training(*args, **kwargs):
+        raise AssertionError("a cache hit must not train")
+
+    monkeypatch.setattr(train, "_fit", no_training)
     b, rb = train.train_or_load("fcnn5", splits=small, cache_dir=tmp_path, **TINY)
-    assert time.perf_counter() - t0 < 1.0 and rb["cached"]
+    assert rb["cached"]
     wa, wb = _weights(a), _weights(b)
     assert all(torch.equal(wa[k], wb[k]) for k in wa)
 
@@ -147,7 +170,7 @@ def test_two_processes_training_one_configuration_share_one_intact_checkpoint(tm
     # The lock makes the second wait for the first and load its checkpoint.
     assert sorted(o[-1] for o in outs) == ["False", "True"]
     files = list((tmp_path / "models").glob("*.pt"))
-    assert len(files) == 1 and not list((tmp_path / "models").glob("*.tmp"))
+    assert len(files) == 2 and not list((tmp_path / "models").glob("*.tmp"))  # final + best
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an unreadable file would warn
         _, r = train.train_or_load("fcnn1", epochs=2, n_train=200, progress=False,

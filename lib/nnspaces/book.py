@@ -50,3 +50,38 @@ def glue_table(name: str, df) -> None:
     from myst_nb import glue
 
     glue(name, HTML(df.to_html(index=False, float_format=lambda v: f"{v:.4g}")), display=False)
+
+
+#: Every claim made in this kernel, in order: dicts with ``key``, ``holds``, ``text``,
+#: ``otherwise`` (what the reproducibility appendix lists).
+CLAIMS: list[dict] = []
+
+
+def claim(key: str, holds: bool, text: str, otherwise: str) -> bool:
+    """Glue a conclusion that the run itself checks, for a ``{glue:md}`` directive.
+
+    Parameters
+    ----------
+    key : str
+        The glue key; the prose shows it with a ``{glue:md} key`` directive and
+        ``:format: myst``.
+    holds : bool
+        The condition, evaluated on this run's numbers.
+    text : str
+        The sentence (MyST markdown) shown when ``holds``.
+    otherwise : str
+        What this run shows instead (MyST markdown), shown in a warning admonition headed
+        "Not on this run" when the condition fails.
+
+    Returns
+    -------
+    holds : bool
+    """
+    from IPython.display import Markdown
+    from myst_nb import glue
+
+    holds = bool(holds)
+    md = text if holds else f":::{{admonition}} Not on this run\n:class: warning\n{otherwise}\n:::"
+    CLAIMS.append({"key": key, "holds": holds, "text": text, "otherwise": otherwise})
+    glue(key, Markdown(md), display=False)
+    return holds

@@ -1,7 +1,10 @@
 """Training with the paper's recipe, cached on disk under a key of the full configuration.
 
 The recipe (released code): cross-entropy, SGD (lr 1e-3, momentum 0.9), batch 32,
-20 epochs, keep the weights with the lowest validation loss.
+20 epochs. The released helper writes a checkpoint whenever the validation loss improves but
+never reloads it: its accuracies and figures come from the final epoch's weights. So does this
+book by default (``weights="final"``); ``weights="best"`` selects the lowest-validation-loss
+epoch instead. One training run writes both, each under its own cache key.
 """
 
 from __future__ import annotations
@@ -26,7 +29,11 @@ from . import data as _data
 from . import models, paper
 from .outputs import collect_outputs
 
-_FORMAT = 1  # bump when the checkpoint layout changes
+_FORMAT = 2  # bump when the checkpoint layout changes (2: final and best weights)
+
+#: Which epoch's weights a trained network keeps: the released code's final epoch, or the
+#: epoch of lowest validation loss.
+WEIGHTS = ("final", "best")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -43,6 +50,7 @@ class TrainConfig:
     n_train: int | None = None  # stratified subset of the training split; None = all
     n_val: int | None = None  # stratified subset of the validation split; None = all
     device: str = "cpu"  # "cpu" or "cuda": results differ across them, so part of the key
+    weights: str = "final"  # "final" (the released code's) or "best" (lowest validation loss)
 
     def __post_init__(self):
         models.check_name(self.model)
@@ -60,6 +68,11 @@ class TrainConfig:
                 raise ValueError(f"{key} must be a non-negative number, got {v!r}")
         if self.device not in ("cpu", "cuda"):
             raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
+        if self.weights not in WEIGHTS:
+            raise ValueError(
+                f"weights must be one of {', '.join(map(repr, WEIGHTS))} (which epoch's weights "
+                f"to keep), got {self.weights!r}"
+            )
 
     def key(self) -> dict:
         """The configuration plus the model definition's hash and the checkpoint format."""
@@ -137,7 +150,9 @@ def _evaluate(model: nn.Module, X, y) -> tuple[float, float]:
     return float(nn.functional.cross_entropy(Z, y)), float((Z.argmax(1) == y).double().mean())
 
 
-def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[nn.Module, dict]:
+def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[dict, dict]:
+    """Train once; return the final and the best-validation weights and their reports, both
+    keyed by ``WEIGHTS`` (the test set is scored for each)."""
     torch.manual_seed(cfg.seed)
     model = models.build(cfg.model).to(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -172,19 +187,30 @@ def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[nn.Mod
         if val_loss < best_loss:
             best_loss, best = val_loss, copy.deepcopy(model.state_dict())
         bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
-    model.load_state_dict(best)
-    test_loss, test_acc = _evaluate(model, splits.X_test, splits.y_test)
-    report = {
+    final = copy.deepcopy(model.state_dict())
+    best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
+    states = {"final": final, "best": best}
+    scores = {}
+    for which, epoch in (("final", cfg.epochs), ("best", best_epoch)):
+        model.load_state_dict(states[which])
+        test_loss, test_acc = _evaluate(model, splits.X_test, splits.y_test)
+        scores[which] = {"epoch": epoch, "val_loss": history[epoch - 1]["val_loss"],
+                         "val_acc": history[epoch - 1]["val_acc"], "test_loss": test_loss,
+                         "test_acc": test_acc}  # fmt: skip
+    common = {
         "history": history,
-        "best_epoch": min(history, key=lambda h: h["val_loss"])["epoch"],
-        "val_acc": max(history, key=lambda h: -h["val_loss"])["val_acc"],
-        "test_loss": test_loss,
-        "test_acc": test_acc,
+        "best_epoch": best_epoch,
+        "scores": scores,
         "train_seconds": time.perf_counter() - t0,
         "dataset": {"name": splits.name, "source": splits.source, "sizes": splits.sizes},
         "torch": str(torch.__version__),
     }
-    return model, report
+    reports = {}
+    for which in WEIGHTS:
+        s = scores[which]
+        reports[which] = dict(common, weights=which, epoch=s["epoch"], val_acc=s["val_acc"],
+                              test_loss=s["test_loss"], test_acc=s["test_acc"])  # fmt: skip
+    return states, reports
 
 
 def train_or_load(
@@ -198,6 +224,7 @@ def train_or_load(
     n_train: int | None = None,
     n_val: int | None = None,
     device: str = "cpu",
+    weights: str = "final",
     cache_dir: str | Path | None = None,
     splits: _data.Splits | None = None,
     progress: bool = True,
@@ -217,6 +244,9 @@ def train_or_load(
     n_val : int, optional
         Choose the checkpoint on a stratified subset of this many validation images.
     device : {"cpu", "cuda", "auto"}
+    weights : {"final", "best"}
+        Keep the final epoch's weights (the released code's, default) or those of the epoch
+        with the lowest validation loss. One training run caches both.
     cache_dir : path, optional
         Folder of the checkpoints (default ``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``).
     splits : Splits, optional
@@ -227,11 +257,13 @@ def train_or_load(
     Returns
     -------
     model : torch.nn.Module
-        The weights with the lowest validation loss, in eval mode, on ``device``.
+        The ``weights`` chosen, in eval mode, on ``device``.
     report : dict
-        ``history`` (per-epoch train/val loss and accuracy), ``best_epoch``, ``val_acc``,
-        ``test_acc``, ``train_seconds`` (of the original training), ``dataset`` (name, source,
-        sizes), ``config``, ``cached`` (True when loaded), ``load_seconds``, ``path``.
+        ``history`` (per-epoch train/val loss and accuracy), ``weights``, ``epoch`` (of the
+        weights kept), ``best_epoch``, ``val_acc`` and ``test_acc`` (of the weights kept),
+        ``scores`` (``{"final": …, "best": …}``: epoch, val_loss, val_acc, test_loss, test_acc
+        of each choice), ``train_seconds`` (of the original training), ``dataset`` (name,
+        source, sizes), ``config``, ``cached`` (True when loaded), ``load_seconds``, ``path``.
 
     Notes
     -----
@@ -243,12 +275,15 @@ def train_or_load(
     """
     cfg = TrainConfig(
         model_name, dataset, epochs, lr, momentum, batch_size, seed, n_train, n_val,
-        resolve_device(device),
+        resolve_device(device), weights,
     )  # fmt: skip
-    path = Path(cache_dir or default_cache_dir()) / "models" / cfg.filename()
-    path.parent.mkdir(parents=True, exist_ok=True)
+    folder = Path(cache_dir or default_cache_dir()) / "models"
+    paths = {w: folder / dataclasses.replace(cfg, weights=w).filename() for w in WEIGHTS}
+    path = paths[cfg.weights]
+    folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
-    with open(path.with_suffix(".lock"), "w") as lock:
+    # one lock per training run (both weight choices): one process trains, the other waits
+    with open(paths["final"].with_suffix(".lock"), "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
         ckpt = _load_checkpoint(path, cfg)
         if ckpt is None:
@@ -257,11 +292,14 @@ def train_or_load(
             elif splits.name != dataset:
                 raise ValueError(f"splits hold {splits.name!r}, not dataset={dataset!r}")
             splits = _data.subsample(splits, n_train, n_val, seed=0)
-            model, report = _fit(cfg, splits, progress)
-            state = {k: v.detach().cpu() for k, v in model.state_dict().items()}
-            ckpt = {"config": cfg.key(), "state_dict": state, "digest": state_digest(state),
-                    "report": report}  # fmt: skip
-            _atomic_save(ckpt, path)
+            states, reports = _fit(cfg, splits, progress)
+            for w in WEIGHTS:  # one run gives both: each under its own key
+                state = {k: v.detach().cpu() for k, v in states[w].items()}
+                entry = {"config": dataclasses.replace(cfg, weights=w).key(), "state_dict": state,
+                         "digest": state_digest(state), "report": reports[w]}  # fmt: skip
+                _atomic_save(entry, paths[w])
+                if w == cfg.weights:
+                    ckpt = entry
             cached = False
         else:
             cached = True
@@ -284,21 +322,29 @@ def accuracy_table(reports: dict[str, dict]):
     Returns
     -------
     pandas.DataFrame
-        Columns: network, paper accuracy (NaN off MNIST: the paper has none), test accuracy,
-        validation accuracy, best epoch, epochs, training seconds, training images.
+        Columns: network, paper accuracy (NaN off MNIST: the paper has none), weights (which
+        epoch's weights were kept), test and validation accuracy of those weights, the test and
+        validation accuracy of the final epoch and of the best-validation epoch (and which
+        epoch that was), epochs, training seconds, training images.
     """
     import pandas as pd
 
     rows = []
     for name, r in reports.items():
+        final, best = r["scores"]["final"], r["scores"]["best"]
         rows.append({
             "network": models.DISPLAY_NAME[name],
             "paper accuracy": paper.ACCURACY[name]
             if r["dataset"]["name"] in paper.DATASETS
             else float("nan"),
+            "weights": r["weights"],
             "test accuracy": r["test_acc"],
             "validation accuracy": r["val_acc"],
-            "best epoch": r["best_epoch"],
+            "final epoch: test": final["test_acc"],
+            "final epoch: validation": final["val_acc"],
+            "best epoch": best["epoch"],
+            "best epoch: test": best["test_acc"],
+            "best epoch: validation": best["val_acc"],
             "epochs": r["config"]["epochs"],
             "training seconds": round(r["train_seconds"], 1),
             "training images": r["dataset"]["sizes"]["train"],
