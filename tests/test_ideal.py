@@ -65,13 +65,23 @@ def test_run_grid_table(grid):
     assert len(df) == 10 * len(START_KINDS) * (5 + 4)
     assert set(df[df.network == "two"].method) == {"none", "paper-sgd", "gradient", "gauss-newton"}
     assert len(results) == len(df)
-    assert df["valid"].all()  # box=(0, 1) everywhere
+    clipped = ~df["method"].isin(["paper-sgd"])
+    assert df[clipped]["valid"].all()  # box=(0, 1) everywhere but the released procedure
+    noise_sgd = df[(df["method"] == "paper-sgd") & (df["start"] == "noise")]
+    assert not noise_sgd["valid"].any()  # unclipped from a start in [0, 2), as released
     assert (df["valid"] == (df["outside_box"] == 0)).all()
     assert (df["correct"] == (df["predicted"] == df["digit"])).all()
     row = df.iloc[7]
     res = results[(row.network, row.digit, row.start, row.method)]
     assert res.rel_error == row.rel_error and res.image.shape == (1, 6, 6)
-    assert df["feasible"].map(lambda v: v in (True, False)).all()
+    boxed = df[clipped & ~df["method"].isin(["none", "closed-form"])]
+    assert (boxed["feasible"] == (boxed["rel_error"] <= 1e-6)).all()
+    # the certificate of each row is the result's; the closed form is certified nearest
+    keys = zip(df["network"], df["digit"], df["start"], df["method"])
+    assert np.allclose(df["kappa"], [results[k].kappa for k in keys], equal_nan=True)
+    assert df["kappa"].between(0, 1).all()
+    cf = df[df["method"] == "closed-form"]
+    assert (cf["certified"] == (cf["rel_error"] <= 1e-6)).all()
 
 
 def test_run_grid_rejects_unknown_names():
@@ -301,10 +311,10 @@ def test_target_comparison_against_class_targets():
     assert list(t.index) == ["one", "two"]
     with torch.no_grad():
         Z = nets["two"](X)
-    ours = class_targets(None, None, y, "minmax", Z=Z)
-    released = class_targets(None, None, y, "minmax-released", Z=Z)
-    expected = float(torch.linalg.norm(released - ours) / torch.linalg.norm(ours))
-    assert t.loc["two", "minmax-released vs minmax"] == pytest.approx(expected, rel=1e-5)
+    released = class_targets(None, None, y, "minmax", Z=Z)
+    ours = class_targets(None, None, y, "minmax-per-output", Z=Z)
+    expected = float(torch.linalg.norm(ours - released) / torch.linalg.norm(released))
+    assert t.loc["two", "minmax-per-output vs minmax"] == pytest.approx(expected, rel=1e-5)
     assert t.loc["two", "lowest minimum"] == pytest.approx(float(Z.min()), rel=1e-5)
     assert t.loc["two", "highest minimum"] == pytest.approx(float(Z.min(0).values.max()), rel=1e-5)
     with pytest.raises(ValueError, match="two target kinds"):

@@ -36,6 +36,10 @@ GRID_METHODS = ("none", "paper-sgd", "gradient", "gauss-newton", "closed-form")
 #: Relative errors closer than this count as ties in :func:`choose_best`.
 TIE_TOL = 1e-9
 
+#: Methods that :func:`run_grid` runs without the box whatever ``box`` says: the released
+#: procedure never clipped, so ``paper-sgd`` is run as released (its images may leave [0, 1]).
+UNCLIPPED = ("paper-sgd",)
+
 COLUMNS = [
     "network",
     "digit",
@@ -52,12 +56,15 @@ COLUMNS = [
     "iterations",
     "seconds",
     "feasible",
+    "kappa",
+    "kkt",
+    "certified",
     "message",
 ]
 
 #: The columns of :func:`run_grid`'s table a chapter shows digit by digit.
 TABLE_COLUMNS = ["network", "start", "method", "digit", "rel_error", "predicted", "margin",
-                 "distance", "outside_box", "iterations", "seconds"]  # fmt: skip
+                 "distance", "kappa", "kkt", "outside_box", "iterations", "seconds"]  # fmt: skip
 
 
 def _check_names(given: Sequence[str], allowed: Sequence[str], what: str) -> None:
@@ -105,7 +112,8 @@ def run_grid(
     target_kind : str
         :func:`nnspaces.inverse.class_targets` kind.
     box : (lo, hi), optional
-        Passed to every method.
+        Passed to every method except those in :data:`UNCLIPPED` (``paper-sgd``, the released
+        procedure, which never clipped).
     method_options : mapping method → dict, optional
         Extra options per method, e.g. ``{"gradient": {"max_iter": 200}}``.
     frac, seed : start-image parameters.
@@ -121,7 +129,9 @@ def run_grid(
         method, rel_error, predicted, margin, distance`` (to the start image),
         ``dist_class_mean`` (to the class-mean image), ``outside_box`` (pixels outside
         [0, 1]), ``valid`` (no such pixel), ``correct`` (predicted == digit), ``iterations,
-        seconds, feasible, message``; ``seconds`` is per digit and start image (each method
+        seconds, feasible``, ``kappa`` and ``kkt`` (the nearness certificates of
+        :class:`nnspaces.inverse.InverseResult`), ``certified`` (reached and certificate
+        ≤ :data:`nnspaces.inverse.CERTIFIED_TOL`), ``message``; ``seconds`` is per digit and start image (each method
         runs every start image of every digit in one batch).
     results : dict (network, digit, start, method) → InverseResult
         The images (``.image``), outputs and loss histories.
@@ -151,7 +161,8 @@ def run_grid(
                 **method_options.get(method, {}),
                 **network_options.get(name, {}).get(method, {}),
             }
-            batch = invert_classes(model, TT, R, method, box, target_classes=digits, **opts)
+            mbox = None if method in UNCLIPPED else box
+            batch = invert_classes(model, TT, R, method, mbox, target_classes=digits, **opts)
             for j, res in enumerate(batch):
                 results[(name, digits[j], starts[j // K], method)] = res
             ran.append(method)
@@ -181,6 +192,9 @@ def _grid_row(name, c, start, method, res, mean) -> dict:
         "iterations": res.iterations,
         "seconds": res.seconds,
         "feasible": res.feasible,
+        "kappa": res.kappa,
+        "kkt": res.kkt,
+        "certified": res.certified,
         "message": res.message,
     }
 
@@ -268,8 +282,10 @@ def reachability(
     df : pandas.DataFrame
         One row per (target_kind, digit): ``reached`` (box result's ``rel_error ≤ 1e-6``),
         ``rel_error`` and ``method`` (best inside the box), ``predicted``, ``margin``,
-        ``free_rel_error`` and ``free_outside_box`` (best without the box: exact preimage,
-        pixels outside [0, 1]).
+        ``kkt`` and ``certified`` (the box result's KKT residual and whether it is a certified
+        stationary point of the distance to the start image), ``free_rel_error``,
+        ``free_outside_box``, ``free_kappa`` and ``free_certified`` (best without the box:
+        exact preimage, pixels outside [0, 1], its certificate).
     results : dict (target_kind, "box" | "free") → list of K InverseResult
         Only with ``return_results=True``.
     """
@@ -310,9 +326,13 @@ def reachability(
                     "predicted": rb.predicted,
                     "margin": rb.margin,
                     "outside_box": rb.outside_box,
+                    "kkt": rb.kkt,
+                    "certified": rb.certified,
                     "free_rel_error": rf.rel_error,
                     "free_outside_box": rf.outside_box,
                     "free_method": rf.method,
+                    "free_kappa": rf.kappa,
+                    "free_certified": rf.certified,
                 }
             )
     df = pd.DataFrame(rows)
@@ -340,7 +360,8 @@ def summarize_grid(df: pd.DataFrame, by: Sequence[str] = ("network", "start", "m
         Indexed by ``by``, in the order of first appearance, with columns ``runs`` (rows
         pooled), ``rel_error_median``, ``rel_error_max``, ``correct`` (runs whose image is
         classified as its digit), ``margin_median``, ``distance_median`` (to the start image),
-        ``outside_box_max`` (most pixels outside [0, 1] in one image) and ``seconds_mean``
+        ``kappa_median`` and ``certified`` (when the table has them: the median nearness
+        certificate and the runs certified), ``outside_box_max`` (most pixels outside [0, 1] in one image) and ``seconds_mean``
         (mean wall time of one run, i.e. per digit and start image).
 
     Examples
@@ -366,6 +387,8 @@ def summarize_grid(df: pd.DataFrame, by: Sequence[str] = ("network", "start", "m
             "correct": g["correct"].sum().astype(int),
             "margin_median": g["margin"].median(),
             "distance_median": g["distance"].median(),
+            **({"kappa_median": g["kappa"].median()} if "kappa" in df else {}),
+            **({"certified": g["certified"].sum().astype(int)} if "certified" in df else {}),
             "outside_box_max": g["outside_box"].max().astype(int),
             "seconds_mean": g["seconds"].mean(),
         }
@@ -512,14 +535,15 @@ def target_comparison(
     models: Mapping[str, nn.Module],
     X: torch.Tensor,
     y: torch.Tensor,
-    kinds: Sequence[str] = ("minmax", "minmax-released"),
+    kinds: Sequence[str] = ("minmax", "minmax-per-output"),
 ) -> pd.DataFrame:
     """How far target definitions differ, per network.
 
-    The paper's targets (NOTES §2, ``"minmax"``) set every off-class entry ``T[c, j]`` to the
-    minimum of output ``j``; the released code (``"minmax-released"``) sets it to the minimum
-    of output ``c``. Both use the same K minima, arranged by column or by row, so the
-    difference is large exactly when the outputs' minima differ from one output to another.
+    The paper's targets as its released code builds them (``"minmax"``) set every off-class
+    entry ``T[c, j]`` to the minimum of output ``c``; this book's variant
+    (``"minmax-per-output"``) sets it to the minimum of output ``j``. Both use the same K
+    minima, arranged by row or by column, so the difference is large exactly when the
+    outputs' minima differ from one output to another.
 
     Parameters
     ----------

@@ -38,6 +38,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from . import certificate
 from .models import device_of
 from .outputs import cached_outputs, collect_outputs
 
@@ -49,11 +50,16 @@ SELU_ALPHA = 1.6732632423543772848170429916717
 SELU_FLOOR = -SELU_LAMBDA * SELU_ALPHA
 
 METHODS = ("closed-form", "gauss-newton", "gradient", "paper-sgd", "none")
-TARGET_KINDS = ("minmax", "percentile", "class-mean", "minmax-released", "percentile-released")
+TARGET_KINDS = ("minmax", "percentile", "class-mean", "minmax-per-output", "percentile-per-output")
 START_KINDS = ("avg", "min", "avg-min", "noise")
 
 #: Relative output error at or below which a target counts as reached (``feasible``).
 REACHED_TOL = 1e-6
+
+#: A reached result whose first-order certificate (``kappa``, or ``kkt`` with a box) is at or
+#: below this is a certified stationary point of the distance to the reference on the preimage
+#: (``InverseResult.certified``); only such results are called "nearest" in the book.
+CERTIFIED_TOL = 1e-6
 
 # Paper-sgd: the released "+training" procedure (NOTES §2; TrainerHelper.find_invertable_input).
 PAPER_SGD_LR = 1e-4
@@ -134,13 +140,16 @@ def class_targets(
     y : (N,) Tensor or None
         Labels; needed for ``"class-mean"`` only.
     kind : str
-        - ``"minmax"`` (the paper): ``T[c, c] = max_n Z[n, c]``, ``T[c, j] = min_n Z[n, j]``.
-        - ``"percentile"``: the same with the 75th / 25th percentiles.
+        - ``"minmax"`` (the paper's, as its released code builds it): for class ``c`` every
+          entry is the minimum over the data of output ``c``, except entry ``c``, its maximum:
+          ``T[c, c] = max_n Z[n, c]``, ``T[c, j] = min_n Z[n, c]`` (``j ≠ c``).
+        - ``"percentile"``: the same with the 75th / 25th percentiles of output ``c``
+          (the released code's variant).
         - ``"class-mean"``: ``T[c] = mean of Z[n] over the images of class c`` — the
           average output of real images of class c.
-        - ``"minmax-released"`` / ``"percentile-released"``: what the released code does
-          literally: every off-class entry is the minimum (25th percentile) of output *c*,
-          ``T[c, j] = min_n Z[n, c]`` for ``j ≠ c``.
+        - ``"minmax-per-output"`` / ``"percentile-per-output"`` (this book's variants, not the
+          authors'): every off-class entry at the minimum (25th percentile) of *its own*
+          output, ``T[c, j] = min_n Z[n, j]``.
     Z : (N, K) Tensor, optional
         Precomputed outputs ``model(X)`` (e.g. from :func:`nnspaces.outputs.collect_outputs`).
 
@@ -179,10 +188,10 @@ def class_targets(
     else:
         q = torch.tensor([0.75, 0.25], dtype=Z.dtype)
         hi, lo = torch.quantile(Z, q, dim=0)  # (K,), (K,)
-    if kind.endswith("released"):
-        T = lo[:, None].expand(K, K).clone()  # row c: min of output c everywhere
-    else:
+    if kind.endswith("per-output"):
         T = lo[None, :].expand(K, K).clone()  # column j: min of output j
+    else:
+        T = lo[:, None].expand(K, K).clone()  # row c: min of output c everywhere (released)
     T[torch.arange(K), torch.arange(K)] = hi
     return T
 
@@ -298,6 +307,15 @@ class InverseResult:
         (``rel_error ≤ 1e-6``; the closed form decides it from the problem itself).
     method : str
     message : str
+    kappa : float
+        The nearness certificate ``‖(I − J⁺J)(x − r)‖ / ‖x − r‖`` with ``J`` the (K, n)
+        Jacobian at ``x`` (:func:`nnspaces.certificate.kappa`): 0 at a preimage point that is
+        first-order stationary for the distance to ``r`` (a nearest preimage where ``f`` is
+        smooth); NaN when not computed.
+    kkt : float or None
+        Box problems only: the relative KKT residual of
+        ``min ‖x − r‖ s.t. f(x) = t, lo ≤ x ≤ hi`` at ``x``
+        (:func:`nnspaces.certificate.kkt_residual`).
     """
 
     image: torch.Tensor
@@ -315,6 +333,20 @@ class InverseResult:
     feasible: bool | None = None
     method: str = ""
     message: str = ""
+    kappa: float = math.nan
+    kkt: float | None = None
+
+    @property
+    def reached(self) -> bool:
+        """Whether ``f(x) = t`` to the relative error :data:`REACHED_TOL`."""
+        return self.rel_error <= REACHED_TOL
+
+    @property
+    def certified(self) -> bool:
+        """Reached, and first-order stationary for the distance to the reference: ``kappa``
+        (``kkt`` with a box) at or below :data:`CERTIFIED_TOL`."""
+        cert = self.kappa if self.kkt is None else self.kkt
+        return self.reached and cert <= CERTIFIED_TOL
 
 
 @contextlib.contextmanager
@@ -683,6 +715,30 @@ def _jacobian(f: nn.Module, X: torch.Tensor, K: int) -> tuple[torch.Tensor, torc
         out = f(xb).reshape(B, K, -1)  # (B, K copies, K outputs)
         (g,) = torch.autograd.grad(out.diagonal(dim1=1, dim2=2).sum(), xb)
     return out[:, 0].detach(), g.reshape(B, K, -1)
+
+
+def _jacobians(f: nn.Module, X: torch.Tensor, K: int, chunk: int = 64) -> torch.Tensor:
+    """``J`` (B, K, n) at each image of ``X`` (B, *S): closed form for Linear/SELU stacks,
+    else autograd in chunks of ``chunk`` images."""
+    chain = _selu_chain(f)
+    if chain is not None:
+        return torch.stack([_chain_jacobian(chain, x)[1] for x in X])
+    return torch.cat([_jacobian(f, X[i : i + chunk], K)[1] for i in range(0, len(X), chunk)])
+
+
+def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box) -> None:
+    """Fill ``kappa`` (and ``kkt`` with a box) of each result, in place.
+
+    ``R`` (B, *S): the references, in the compute dtype on the model's device.
+    """
+    if not results:
+        return
+    X = torch.stack([res.image for res in results]).to(R)  # (B, *S)
+    J = _jacobians(f, X, len(results[0].target)).cpu()  # (B, K, n)
+    for res, Jb, r in zip(results, J, R.cpu()):
+        res.kappa = certificate.kappa(Jb, res.image, r)
+        if box is not None:
+            res.kkt = certificate.kkt_residual(Jb, res.image, r, box).residual
 
 
 def _min_norm_step(J: torch.Tensor, res: torch.Tensor) -> torch.Tensor:
@@ -1232,8 +1288,10 @@ def invert(
     target : (K,) Tensor
         The output to reach.
     reference : (*S) Tensor
-        One input without the batch dimension, e.g. ``(1, 28, 28)``: the start of iterative
-        methods and the point the exact methods stay closest to.
+        One input without the batch dimension, e.g. ``(1, 28, 28)``: the start of the
+        iterative methods and the point the closed form stays nearest to (Gauss–Newton keeps
+        its null-space content step by step, which gives *a* preimage near it, not in general
+        the nearest: ``kappa`` of the result says how far from stationary it is).
     method : {"closed-form", "gauss-newton", "gradient", "paper-sgd", "none"}
         - ``"closed-form"``: one ``Linear`` (→ ``SELU``) layer:
           ``x* = r + W⁺(σ⁻¹(t) − b − W r)``, the preimage point nearest ``r``. With a box:
@@ -1244,8 +1302,9 @@ def invert(
           SELU layer, refined by box Gauss–Newton on ``‖f(x) − t‖`` (local). Options:
           ``max_iter=100``, ``tol=1e-12`` (of the dual Newton).
         - ``"gauss-newton"``: any differentiable network: ``x ← x + α J(x)⁺ (t − f(x))`` with
-          ``J`` the (K, n) Jacobian, minimum-norm steps (the reference's null-space content is
-          kept) and backtracking on ``α``. With a box: pixels at a bound that the step pushes
+          ``J`` the (K, n) Jacobian, minimum-norm steps (each step keeps the current null-space
+          content) and backtracking on ``α``: a preimage found from ``r``, not in general the
+          nearest one (:mod:`nnspaces.nearest` moves it closer). With a box: pixels at a bound that the step pushes
           outward are held, the step is recomputed on the rest, and iterates are clipped; when
           that gains less than 10 %, the bounded linearised step ``min ‖J d − (t − f(x))‖``
           over ``x + d ∈ box`` is tried as well (so out-of-reach targets end at a box point of
@@ -1256,9 +1315,12 @@ def invert(
           ``lr=1e-1``, ``momentum=0.9``) on ``mean((f(x) − t)²)``; the best iterate is kept;
           stops at ``tol`` or after ``patience=100`` steps without improvement or
           ``max_iter=500`` steps; box → clip after each step; ``progress=True`` shows tqdm.
-        - ``"paper-sgd"``: the released procedure: SGD, lr 1e-4, momentum 0, 100 steps on
-          ``mean((f(x) − t)²)`` with the target shaped like the output (the released code's
-          broadcasting bug removed); the last iterate is returned; box → clip after each step.
+        - ``"paper-sgd"``: the released procedure exactly: plain SGD (momentum 0), lr 1e-4,
+          100 steps on ``mean((f(x) − t)²)``, the last iterate returned, no clipping (its
+          images may leave ``[0, 1]``; ``outside_box`` counts the pixels), so it takes no
+          ``box``. The released code compares a (K,) target with (1, K) outputs (and, for
+          ResNet18, a (32, 1, 1, K) target with (32, K) outputs): the broadcasts repeat
+          identical rows, so the mean is this same loss (NOTES §2).
         - ``"none"``: the reference itself (clipped to the box), scored.
     box : (lo, hi), optional
         Keep every pixel in ``[lo, hi]``; ``(0, 1)`` is the valid image range.
@@ -1273,7 +1335,8 @@ def invert(
     Returns
     -------
     InverseResult
-        ``image`` has the reference's shape, compute dtype, CPU.
+        ``image`` has the reference's shape, compute dtype, CPU; ``kappa`` (and ``kkt`` with
+        a box) certify how near the result is to being the nearest preimage point.
 
     Raises
     ------
@@ -1355,6 +1418,11 @@ def invert_classes(
     if len(R) != len(T):
         raise ValueError(f"{len(T)} target(s) but {len(R)} reference(s)")
     box, dtype = _prepare(model, T, R, method, box, dtype)
+    if method == "paper-sgd" and box is not None:
+        raise ValueError(
+            "method 'paper-sgd' is the released procedure, which never clips: call it with "
+            "box=None (its images may leave [0, 1]; InverseResult.outside_box counts the pixels)"
+        )
     device = device_of(model)
     selu_out = _ends_with_selu(model)
     with frozen(model):
@@ -1368,12 +1436,16 @@ def invert_classes(
         else:
             classes = [None] * len(T) if _argmax else list(range(len(T)))
         if method == "closed-form" and box is None and len(T) > 1 and not options:
-            return _closed_form_batch(f, T, R, classes, start)
-        if method in _IMPL_BATCH:
-            return _IMPL_BATCH[method](f, T, R, box, classes=classes, **options)
-        return [
-            _IMPL[method](f, t, r, box, target_class=c, **options) for t, r, c in zip(T, R, classes)
-        ]
+            results = _closed_form_batch(f, T, R, classes, start)
+        elif method in _IMPL_BATCH:
+            results = _IMPL_BATCH[method](f, T, R, box, classes=classes, **options)
+        else:
+            results = [
+                _IMPL[method](f, t, r, box, target_class=c, **options)
+                for t, r, c in zip(T, R, classes)
+            ]
+        _certify(f, results, R, box)
+        return results
 
 
 def _closed_form_batch(f, T, R, classes, start) -> list[InverseResult]:
