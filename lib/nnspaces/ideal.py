@@ -582,6 +582,34 @@ def target_comparison(
     return table
 
 
+def closest_output_errors(Z: torch.Tensor, T: torch.Tensor) -> torch.Tensor:
+    """How near the outputs of real images come to each target.
+
+    Parameters
+    ----------
+    Z : (N, K) Tensor
+        Outputs of the network over N images.
+    T : (C, K) Tensor
+        Targets, one per row (e.g. :func:`nnspaces.inverse.class_targets`).
+
+    Returns
+    -------
+    errors : (C,) Tensor
+        ``min_n ‖Z[n] − T[c]‖ / ‖T[c]‖``: the relative output error of the image whose output
+        is nearest target ``c`` (0 when some image reaches it).
+
+    Examples
+    --------
+    >>> closest_output_errors(torch.tensor([[1.0, 0.0], [0.0, 2.0]]), torch.tensor([[0.0, 2.0]]))
+    tensor([0.])
+    """
+    Z, T = torch.as_tensor(Z), torch.as_tensor(T).to(Z.dtype)
+    if Z.ndim != 2 or T.ndim != 2 or Z.shape[1] != T.shape[1]:
+        raise ValueError(f"need Z (N, K) and T (C, K), got {tuple(Z.shape)}, {tuple(T.shape)}")
+    dist = torch.cdist(T, Z)  # (C, N)
+    return dist.min(1).values / torch.linalg.vector_norm(T, dim=1)
+
+
 def per_network(values: Mapping, fill=float("nan")) -> dict[str, object]:
     """Values keyed by network, or by (network, method), as glue keys for every network.
 

@@ -17,14 +17,15 @@ def training_curves(reports: dict[str, dict]):
     Parameters
     ----------
     reports : dict
-        Model name → the report of ``train.train_or_load`` (uses ``history`` and
-        ``best_epoch``).
+        Model name → the report of ``train.train_or_load`` (uses ``history``, ``epoch`` — the
+        epoch whose weights were kept — and ``best_epoch``).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Two panels: cross-entropy (log scale) and accuracy; the chosen (best-validation)
-        epoch of each network is marked.
+        Two panels: cross-entropy (log scale) and accuracy; the epoch whose weights were kept
+        (filled dot; the final one by default, as released) and the epoch of lowest validation
+        loss (open circle) of each network are marked.
     """
     fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 3.4))
     for i, (name, rep) in enumerate(reports.items()):
@@ -36,11 +37,16 @@ def training_curves(reports: dict[str, dict]):
         ax_l.plot(ep, [e["val_loss"] for e in h], "-", color=col, label=f"{label} validation")
         ax_a.plot(ep, [e["train_acc"] for e in h], "--", color=col)
         ax_a.plot(ep, [e["val_acc"] for e in h], "-", color=col)
-        b = rep["best_epoch"]
-        ax_l.plot([b], [h[b - 1]["val_loss"]], "o", color=col)
-        ax_a.plot([b], [h[b - 1]["val_acc"]], "o", color=col)
+        b, k = rep["best_epoch"], rep.get("epoch", rep["best_epoch"])
+        for ax, key in ((ax_l, "val_loss"), (ax_a, "val_acc")):
+            ax.plot([b], [h[b - 1][key]], "o", mfc="none", ms=9, color=col)
+            ax.plot([k], [h[k - 1][key]], "o", color=col)
     ax_l.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
-    ax_a.set(xlabel="epoch", ylabel="accuracy", title="accuracy (dots: kept checkpoint)")
+    ax_a.set(
+        xlabel="epoch",
+        ylabel="accuracy",
+        title="accuracy (dot: weights kept; circle: best validation)",
+    )
     ax_l.legend(fontsize=7, ncol=1)
     for ax in (ax_l, ax_a):
         ax.grid(alpha=0.3)
