@@ -395,6 +395,66 @@ def summarize_grid(df: pd.DataFrame, by: Sequence[str] = ("network", "start", "m
     )
 
 
+#: The exact methods of the grid (a target they reach, they reach to round-off).
+EXACT_METHODS = ("closed-form", "gauss-newton")
+
+
+def grid_verdicts(
+    df: pd.DataFrame,
+    best: pd.DataFrame,
+    results: Mapping[tuple, InverseResult],
+    tie_tol: float = TIE_TOL,
+    bound_tol: float = 1e-9,
+) -> dict[str, object]:
+    """The facts the Figure 3 chapter states about its grid, computed.
+
+    Parameters
+    ----------
+    df : pandas.DataFrame
+        :func:`run_grid`'s table.
+    best : pandas.DataFrame
+        :func:`choose_best` of it.
+    results : dict (network, digit, start, method) → InverseResult
+        :func:`run_grid`'s second output.
+    tie_tol : float
+        Errors within this of the chosen image's count as ties.
+    bound_tol : float
+        A pixel within this of 0 or 1 is at a bound.
+
+    Returns
+    -------
+    verdicts : dict
+        ``chosen`` (network–digit pairs), ``chosen_reached`` (chosen images whose target is
+        reached, rel. error ≤ :data:`nnspaces.inverse.REACHED_TOL`), ``exact_closest`` (pairs
+        where an exact method's valid image is chosen or ties with the chosen error),
+        ``not_exact`` (those pairs that are not, as text: ``"network digit: label"``),
+        ``fcnn_bound_share`` (median over the exact methods' images of the networks other than
+        ResNet18 of the share of pixels within ``bound_tol`` of 0 or 1; NaN without such
+        images).
+    """
+    chosen_reached = int((best["rel_error"] <= REACHED_TOL).sum())
+    exact_closest, not_exact = 0, []
+    for _, row in best.iterrows():
+        g = df[(df["network"] == row["network"]) & (df["digit"] == row["digit"])]
+        exact = g[g["method"].isin(EXACT_METHODS) & g["valid"]]
+        if len(exact) and exact["rel_error"].min() <= row["rel_error"] + tie_tol:
+            exact_closest += 1
+        else:
+            not_exact.append(f"{row['network']} {row['digit']}: {row['label']}")
+    shares = []
+    for (net, _, _, method), res in results.items():
+        if method in EXACT_METHODS and net != "resnet18":
+            x = res.image
+            shares.append(float(((x <= bound_tol) | (x >= 1 - bound_tol)).double().mean()))
+    return {
+        "chosen": len(best),
+        "chosen_reached": chosen_reached,
+        "exact_closest": exact_closest,
+        "not_exact": "; ".join(not_exact) or "none",
+        "fcnn_bound_share": float(pd.Series(shares).median()) if shares else float("nan"),
+    }
+
+
 def choice_summary(best: pd.DataFrame) -> dict[str, str]:
     """The per-digit choices of :func:`choose_best`, written as the paper lists its own.
 
