@@ -30,8 +30,8 @@ def test_quick_benchmark_writes_a_complete_result_file(tmp_path):
             row["median_rel_error"] / ref["median_rel_error"]
         )
         assert 0 <= row["predicted_target"] <= 1
-        if box == "[0,1]":
-            assert row["in_box"] == 1.0  # every method returns a valid image with the box
+        if box == "[0,1]" and _method != "paper-sgd":  # the released procedure never clips
+            assert row["in_box"] == 1.0  # every other method returns a valid image with the box
     # class-mean targets are reachable by construction: the exact methods get there
     assert rows[("fcnn1", "class-mean", "none", "closed-form")]["worst_rel_error"] < 1e-8
     assert rows[("fcnn5", "class-mean", "[0,1]", "gauss-newton")]["median_rel_error"] < 1e-6
