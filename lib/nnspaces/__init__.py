@@ -9,41 +9,52 @@ Modules
 data       load("mnist-5k" | "mnist" | "fashion-mnist") → train / validation / test tensors
 paper      the numbers the paper reports, and verdict()
 models     build("fcnn1" | "fcnn5" | "resnet18"), the paper's three networks
-train      train_or_load(...): the paper's recipe, cached on disk
+train      train_or_load(...): the paper's recipe (final-epoch weights, as released), cached
+trainlength  condition number and accuracy against SGD steps, up to the paper's step count
 outputs    collect_outputs(model, X), cached_outputs(...): raw outputs over a data set (on disk)
 spaces     SVD of layers: signal, null and residual spaces, layer tables
 layerviews one convolution seen through every matrix view (Figure 2's chapter)
-inverse    input images that give chosen outputs (closed form, Gauss–Newton, …)
+certificate  κ and KKT residuals: how near a preimage is to being the nearest one
+inverse    input images that give chosen outputs (closed form, Gauss–Newton, …), certified
+nearest    refine(...): move a preimage along the preimage set towards the reference
 ideal      the Figure 3 grid, its selection rule, and reachability of targets
-summary    results at a glance, seed spread, data-set comparison
+released   the released ResNet procedure re-enacted (training mode, 32 copies)
+summary    results at a glance, seed spread with t intervals, initialisation, data sets
+verdicts   the conditions behind the book's computed conclusions
 environment, performance  what the appendices record and render
 params     validate(globals(), notebook): the notebooks' papermill parameters
 reproduce  the pipeline: papermill → Jupyter Book
 plots      the book's figures
-book       glue helpers for the chapter notebooks
+book       glue helpers for the chapter notebooks, and claim(...) for computed conclusions
 """
 
 __version__ = "0.1.0"
 
 from . import (  # noqa: E402
     book,
+    certificate,
     data,
     environment,
     ideal,
     inverse,
     layerviews,
     models,
+    nearest,
     outputs,
     paper,
     params,
     performance,
     plots,
+    released,
     spaces,
     summary,
     train,
+    trainlength,
+    verdicts,
 )  # fmt: skip
 
 __all__ = [
-    "book", "data", "environment", "ideal", "inverse", "layerviews", "models", "outputs",
-    "paper", "params", "performance", "plots", "reproduce", "spaces", "summary", "train",
+    "book", "certificate", "data", "environment", "ideal", "inverse", "layerviews", "models",
+    "nearest", "outputs", "paper", "params", "performance", "plots", "released", "reproduce",
+    "spaces", "summary", "train", "trainlength", "verdicts",
 ]  # fmt: skip

@@ -98,6 +98,7 @@ SPECS: dict[str, Spec] = {
     "profile": Spec(str, help="name of the reproduce profile that set these parameters"),
     "run_log": Spec(str, optional=True, help="the pipeline's _run.json, or None"),
     "bench_file": Spec(str, help="benchmark result JSON written by `python -m benchmarks`"),
+    "max_steps": Spec(int, minimum=1, optional=True, help="SGD steps of a curve; None = paper's"),
 }
 
 #: The parameters that determine the trained networks (``train.trained_models`` reads them).
@@ -116,6 +117,8 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "91_reproducibility": TRAIN_PARAMS + ("profile", "run_log"),
     "07_fashion": TRAIN_PARAMS + ("fashion_n_train", "fashion_n_val"),
     "08_seeds": TRAIN_PARAMS + ("models", "seeds"),
+    "09_training_length": TRAIN_PARAMS + ("max_steps",),
+    "10_released_resnet": TRAIN_PARAMS + ("max_iter",),
     "92_performance": ("bench_file",),
 }
 

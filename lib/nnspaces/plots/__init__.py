@@ -1,6 +1,10 @@
 """Figures of the book. Every function returns a ``matplotlib.figure.Figure`` and draws
 nothing it did not compute from its arguments."""
 
+from . import (
+    certificate,  # noqa: F401  (κ and distance per step of nearest.refine)
+    released,  # noqa: F401  (figures of the re-enacted released ResNet procedure)
+)
 from .grid import image_grid
 from .models import output_histograms, training_curves
 from .spaces import (
@@ -9,6 +13,7 @@ from .spaces import (
     signal_space_figure,
     singular_value_plot,
 )
+from .stats import distribution_plot, interval_plot, training_length_plot  # noqa: F401
 
 __all__ = [
     "image_grid", "kernel_signal_figure", "null_energy_plot", "output_histograms",

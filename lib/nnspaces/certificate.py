@@ -1,0 +1,287 @@
+"""First-order certificates for "the input nearest ``r`` with ``f(x) = t``".
+
+An inverse method that returns *a* preimage ``x`` of a target ``t`` (``f(x) = t``) does not
+say whether ``x`` is the preimage *nearest* the reference ``r``. Where ``f`` is smooth, a
+nearest preimage ``x`` satisfies the Lagrange condition of
+
+    min ½‖x − r‖²  subject to  f(x) = t   (and, optionally, lo ≤ x ≤ hi):
+
+``x − r`` lies in the row space of the (K, n) Jacobian ``J = ∂f/∂x`` at ``x`` (plus the
+normal cone of the box at ``x``). This module measures how far a point is from satisfying
+it, from arrays alone (no network): it is the pure mathematics under
+:mod:`nnspaces.nearest` and the inverse-map chapters.
+
+Public API
+----------
+- :func:`rank_cutoff` — the singular-value cutoff used for every pseudo-inverse here.
+- :func:`row_basis` — an orthonormal basis of the row space of ``J`` (optionally with extra
+  rows), by SVD with that cutoff.
+- :func:`null_component` — ``(I − J⁺J) v``: the part of ``v`` the linearised constraint
+  does not see.
+- :func:`multipliers` — least-squares Lagrange multipliers ``(Jᵀ)⁺(x − r)``.
+- :func:`kappa` — ``κ = ‖(I − J⁺J)(x − r)‖ / ‖x − r‖``, 0 exactly at a smooth first-order
+  stationary point of the distance on the preimage.
+- :func:`kkt_residual` — the same question with the pixel box: Lagrange multipliers of the
+  equality and of the bounds, and the relative size of what they cannot explain.
+
+The functions take torch Tensors or NumPy arrays and compute in the input's floating dtype
+(float64 is what the inverse methods use). ``x`` and ``r`` may have any shape with ``n``
+elements (e.g. an image ``(1, 28, 28)``); they are flattened.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import torch
+
+__all__ = [
+    "KKT", "kappa", "kkt_residual", "multipliers", "null_component", "rank_cutoff", "row_basis",
+]  # fmt: skip
+
+
+def _as_tensor(a, like: torch.Tensor | None = None) -> torch.Tensor:
+    t = torch.as_tensor(a)
+    if not torch.is_floating_point(t):
+        t = t.to(torch.float64 if like is None else like.dtype)
+    return t if like is None else t.to(dtype=like.dtype, device=like.device)
+
+
+def _check_J(J) -> torch.Tensor:
+    J = _as_tensor(J)
+    if J.ndim != 2:
+        raise ValueError(f"J must be a (K, n) matrix, got shape {tuple(J.shape)}")
+    if not torch.isfinite(J).all():
+        raise ValueError(f"J holds {int((~torch.isfinite(J)).sum())} NaN or inf value(s)")
+    return J
+
+
+def _flat(v, J: torch.Tensor, name: str) -> torch.Tensor:
+    v = _as_tensor(v, like=J).reshape(-1)
+    if v.numel() != J.shape[1]:
+        raise ValueError(
+            f"{name} has {v.numel()} elements but J has {J.shape[1]} columns (one per pixel)"
+        )
+    if not torch.isfinite(v).all():
+        raise ValueError(f"{name} holds {int((~torch.isfinite(v)).sum())} NaN or inf value(s)")
+    return v
+
+
+def rank_cutoff(S: torch.Tensor, shape: tuple[int, int]) -> float:
+    """Singular values at or below this count as zero: ``max(K, n) · eps · σ_max``.
+
+    Parameters
+    ----------
+    S : (k,) Tensor
+        Singular values of a (K, n) matrix, largest first.
+    shape : (K, n)
+
+    Returns
+    -------
+    cut : float
+        NumPy's default ``rcond`` rule, the rule of ``inverse._min_norm_step`` and
+        ``inverse._pinv``.
+    """
+    smax = float(S[0]) if len(S) else 0.0
+    return max(shape) * torch.finfo(S.dtype).eps * smax
+
+
+def row_basis(J, extra=None) -> torch.Tensor:
+    """Orthonormal basis of ``row(J)`` (plus the rows of ``extra``).
+
+    Parameters
+    ----------
+    J : (K, n) Tensor or ndarray
+    extra : (m, n) Tensor or ndarray, optional
+        Further directions to include, e.g. the gradients of pre-activations that sit at a
+        kink of SELU (:func:`nnspaces.nearest.kink_gradients`).
+
+    Returns
+    -------
+    V : (k, n) Tensor
+        ``k`` = numerical rank of ``[J; extra]`` (:func:`rank_cutoff`); ``Vᵀ V = J⁺J``.
+    """
+    J = _check_J(J)
+    if extra is not None:
+        E = _as_tensor(extra, like=J).reshape(-1, J.shape[1])  # (m, n)
+        J = torch.cat([J, E])
+    _, S, Vh = torch.linalg.svd(J, full_matrices=False)
+    return Vh[S > rank_cutoff(S, tuple(J.shape))]
+
+
+def null_component(J, v, extra=None) -> torch.Tensor:
+    """``(I − J⁺J) v``: the component of ``v`` orthogonal to the row space of ``J``.
+
+    Parameters
+    ----------
+    J : (K, n) Tensor or ndarray
+    v : Tensor or ndarray with n elements (any shape)
+    extra : (m, n), optional
+        As in :func:`row_basis`.
+
+    Returns
+    -------
+    w : Tensor, shape of ``v``, dtype of ``J``
+    """
+    J = _check_J(J)
+    shape = torch.as_tensor(v).shape
+    vf = _flat(v, J, "v")
+    V = row_basis(J, extra)  # (k, n)
+    return (vf - V.T @ (V @ vf)).reshape(shape)
+
+
+def multipliers(J, x, r) -> torch.Tensor:
+    """Least-squares Lagrange multipliers ``λ = (Jᵀ)⁺(x − r)`` (K,) of the equality.
+
+    Parameters
+    ----------
+    J : (K, n) Tensor or ndarray
+    x, r : Tensor or ndarray with n elements each
+
+    Returns
+    -------
+    lam : (K,) Tensor
+        The ``λ`` for which ``‖x − r − Jᵀλ‖`` is least (minimum norm; cutoff
+        :func:`rank_cutoff`); at a point with ``κ = 0``, ``x − r = Jᵀλ`` exactly.
+    """
+    J = _check_J(J)
+    g = _flat(x, J, "x") - _flat(r, J, "r")
+    U, S, Vh = torch.linalg.svd(J, full_matrices=False)
+    keep = S > rank_cutoff(S, tuple(J.shape))
+    return U[:, keep] @ ((Vh[keep] @ g) / S[keep])
+
+
+def kappa(J, x, r, extra=None) -> float:
+    """How far ``x − r`` is from the row space of ``J``: the first-order certificate.
+
+    Parameters
+    ----------
+    J : (K, n) Tensor or ndarray
+        The Jacobian ``∂f/∂x`` at ``x``.
+    x, r : Tensor or ndarray with n elements each (any shape, e.g. (1, 28, 28))
+        A preimage point and the reference.
+    extra : (m, n), optional
+        Directions added to the row space (see :func:`row_basis`): ``κ`` of ``[J; extra]``.
+
+    Returns
+    -------
+    kappa : float in [0, 1]
+        ``‖(I − J⁺J)(x − r)‖ / ‖x − r‖``; ``0.0`` when ``x == r`` (the reference is itself a
+        preimage, trivially the nearest: the condition holds with multipliers 0).
+
+    Notes
+    -----
+    At a preimage ``x`` nearest ``r`` where ``f`` is differentiable, the Lagrange condition of
+    ``min ½‖x − r‖² s.t. f(x) = t`` reads ``x − r = Jᵀλ``, i.e. ``(I − J⁺J)(x − r) = 0``, so
+    ``κ = 0``; ``κ = 1`` when ``x − r ⟂ row(J)`` (a step along the preimage straight towards
+    ``r`` is then possible). ``κ = 0`` is necessary, not sufficient: it also holds at the
+    farthest and at saddle points. ``J⁺J = VᵀV`` with ``V`` the right singular vectors whose
+    singular values exceed :func:`rank_cutoff`. For a one-layer network
+    ``f(x) = σ(Wx + b)``, ``J = diag(σ'(Wx + b)) W`` has the row space of ``W``, and the
+    closed form ``x* = r + W⁺(σ⁻¹(t) − b − W r)`` has ``κ = 0``.
+
+    Examples
+    --------
+    >>> J = torch.tensor([[1.0, 0.0, 0.0]], dtype=torch.float64)
+    >>> kappa(J, torch.tensor([2.0, 0.0, 0.0]), torch.zeros(3))
+    0.0
+    >>> kappa(J, torch.tensor([0.0, 3.0, 4.0]), torch.zeros(3))
+    1.0
+    """
+    J = _check_J(J)
+    d = _flat(x, J, "x") - _flat(r, J, "r")  # (n,)
+    dn = float(torch.linalg.vector_norm(d))
+    if dn == 0.0:
+        return 0.0
+    V = row_basis(J, extra)
+    w = d - V.T @ (V @ d)
+    return min(1.0, float(torch.linalg.vector_norm(w)) / dn)
+
+
+@dataclass
+class KKT:
+    """What :func:`kkt_residual` found.
+
+    Attributes
+    ----------
+    residual : float
+        ``‖v‖ / ‖x − r‖`` (0 when ``x == r``): the relative violation of stationarity and of
+        the multipliers' signs.
+    violation : (n,) Tensor
+        ``v``: per pixel, what the multipliers cannot explain.
+    lam : (K,) Tensor
+        Multipliers of ``f(x) = t``.
+    mu : (n,) Tensor
+        Bound multipliers: ``g − Jᵀλ`` on pixels at a bound, 0 on free pixels (``≥ 0`` is
+        the right sign at ``lo``, ``≤ 0`` at ``hi``).
+    n_lower, n_upper, n_free : int
+        Pixels at ``lo``, at ``hi`` and strictly inside.
+    """
+
+    residual: float
+    violation: torch.Tensor
+    lam: torch.Tensor
+    mu: torch.Tensor
+    n_lower: int
+    n_upper: int
+    n_free: int
+
+
+def kkt_residual(J, x, r, box=None, active_tol: float = 1e-9) -> KKT:
+    """First-order (KKT) residual of ``min ½‖x − r‖² s.t. f(x) = t, lo ≤ x ≤ hi`` at ``x``.
+
+    Parameters
+    ----------
+    J : (K, n) Tensor or ndarray
+        The Jacobian of ``f`` at ``x``.
+    x, r : Tensor or ndarray with n elements each
+    box : (lo, hi), optional
+        ``None``: no bounds (then ``residual == kappa(J, x, r)``).
+    active_tol : float
+        A pixel within ``active_tol`` of a bound (or beyond it) counts as at that bound.
+
+    Returns
+    -------
+    KKT
+        ``residual``, the violation vector, the multipliers, and the active-set sizes.
+
+    Notes
+    -----
+    With ``g = x − r``, stationarity of the Lagrangian
+    ``½‖x − r‖² − λᵀ(f(x) − t) − μ_loᵀ(x − lo) + μ_hiᵀ(x − hi)`` is
+    ``g = Jᵀλ + μ_lo − μ_hi`` with ``μ_lo, μ_hi ≥ 0``, each zero off its bound. Let ``F`` be the
+    free pixels, ``L`` (``U``) those at ``lo`` (``hi``). The equality multipliers are the
+    least-squares fit on the free pixels, ``λ = (J_Fᵀ)⁺ g_F`` (cutoff :func:`rank_cutoff`),
+    and ``s = g − Jᵀλ`` gives the bound multipliers ``μ = s`` on ``L ∪ U``. The violation is
+
+        v_F = s_F,   v_L = min(s_L, 0),   v_U = max(s_U, 0),
+
+    and ``residual = ‖v‖ / ‖g‖``. ``residual = 0`` is the KKT condition. When ``J_F`` has
+    full row rank ``λ`` is unique, so ``residual > 0`` means no multipliers exist; when it
+    has not, another ``λ`` might fit the signs better and the residual is an upper bound.
+    Primal feasibility (``f(x) = t``, ``x`` in the box) is not checked here: ``J`` alone
+    does not know ``t``.
+    """
+    J = _check_J(J)
+    xf, rf = _flat(x, J, "x"), _flat(r, J, "r")
+    g = xf - rf  # (n,)
+    if box is None:
+        lower = upper = torch.zeros_like(g, dtype=torch.bool)
+    else:
+        lo, hi = (float(v) for v in box)
+        if not lo < hi:
+            raise ValueError(f"box must be a pair (lo, hi) with lo < hi, got {box!r}")
+        lower, upper = xf <= lo + active_tol, xf >= hi - active_tol
+        upper &= ~lower
+    free = ~(lower | upper)
+    lam = g.new_zeros(J.shape[0])
+    if free.any():
+        lam = multipliers(J[:, free], xf[free], rf[free])  # (J_Fᵀ)⁺ g_F
+    s = g - J.T @ lam  # (n,)
+    v = torch.where(free, s, torch.zeros_like(s))
+    v = torch.where(lower, s.clamp(max=0.0), v)
+    v = torch.where(upper, s.clamp(min=0.0), v)
+    mu = torch.where(free, torch.zeros_like(s), s)
+    gn = float(torch.linalg.vector_norm(g))
+    res = float(torch.linalg.vector_norm(v)) / gn if gn > 0 else 0.0
+    return KKT(res, v, lam, mu, int(lower.sum()), int(upper.sum()), int(free.sum()))

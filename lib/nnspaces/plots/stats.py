@@ -1,0 +1,189 @@
+"""Figures of the statistics chapters: intervals over seeds, a distribution over random
+initialisations, and quantities along a training run."""
+
+from __future__ import annotations
+
+import textwrap
+from collections.abc import Mapping
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+
+
+def _finite(a, what: str) -> np.ndarray:
+    arr = np.asarray(a, dtype=float).reshape(-1)
+    if arr.size == 0:
+        raise ValueError(f"{what} is empty")
+    if not np.isfinite(arr).all():
+        raise ValueError(f"{what} holds NaN or inf values: refusing to draw them")
+    return arr
+
+
+def interval_plot(
+    spread: pd.DataFrame,
+    quantities=None,
+    titles: Mapping[str, str] | None = None,
+    level: float = 0.95,
+    title: str | None = None,
+):
+    """Each quantity's runs, mean, confidence and prediction intervals, and the paper's value.
+
+    Parameters
+    ----------
+    spread : DataFrame
+        From :func:`nnspaces.summary.seed_spread` (columns ``mean, ci low, ci high, pi low,
+        pi high, min, max, paper``), indexed by quantity.
+    quantities : list of str, optional
+        Which rows, one panel each (default all).
+    titles : mapping quantity -> str, optional
+        Panel titles (default the quantity's name).
+    level : float
+        The intervals' coverage, for the legend.
+    title : str, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        One panel per quantity (own y scale): the prediction interval for one run as a wide
+        light bar, the confidence interval of the mean as a narrow dark bar, the mean as a
+        dot, the range of the runs as a thin line and the paper's value as a red star (absent
+        when NaN). NaN intervals (a single run) are left out.
+    """
+    rows = list(quantities if quantities is not None else spread.index)
+    if not rows:
+        raise ValueError("no quantity to draw")
+    pct, titles = f"{100 * level:g} %", dict(titles or {})
+    fig, axes = plt.subplots(1, len(rows), figsize=(2.1 * len(rows) + 0.6, 3.0), squeeze=False)
+    for ax, q in zip(axes[0], rows):
+        r = spread.loc[q]
+        _finite([r["mean"], r["min"], r["max"]], f"{q}: mean and range")
+        ax.plot([0, 0], [r["min"], r["max"]], color="0.3", lw=1, label="range of runs")
+        if np.isfinite([r["pi low"], r["pi high"]]).all():
+            ax.bar(0, r["pi high"] - r["pi low"], bottom=r["pi low"], width=0.5, color="C0",
+                   alpha=0.25, label=f"{pct} prediction interval, one run")  # fmt: skip
+            ax.bar(0, r["ci high"] - r["ci low"], bottom=r["ci low"], width=0.18, color="C0",
+                   alpha=0.8, label=f"{pct} confidence interval, mean")  # fmt: skip
+        ax.plot(0, r["mean"], "o", color="k", ms=4, label="mean")
+        if np.isfinite(r["paper"]):
+            ax.plot(0, r["paper"], "*", color="C3", ms=11, label="paper")
+        ax.set_xticks([])
+        ax.set_xlim(-0.6, 0.6)
+        ax.set_title(textwrap.fill(titles.get(q, q), 24), fontsize=9)
+        ax.grid(alpha=0.3, axis="y")
+    legend = {}  # label -> handle, over all panels (a panel may lack the paper or intervals)
+    for ax in axes[0]:
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            legend.setdefault(lab, h)
+    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend),
+               fontsize=8, frameon=False)  # fmt: skip
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    return fig
+
+
+def distribution_plot(
+    values,
+    marks: Mapping[str, float] | None = None,
+    bins: int = 30,
+    xlabel: str = "value",
+    title: str | None = None,
+    what: str = "values",
+):
+    """Histogram of ``values`` with labelled vertical lines, each with the fraction below it.
+
+    Parameters
+    ----------
+    values : (n,) array_like
+        E.g. a layer's condition number over ``n`` random initialisations.
+    marks : mapping label -> float, optional
+        Values to mark (e.g. the trained network's, the paper's); the legend gives each the
+        fraction of ``values`` strictly below it.
+    bins : int
+    xlabel, title : str
+    what : str
+        What the values are, for the legend (e.g. ``"initialisations"``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    v = _finite(values, "values")
+    marks = dict(marks or {})
+    _finite(list(marks.values()) or [0.0], "marks")
+    fig, ax = plt.subplots(figsize=(6.4, 3.8))
+    lo, hi = min(v.min(), *marks.values(), v.min()), max(v.max(), *marks.values(), v.max())
+    pad = 0.02 * (hi - lo or 1.0)
+    ax.hist(v, bins=np.linspace(lo - pad, hi + pad, bins + 1), color="0.7", edgecolor="0.4",
+            label=f"{v.size} {what}")  # fmt: skip
+    for i, (label, x) in enumerate(marks.items()):
+        below = float((v < x).mean())
+        ax.axvline(x, color=f"C{i}", lw=1.6, ls="-" if i == 0 else "--",
+                   label=f"{label}: {x:.4g} ({100 * below:.0f} % below)")  # fmt: skip
+    ax.set(xlabel=xlabel, ylabel="count")
+    ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
+    ax.grid(alpha=0.3)
+    if title:
+        ax.set_title(title, fontsize=10)
+    fig.tight_layout()
+    return fig
+
+
+def training_length_plot(
+    curves: Mapping[str, pd.DataFrame],
+    steps: Mapping[str, int] | None = None,
+    condition_refs: Mapping[str, float] | None = None,
+    accuracy_refs: Mapping[str, float] | None = None,
+    title: str | None = None,
+):
+    """Condition number and test accuracy against SGD steps (log x) for several runs.
+
+    Parameters
+    ----------
+    curves : mapping label -> DataFrame
+        From :func:`nnspaces.trainlength.training_curve` (columns ``step``, ``condition``,
+        ``test_acc``).
+    steps : mapping label -> int, optional
+        Step counts drawn as vertical lines in both panels (e.g. this profile's, the paper's).
+    condition_refs, accuracy_refs : mapping label -> float, optional
+        Values drawn as horizontal lines in the condition (left) and accuracy (right, a
+        fraction) panels. One legend below both panels names every line.
+    title : str, optional
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+    """
+    if not curves:
+        raise ValueError("no curve to draw")
+    fig, (ax_c, ax_a) = plt.subplots(1, 2, figsize=(10, 4.4))
+    for i, (label, c) in enumerate(curves.items()):
+        x = _finite(c["step"], f"{label}: steps")
+        if (x < 1).any():
+            raise ValueError(f"{label}: steps must be ≥ 1 on a log axis")
+        ax_c.plot(x, _finite(c["condition"], f"{label}: condition"), "o-", ms=3, color=f"C{i}",
+                  label=label)  # fmt: skip
+        ax_a.plot(x, _finite(c["test_acc"], f"{label}: accuracy"), "o-", ms=3, color=f"C{i}")
+    styles = (":", "-.", (0, (5, 2)), (0, (1, 3)))
+    for j, (label, y) in enumerate((condition_refs or {}).items()):
+        ax_c.axhline(y, color="C3", lw=1, ls=styles[j % 4], label=f"{label} ({y:g})")
+    for j, (label, y) in enumerate((accuracy_refs or {}).items()):
+        ax_a.axhline(y, color=f"C{3 + j}", lw=1, ls=styles[j % 4], label=f"{label} ({y:g})")
+    for j, (label, s) in enumerate((steps or {}).items()):
+        for ax in (ax_c, ax_a):
+            ax.axvline(s, color="0.4", lw=1, ls=styles[j % 4],
+                       label=f"{label} ({s:,} steps)" if ax is ax_c else None)  # fmt: skip
+    ax_c.set(xscale="log", xlabel="SGD steps", ylabel="condition number σ_max/σ_min",
+             title="condition number of the first weight matrix")  # fmt: skip
+    ax_a.set(xscale="log", xlabel="SGD steps", ylabel="test accuracy", title="test accuracy")
+    handles, labels = [], []
+    for ax in (ax_c, ax_a):
+        ax.grid(alpha=0.3, which="both")
+        for h, lab in zip(*ax.get_legend_handles_labels()):
+            handles, labels = handles + [h], labels + [lab]
+    fig.legend(handles, labels, loc="lower center", ncol=3, fontsize=8, frameon=False)
+    if title:
+        fig.suptitle(title, fontsize=10)
+    fig.tight_layout(rect=(0, 0.06 * (-(-len(labels) // 3)), 1, 1))
+    return fig

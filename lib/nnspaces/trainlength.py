@@ -1,0 +1,363 @@
+"""How a layer's condition number and the test accuracy evolve with the number of SGD steps.
+
+The book's default profile trains on 3 500 images for 20 epochs: ``ceil(3500/32)·20 = 2 200``
+SGD steps of batch 32. The paper trained on 50 000 images for 20 epochs:
+``ceil(50000/32)·20 = 31 260`` steps (:data:`PAPER_STEPS`). :func:`training_curve` trains a
+network with the paper's recipe (the same initial weights, mini-batch order and optimiser as
+:func:`nnspaces.train.train_or_load`) on the given images for up to that many steps, and
+records at log-spaced step counts the condition number of its first weight matrix and its
+test accuracy. The curve is cached on disk.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import math
+import time
+import warnings
+from pathlib import Path
+
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from . import models, paper
+from .data import Splits
+from .outputs import collect_outputs
+from .spaces import layer_spaces
+from .train import _atomic_save, default_cache_dir, resolve_device, state_digest
+
+_FORMAT = 1  # bump when the cached curve's layout or meaning changes
+
+#: Columns of :func:`training_curve`'s table.
+COLUMNS = ("step", "epoch", "condition", "sigma_max", "sigma_min", "test_acc", "train_loss")
+
+
+def steps_for(n_images: int, batch_size: int = 32, epochs: int = 20) -> int:
+    """SGD steps of ``epochs`` passes over ``n_images`` in batches of ``batch_size``.
+
+    The last batch of an epoch may be short (the released code's ``DataLoader`` keeps it), so
+    an epoch is ``ceil(n_images / batch_size)`` steps.
+
+    Examples
+    --------
+    >>> steps_for(3500), steps_for(50_000)
+    (2200, 31260)
+    """
+    for name, v in (("n_images", n_images), ("batch_size", batch_size), ("epochs", epochs)):
+        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
+            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    return math.ceil(n_images / batch_size) * epochs
+
+
+#: The paper's SGD steps: 50 000 training images, batch 32, 20 epochs.
+PAPER_STEPS = steps_for(paper.TRAIN_IMAGES, 32, 20)
+
+
+def record_steps(total: int, n_points: int = 30, include=()) -> np.ndarray:
+    """Step counts at which to record: ~``n_points`` log-spaced in [1, total], plus ``include``.
+
+    Parameters
+    ----------
+    total : int
+        The last step (always recorded).
+    n_points : int
+        Log-spaced points before rounding; duplicates after rounding are merged.
+    include : iterable of int
+        Step counts to record as well (those outside [1, total] are dropped).
+
+    Returns
+    -------
+    steps : (k,) int64 array
+        Sorted, distinct, ``steps[-1] == total``.
+
+    Examples
+    --------
+    >>> record_steps(100, 5, include=[10])
+    array([  1,   3,  10,  32, 100])
+    """
+    if not isinstance(total, int | np.integer) or total < 1:
+        raise ValueError(f"total must be a positive int, got {total!r}")
+    grid = np.rint(np.geomspace(1, total, max(int(n_points), 2))).astype(np.int64)
+    extra = np.array([s for s in include if 1 <= s <= total], dtype=np.int64)
+    return np.unique(np.concatenate([grid, extra, [total]]))
+
+
+def first_weight(model: nn.Module) -> tuple[str, nn.Module]:
+    """The first ``Linear`` (or ``Conv2d``) layer of ``model`` and its name, e.g.
+    ``("1", Linear(784, 10))`` for the 1-layer FCNN: the matrix whose condition number the
+    curve records (the whole network for ``fcnn1``, the first of five layers for ``fcnn5``)."""
+    layers = models.linear_layers(model)
+    if not layers:
+        raise ValueError(f"{type(model).__name__} has no Linear or Conv2d layer")
+    return layers[0]
+
+
+def _curve_key(model_name: str, splits: Splits, steps: np.ndarray, lr, momentum, batch_size,
+               seed, device) -> dict:  # fmt: skip
+    data = state_digest({"X_train": splits.X_train, "y_train": splits.y_train,
+                         "X_test": splits.X_test, "y_test": splits.y_test})  # fmt: skip
+    return {
+        "format": _FORMAT, "model": model_name, "definition": models.definition_hash(model_name),
+        "dataset": splits.name, "data": data, "lr": float(lr), "momentum": float(momentum),
+        "batch_size": int(batch_size), "seed": int(seed), "device": device,
+        "steps": [int(s) for s in steps],
+    }  # fmt: skip
+
+
+def _read_cache(path: Path, key: dict, check=None, what: str = "cached result"):
+    """The ``"value"`` stored at ``path`` if the file is intact and was made under ``key``;
+    None (with a warning) if it is unreadable, foreign or fails ``check(value)``."""
+    if not path.exists():
+        return None
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+        problem = None
+        if not isinstance(obj, dict) or obj.get("key") != key:
+            problem = "it was made under another configuration"
+        elif check is not None and not check(obj.get("value")):
+            problem = "its contents are not what it should hold"
+    except Exception as e:  # truncated zip, flipped bytes, unpickling refusal
+        problem = f"it cannot be read ({type(e).__name__}: {str(e)[:120]})"
+    if problem:
+        warnings.warn(f"ignoring {what} {path}: {problem}; recomputing", stacklevel=3)
+        return None
+    return obj["value"]
+
+
+def _record(model: nn.Module, layer: nn.Module, splits: Splits) -> dict:
+    sp = layer_spaces(layer)  # SVD in float64 of the (m, n) weight matrix
+    Z = collect_outputs(model, splits.X_test)  # (N_test, 10); eval mode, restored afterwards
+    acc = float((Z.argmax(1) == splits.y_test).double().mean())
+    return {"condition": sp.condition_number, "sigma_max": sp.sigma_max,
+            "sigma_min": sp.sigma_min, "test_acc": acc}  # fmt: skip
+
+
+def _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, device) -> dict:
+    """Train with ``train._fit``'s recipe and record at ``steps``; columns as lists."""
+    torch.manual_seed(seed)  # the same initial weights as train.train_or_load
+    model = models.build(model_name).to(device)
+    _, layer = first_weight(model)
+    g = torch.Generator().manual_seed(seed)  # the same mini-batch order as train.train_or_load
+    loader = DataLoader(TensorDataset(splits.X_train, splits.y_train),
+                        batch_size=batch_size, shuffle=True, generator=g)  # fmt: skip
+    opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
+    cols = {c: [] for c in COLUMNS}
+    todo, step, loss_sum, loss_n = list(map(int, steps)), 0, 0.0, 0
+    model.train()
+    while todo:
+        for xb, yb in loader:
+            xb, yb = xb.to(device), yb.to(device)
+            loss = nn.functional.cross_entropy(model(xb), yb)
+            opt.zero_grad(set_to_none=True)
+            loss.backward()
+            opt.step()
+            step += 1
+            loss_sum, loss_n = loss_sum + loss.item(), loss_n + 1
+            if step == todo[0]:
+                rec = _record(model, layer, splits)
+                rec.update(step=step, epoch=step / len(loader), train_loss=loss_sum / loss_n)
+                for c in COLUMNS:
+                    cols[c].append(rec[c])
+                todo.pop(0)
+                loss_sum, loss_n = 0.0, 0
+                if not todo:
+                    break
+    return cols
+
+
+def training_curve(
+    model_name: str,
+    splits: Splits,
+    max_steps: int = PAPER_STEPS,
+    steps=None,
+    lr: float = 1e-3,
+    momentum: float = 0.9,
+    batch_size: int = 32,
+    seed: int = 0,
+    device: str = "cpu",
+    cache_dir: str | Path | None = None,
+) -> tuple[pd.DataFrame, dict]:
+    """Condition number of the first weight matrix and test accuracy along one training run.
+
+    Parameters
+    ----------
+    model_name : {"fcnn1", "fcnn5", "resnet18"}
+    splits : Splits
+        Trains on ``X_train`` (N, 1, 28, 28), ``y_train`` (N,); tests on ``X_test``, ``y_test``.
+    max_steps : int
+        The bound on the steps (default :data:`PAPER_STEPS`, the paper's 31 260); epochs
+        repeat over ``X_train`` as often as needed.
+    steps : sequence of int, optional
+        Where to record, each in [1, max_steps]; default ``record_steps(max_steps)`` (~30
+        log-spaced counts ending at ``max_steps``). Training stops at the last of them.
+    lr, momentum, batch_size, seed : the recipe of :func:`nnspaces.train.train_or_load`.
+    device : {"cpu", "cuda", "auto"}
+    cache_dir : path, optional
+        Default ``$NNSPACES_CACHE`` (``~/.cache/nnspaces``); the curve lives in its
+        ``trainlength/`` folder.
+
+    Returns
+    -------
+    curve : DataFrame
+        One row per recorded step, columns :data:`COLUMNS`: ``step``; ``epoch`` (steps /
+        batches per epoch); ``condition``, ``sigma_max``, ``sigma_min`` of the first layer's
+        weight matrix W (m, n) after that step (``fcnn1``: the whole 10×784 network;
+        ``fcnn5``: its first layer, 256×784); ``test_acc`` (fraction); ``train_loss``, the mean
+        mini-batch cross-entropy since the previous recorded step.
+    info : dict
+        ``seconds`` (of the training that made the curve), ``cached`` (True when read from
+        disk), ``path``, ``layer`` (the recorded layer's name and shape).
+
+    Notes
+    -----
+    The network is built after ``torch.manual_seed(seed)`` and the mini-batches drawn by a
+    ``DataLoader`` whose generator is seeded with ``seed``, as in
+    :func:`nnspaces.train.train_or_load`: after ``k`` epochs' worth of steps the weights are
+    those of a ``k``-epoch training run's last epoch. The cache file's name is a SHA-256 of the
+    whole configuration, the model definition and the images; a file that cannot be read, was
+    made under another key or holds malformed columns is reported with a warning and
+    recomputed. Files are written atomically.
+    """
+    device = resolve_device(device)
+    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
+        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    steps = record_steps(max_steps) if steps is None else np.unique(np.asarray(steps, np.int64))
+    if steps.size == 0 or steps[0] < 1 or steps[-1] > max_steps:
+        raise ValueError(f"steps must lie in [1, max_steps={max_steps}], got {steps.tolist()}")
+    with torch.random.fork_rng(devices=[]):  # building a model draws random numbers
+        key = _curve_key(model_name, splits, steps, lr, momentum, batch_size, seed, device)
+        name, layer = first_weight(models.build(model_name))
+    h = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
+    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
+    path = folder / "trainlength" / f"{model_name}-{splits.name}-s{seed}-{h}.pt"
+
+    def _ok(v):
+        return (isinstance(v, dict) and isinstance(v.get("columns"), dict)
+                and all(len(v["columns"].get(c, ())) == len(steps) for c in COLUMNS)
+                and list(v["columns"]["step"]) == key["steps"])  # fmt: skip
+
+    value = _read_cache(path, key, _ok, "cached training curve")
+    cached = value is not None
+    if not cached:
+        t0 = time.perf_counter()
+        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+            cols = _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, device)
+        value = {"columns": cols, "seconds": time.perf_counter() - t0}
+        _atomic_save({"key": key, "value": value}, path)
+    m, n = layer.weight.shape  # (out, in)
+    info = {"seconds": value["seconds"], "cached": cached, "path": str(path),
+            "layer": f"{name} ({m}×{n})"}  # fmt: skip
+    return pd.DataFrame(value["columns"], columns=list(COLUMNS)), info
+
+
+def at_step(curve: pd.DataFrame, step: int) -> pd.Series:
+    """The row of ``curve`` recorded at ``step``; a ``KeyError`` naming the recorded steps."""
+    rows = curve[curve["step"] == step]
+    if rows.empty:
+        raise KeyError(f"step {step} was not recorded; recorded: {curve['step'].tolist()}")
+    return rows.iloc[0]
+
+
+def gap_change(curve: pd.DataFrame, step_a: int, step_b: int, target: float) -> dict:
+    """Distance of the condition number to ``target`` at two recorded steps.
+
+    Returns
+    -------
+    dict
+        ``cond_a``, ``cond_b`` (condition numbers at ``step_a`` and ``step_b``), ``gap_a``,
+        ``gap_b`` (their absolute differences from ``target``), ``closes`` (``gap_b < gap_a``).
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"step": [10, 100], "condition": [5.0, 7.0]})
+    >>> gap_change(c, 10, 100, 7.22)["closes"]
+    True
+    """
+    a, b = at_step(curve, step_a)["condition"], at_step(curve, step_b)["condition"]
+    ga, gb = abs(a - target), abs(b - target)
+    return {"cond_a": float(a), "cond_b": float(b), "gap_a": float(ga), "gap_b": float(gb),
+            "closes": bool(gb < ga)}  # fmt: skip
+
+
+def gap_claim(curve: pd.DataFrame, step: int, dataset: str = "mnist") -> tuple[bool, str, str]:
+    """Whether training past ``step`` brings the 1-layer condition number toward the paper's.
+
+    Parameters
+    ----------
+    curve : DataFrame
+        The 1-layer network's :func:`training_curve`.
+    step : int
+        The step count to compare the curve's last step with (this profile's).
+    dataset : str
+        Off MNIST the paper has no value to approach: the claim does not hold.
+
+    Returns
+    -------
+    holds : bool
+        ``|κ(last) − 7.22| < |κ(step) − 7.22|`` (:func:`gap_change`) on MNIST.
+    text, otherwise : str
+        MyST sentences for :func:`nnspaces.book.claim`, with the numbers.
+    """
+    ref, rel = paper.CONDITION_FCNN1, paper.RELEASED_RUN["fcnn1_condition"]
+    last = int(curve["step"].iloc[-1])
+    text = f"More steps bring the 1-layer network's condition number closer to the paper's {ref}."
+    if step >= last:
+        return False, text, f"The curve stops at {last:,} steps, not after this profile's {step:,}."
+    g = gap_change(curve, step, last, ref)
+    where = "the paper's count" if last == PAPER_STEPS else f"short of the paper's {PAPER_STEPS:,}"
+    a = f"after this profile's {step:,} steps it is {g['cond_a']:.2f}, {g['gap_a']:.2f} away"
+    b = f"after {last:,} steps ({where}) it is {g['cond_b']:.2f}, {g['gap_b']:.2f} away"
+    on_mnist = dataset in paper.DATASETS
+    text = (f"Yes: more steps bring the 1-layer network's condition number closer to the "
+            f"paper's {ref}: {a}; {b} (the released code's own run printed {rel}).")  # fmt: skip
+    otherwise = (f"More steps do not bring the 1-layer network's condition number closer to the "
+                 f"paper's {ref}: {a}; {b}.")  # fmt: skip
+    if not on_mnist:
+        otherwise += f" On {dataset} the paper has no value to approach."
+    return on_mnist and g["closes"], text, otherwise
+
+
+def same_run_claim(curves: dict, nets: dict, step: int, reports: dict | None = None):
+    """Whether the curves, at ``step``, hold the networks that ``train.train_or_load`` returns.
+
+    Parameters
+    ----------
+    curves : dict
+        Model name → :func:`training_curve` (``step`` must be recorded).
+    nets : dict
+        The same names → trained networks (e.g. from :func:`nnspaces.train.trained_models`).
+    step : int
+        The trained networks' step count (this profile's epochs × batches per epoch).
+    reports : dict, optional
+        Their training reports (the kept ``epoch`` is quoted when the claim fails).
+
+    Returns
+    -------
+    holds : bool
+        Every network's first-layer condition number equals the curve's at ``step`` to a
+        relative 1e-6.
+    text, otherwise : str
+        MyST sentences for :func:`nnspaces.book.claim`.
+    """
+    pairs = {}
+    for name, net in nets.items():
+        rows = curves[name][curves[name]["step"] == step]
+        if not rows.empty:
+            pairs[name] = (float(rows["condition"].iloc[0]),
+                           layer_spaces(first_weight(net)[1]).condition_number)  # fmt: skip
+    same = bool(pairs) and all(abs(a - b) <= 1e-6 * abs(b) for a, b in pairs.values())
+    shown = "; ".join(f"{models.DISPLAY_NAME.get(n, n)} {a:.4f} vs {b:.4f}"
+                      for n, (a, b) in pairs.items()) or "not recorded"  # fmt: skip
+    kept = ", ".join(f"{models.DISPLAY_NAME.get(n, n)} epoch {r.get('epoch', '?')}"
+                     for n, r in (reports or {}).items())  # fmt: skip
+    text = (f"At this profile's {step:,} steps the curves' condition numbers equal those of the "
+            f"networks the other chapters use ({shown}): the curves continue those very training "
+            "runs (same initial weights, same mini-batches).")  # fmt: skip
+    otherwise = f"At {step:,} steps the curves and the other chapters' networks differ ({shown})."
+    if kept:
+        otherwise += f" Those networks' weights are from {kept}."
+    return same, text, otherwise

@@ -1,0 +1,199 @@
+"""Tests of nnspaces.certificate against independent references (scipy.linalg.null_space,
+np.linalg.pinv, scipy's SLSQP on a box QP) and identities (κ = 0 on the row space, 1 on the
+null space, 0 at the one-layer closed form)."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from scipy.linalg import null_space
+from scipy.optimize import minimize
+from torch import nn
+
+from nnspaces import certificate, data, inverse, train
+from nnspaces.certificate import kappa, kkt_residual, null_component, row_basis
+
+
+def _random(K=4, n=12, seed=0):
+    rng = np.random.default_rng(seed)
+    return rng.standard_normal((K, n)), rng.standard_normal(n), rng.standard_normal(n)
+
+
+def _np_kappa(J, x, r):
+    """κ from an orthonormal null-space basis (scipy), independent of the SVD cutoff code."""
+    d = x - r
+    N = null_space(J)  # (n, n − rank)
+    return np.linalg.norm(N @ (N.T @ d)) / np.linalg.norm(d)
+
+
+# ---- kappa ---------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("seed", range(5))
+def test_kappa_matches_null_space_and_pinv(seed):
+    J, x, r = _random(seed=seed)
+    k = kappa(J, x, r)
+    assert k == pytest.approx(_np_kappa(J, x, r), rel=1e-12)
+    d = x - r
+    P = np.eye(len(d)) - np.linalg.pinv(J) @ J
+    assert k == pytest.approx(np.linalg.norm(P @ d) / np.linalg.norm(d), rel=1e-12)
+
+
+def test_kappa_zero_on_row_space_and_one_on_null_space():
+    J, _, r = _random(K=3, n=10, seed=1)
+    lam = np.array([0.5, -2.0, 1.0])
+    assert kappa(J, r + J.T @ lam, r) <= 1e-14
+    N = null_space(J)
+    assert kappa(J, r + N @ np.arange(1.0, N.shape[1] + 1), r) == pytest.approx(1.0, abs=1e-14)
+
+
+def test_kappa_rank_deficient_uses_the_cutoff_rule():
+    J, x, r = _random(K=3, n=9, seed=2)
+    J = np.vstack([J, J[0] + J[1]])  # (4, 9) of rank 3
+    assert len(row_basis(J)) == 3
+    assert kappa(J, x, r) == pytest.approx(_np_kappa(J, x, r), rel=1e-12)
+
+
+def test_kappa_extra_rows_widen_the_row_space():
+    J, x, r = _random(K=2, n=8, seed=3)
+    e = np.random.default_rng(4).standard_normal(8)
+    x = r + J.T @ np.array([1.0, 2.0]) + 0.3 * e  # leaves row(J) along e
+    assert kappa(J, x, r) > 0.05
+    assert kappa(J, x, r, extra=e[None]) <= 1e-14
+    assert kappa(J, x, r, extra=e) == kappa(J, x, r, extra=e[None])
+
+
+def test_kappa_x_equal_r_is_zero_and_shapes_and_dtypes():
+    J, x, _ = _random(K=2, n=16, seed=5)
+    assert kappa(J, x, x) == 0.0
+    Jt = torch.as_tensor(J)
+    xi, ri = torch.as_tensor(x).reshape(1, 4, 4), torch.zeros(1, 4, 4, dtype=torch.float64)
+    assert kappa(Jt, xi, ri) == pytest.approx(kappa(J, x, np.zeros(16)), rel=1e-12)
+    k32 = kappa(Jt.float(), xi.float(), ri.float())
+    assert k32 == pytest.approx(kappa(J, x, np.zeros(16)), rel=1e-5)
+    w = null_component(Jt, xi)
+    assert w.shape == xi.shape and w.dtype == torch.float64
+    assert torch.allclose(Jt @ w.reshape(-1), torch.zeros(2, dtype=torch.float64), atol=1e-12)
+
+
+def test_kappa_bad_input_is_refused_with_a_message():
+    J, x, r = _random(K=2, n=6)
+    with pytest.raises(ValueError, match=r"\(K, n\) matrix"):
+        kappa(J[0], x, r)
+    with pytest.raises(ValueError, match="5 elements but J has 6 columns"):
+        kappa(J, x[:5], r)
+    bad = x.copy()
+    bad[0] = np.nan
+    with pytest.raises(ValueError, match="NaN or inf"):
+        kappa(J, bad, r)
+
+
+def test_multipliers_are_the_least_squares_fit():
+    J, x, r = _random(K=3, n=10, seed=9)
+    lam = certificate.multipliers(J, x, r).numpy()
+    assert np.allclose(lam, np.linalg.lstsq(J.T, x - r, rcond=None)[0], atol=1e-12)
+
+
+def test_rank_cutoff_is_numpys_rule():
+    S = torch.tensor([3.0, 1.0, 1e-20], dtype=torch.float64)
+    assert certificate.rank_cutoff(S, (3, 50)) == 50 * np.finfo(np.float64).eps * 3.0
+
+
+# ---- the one-layer closed form is certified ------------------------------------------
+
+
+def _jacobian_autograd(model, x):
+    """(K, n) Jacobian by torch.autograd.functional.jacobian: independent of the library."""
+    x = x.detach().double()
+    J = torch.autograd.functional.jacobian(lambda z: model(z[None])[0], x)
+    return J.reshape(J.shape[0], -1)
+
+
+def test_closed_form_of_a_random_selu_layer_has_kappa_zero():
+    torch.manual_seed(0)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 5), nn.SELU()).double()
+    T = f(torch.rand(5, 1, 6, 6, dtype=torch.float64)).detach()
+    R = torch.rand(5, 1, 6, 6, dtype=torch.float64)
+    for res, r in zip(inverse.invert_classes(f, T, R, "closed-form"), R):
+        assert res.rel_error <= 1e-12
+        assert kappa(_jacobian_autograd(f, res.image), res.image, r) <= 1e-12
+
+
+def test_closed_form_of_a_trained_fcnn1_has_kappa_zero(tmp_path, mnist5k):
+    small = data.subsample(mnist5k, 200)
+    model, _ = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, epochs=1,
+                                   n_train=200, progress=False)  # fmt: skip
+    X, y = small.X_train, small.y_train
+    T = inverse.class_targets(model, X, y, "class-mean")
+    R = torch.stack([inverse.start_image("avg", X, y, c) for c in range(10)])
+    for res, r in zip(inverse.invert_classes(model, T, R, "closed-form"), R):
+        J = _jacobian_autograd(model.double(), res.image)
+        assert res.rel_error <= 1e-12 and kappa(J, res.image, r) <= 1e-12
+
+
+# ---- the KKT residual with a box -----------------------------------------------------
+
+
+def _box_qp():
+    """min ½‖x − r‖² s.t. A x = b, 0 ≤ x ≤ 1, solved by SLSQP and polished on its active set.
+
+    The polish solves the equality-constrained projection on the free pixels in closed form
+    (numpy's pinv), so the solution is exact to round-off.
+    """
+    rng = np.random.default_rng(7)
+    n, K = 10, 2
+    A = rng.standard_normal((K, n))
+    r = rng.uniform(-0.6, 1.6, n)  # several pixels want to leave the box
+    b = A @ rng.uniform(0.2, 0.8, n)  # a feasible target
+    sol = minimize(lambda x: 0.5 * (x - r) @ (x - r), np.full(n, 0.5), jac=lambda x: x - r,
+                   method="SLSQP", bounds=[(0, 1)] * n,
+                   constraints={"type": "eq", "fun": lambda x: A @ x - b, "jac": lambda x: A},
+                   options={"ftol": 1e-15, "maxiter": 500})  # fmt: skip
+    assert sol.success
+    x = sol.x.copy()
+    lower, upper = x <= 1e-7, x >= 1 - 1e-7
+    x[lower], x[upper] = 0.0, 1.0
+    F = ~(lower | upper)
+    AF = A[:, F]
+    rhs = b - A[:, ~F] @ x[~F]
+    x[F] = r[F] + np.linalg.pinv(AF) @ (rhs - AF @ r[F])
+    assert np.abs(A @ x - b).max() <= 1e-12 and x.min() >= 0 and x.max() <= 1
+    assert np.abs(x - sol.x).max() <= 1e-5
+    assert lower.any() or upper.any()
+    return A, x, r, F
+
+
+def test_kkt_residual_zero_at_box_qp_solution_and_positive_elsewhere():
+    A, x, r, F = _box_qp()
+    res = kkt_residual(A, x, r, (0.0, 1.0))
+    assert res.residual <= 1e-12
+    assert res.n_free == F.sum() and res.n_lower + res.n_upper == (~F).sum()
+    assert (res.mu[x == 0] >= -1e-12).all() and (res.mu[x == 1] <= 1e-12).all()
+    # a feasible but non-optimal point: move along the null space of A on the free pixels
+    y = x.copy()
+    y[F] += 1e-3 * null_space(A[:, F])[:, 0]
+    assert np.abs(A @ (y - x)).max() <= 1e-12 and y.min() >= 0 and y.max() <= 1
+    assert kkt_residual(A, y, r, (0.0, 1.0)).residual > 1e-4
+    # a bound multiplier of the wrong sign at one active pixel (λ, fitted on the free pixels,
+    # is unchanged): violation 1 at that pixel
+    i = int(np.flatnonzero(~F)[0])
+    sign = 1.0 if x[i] == 0 else -1.0  # at lo the multiplier must be ≥ 0, at hi ≤ 0
+    r2 = r.copy()
+    r2[i] = x[i] - (A.T @ res.lam.numpy())[i] + sign  # g_i − (Aᵀλ)_i = −sign
+    bad = kkt_residual(A, x, r2, (0.0, 1.0))
+    assert np.allclose(bad.lam.numpy(), res.lam.numpy())
+    assert abs(bad.violation[i]) == pytest.approx(1.0)
+    assert bad.residual == pytest.approx(1.0 / np.linalg.norm(x - r2))
+
+
+def test_kkt_without_box_is_kappa():
+    J, x, r = _random(K=3, n=11, seed=8)
+    assert kkt_residual(J, x, r).residual == pytest.approx(kappa(J, x, r), rel=1e-12)
+    assert kkt_residual(J, r, r).residual == 0.0
+
+
+def test_kkt_bad_box_is_refused():
+    J, x, r = _random(K=2, n=5)
+    with pytest.raises(ValueError, match="lo < hi"):
+        kkt_residual(J, x, r, (1.0, 0.0))

@@ -1,0 +1,134 @@
+"""Training length: step counts, the curve against independent training and SVD, its cache."""
+
+import warnings
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from torch import nn
+from torch.utils.data import DataLoader, TensorDataset
+
+from nnspaces import data, models, paper, train, trainlength
+
+N_TRAIN = 300  # 10 batches of 32 per epoch (the last one short)
+
+
+@pytest.fixture(scope="module")
+def small(mnist5k):
+    return data.subsample(mnist5k, N_TRAIN)
+
+
+def _trained(small, name: str, n_steps: int) -> nn.Module:
+    """The recipe written out again: seeded build, seeded DataLoader, SGD, ``n_steps`` steps."""
+    torch.manual_seed(0)
+    net = models.build(name)
+    loader = DataLoader(TensorDataset(small.X_train, small.y_train), batch_size=32,
+                        shuffle=True, generator=torch.Generator().manual_seed(0))  # fmt: skip
+    opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
+    step = 0
+    while step < n_steps:
+        for xb, yb in loader:
+            opt.zero_grad()
+            nn.functional.cross_entropy(net(xb), yb).backward()
+            opt.step()
+            step += 1
+            if step == n_steps:
+                break
+    return net.eval()
+
+
+def test_step_counts():
+    assert trainlength.PAPER_STEPS == 31_260 == -(-paper.TRAIN_IMAGES // 32) * 20
+    assert trainlength.steps_for(3500) == 2200 and trainlength.steps_for(300, 32, 1) == 10
+    with pytest.raises(ValueError, match="batch_size"):
+        trainlength.steps_for(100, 0)
+    s = trainlength.record_steps(trainlength.PAPER_STEPS, include=[2200, 10**6])
+    assert s[0] == 1 and s[-1] == 31_260 and 2200 in s and 10**6 not in s
+    assert np.all(np.diff(s) > 0) and 25 <= len(s) <= 31
+    ratios = s[1:] / s[:-1]  # log-spaced: the ratio of neighbours stays bounded
+    assert ratios[-10:].max() < 1.6
+
+
+def test_curve_against_independent_training_and_svd(small, cache_dir):
+    curve, info = trainlength.training_curve("fcnn1", small, max_steps=14, steps=[1, 5, 10, 14])
+    assert list(curve.columns) == list(trainlength.COLUMNS)
+    assert curve["step"].tolist() == [1, 5, 10, 14] and not info["cached"]
+    assert curve["epoch"].tolist() == pytest.approx([0.1, 0.5, 1.0, 1.4])
+    assert info["layer"] == "1 (10×784)"
+    net = _trained(small, "fcnn1", 5)
+    W = net[1].weight.detach().double().numpy()  # (10, 784)
+    S = np.linalg.svd(W, compute_uv=False)
+    row = trainlength.at_step(curve, 5)
+    assert row["condition"] == pytest.approx(S[0] / S[-1], rel=1e-6)
+    assert row["sigma_max"] == pytest.approx(S[0], rel=1e-6)
+    with torch.no_grad():
+        acc = (net(small.X_test).argmax(1) == small.y_test).double().mean().item()
+    assert row["test_acc"] == pytest.approx(acc)
+    # one epoch is 10 steps: the curve there holds train_or_load's 1-epoch network
+    m, _ = train.train_or_load("fcnn1", splits=small, epochs=1, n_train=N_TRAIN, progress=False)
+    S = torch.linalg.svdvals(m[1].weight.detach().double())
+    assert trainlength.at_step(curve, 10)["condition"] == pytest.approx(float(S[0] / S[-1]))
+    holds, text, _ = trainlength.same_run_claim({"fcnn1": curve}, {"fcnn1": m}, 10)
+    assert holds and "equal" in text
+    holds, _, otherwise = trainlength.same_run_claim({"fcnn1": curve}, {"fcnn1": m}, 5)
+    assert not holds and "differ" in otherwise
+
+
+def test_first_layer_of_the_five_layer_network(small, cache_dir):
+    curve, info = trainlength.training_curve("fcnn5", small, max_steps=3)
+    assert curve["step"].tolist() == [1, 2, 3] and info["layer"] == "1 (256×784)"
+    W = _trained(small, "fcnn5", 3)[1].weight.detach().double()  # (256, 784)
+    S = torch.linalg.svdvals(W)
+    assert curve["condition"].iloc[-1] == pytest.approx(float(S[0] / S[-1]), rel=1e-6)
+
+
+def test_cache_round_trip_and_corrupted_files(small, cache_dir):
+    kw = dict(max_steps=6, steps=[2, 6])
+    curve, info = trainlength.training_curve("fcnn1", small, **kw)
+    state = torch.get_rng_state()
+    again, info2 = trainlength.training_curve("fcnn1", small, **kw)
+    assert info2["cached"] and info2["path"] == info["path"] and again.equals(curve)
+    assert info2["seconds"] == info["seconds"] and torch.equal(torch.get_rng_state(), state)
+    path = cache_dir / "trainlength" / info["path"].split("/")[-1]
+    assert path.is_file()
+    path.write_bytes(path.read_bytes()[:100])  # truncated
+    with pytest.warns(UserWarning, match="cannot be read"):
+        fresh, info3 = trainlength.training_curve("fcnn1", small, **kw)
+    assert not info3["cached"] and fresh.equals(curve)
+    obj = torch.load(path, weights_only=True)
+    obj["value"]["columns"]["condition"] = obj["value"]["columns"]["condition"][:1]
+    torch.save(obj, path)  # right key, malformed columns
+    with pytest.warns(UserWarning, match="not what it should hold"):
+        trainlength.training_curve("fcnn1", small, **kw)
+    other, _ = trainlength.training_curve("fcnn1", small, seed=1, **kw)  # another key and file
+    assert not other.equals(curve)
+    with warnings.catch_warnings():
+        warnings.simplefilter("error")
+        assert trainlength.training_curve("fcnn1", small, **kw)[1]["cached"]
+
+
+def test_bad_arguments(small, cache_dir):
+    with pytest.raises(ValueError, match="max_steps"):
+        trainlength.training_curve("fcnn1", small, max_steps=0)
+    with pytest.raises(ValueError, match="steps must lie"):
+        trainlength.training_curve("fcnn1", small, max_steps=5, steps=[3, 9])
+    with pytest.raises(KeyError, match="recorded"):
+        trainlength.at_step(pd.DataFrame({"step": [1, 2], "condition": [1.0, 2.0]}), 3)
+
+
+def test_gap_claim_wording():
+    curve = pd.DataFrame({"step": [10, 2200, trainlength.PAPER_STEPS],
+                          "condition": [1.2, 3.6, 7.0]})  # fmt: skip
+    holds, text, _ = trainlength.gap_claim(curve, 2200)
+    assert holds and "3.60, 3.62 away" in text and "7.00, 0.22 away" in text
+    assert "the paper's count" in text
+    g = trainlength.gap_change(curve, 2200, trainlength.PAPER_STEPS, paper.CONDITION_FCNN1)
+    assert g["closes"] and g["gap_b"] == pytest.approx(0.22)
+    worse = curve.assign(condition=[1.2, 7.3, 9.0])
+    holds, _, otherwise = trainlength.gap_claim(worse, 2200)
+    assert not holds and "do not bring" in otherwise
+    holds, _, otherwise = trainlength.gap_claim(curve, 2200, dataset="fashion-mnist")
+    assert not holds and "no value" in otherwise
+    holds, _, otherwise = trainlength.gap_claim(curve, trainlength.PAPER_STEPS)
+    assert not holds and "stops" in otherwise
