@@ -1,4 +1,9 @@
-"""python -m benchmarks [--quick] [--out FILE]: measure, print a table, write JSON."""
+"""python -m benchmarks [--quick] [--out FILE]: measure, print a table, write JSON.
+
+A full run (no ``--quick``, the default ``--out``) also rewrites the README's benchmark
+figures from the new file; ``python -m benchmarks --readme`` rewrites them from the committed
+file without measuring anything.
+"""
 
 from __future__ import annotations
 
@@ -12,11 +17,12 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnspaces import environment
+from nnspaces import environment, performance
 
 from . import book, inverse, spectral
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
+README = Path(__file__).resolve().parents[1] / "README.md"
 PARAMS = {"dataset": "mnist-5k", "epochs": 20, "device": "cpu"}  # the default profile
 
 
@@ -38,7 +44,14 @@ def main(argv=None) -> int:
     ap.add_argument("--jobs", type=int, default=None, help="chapters at once in the book build")
     ap.add_argument("--out", type=Path, default=None, help=f"JSON file (default {DEFAULT_OUT})")
     ap.add_argument("--epochs", type=int, default=PARAMS["epochs"], help="of the cached networks")
+    ap.add_argument(
+        "--readme",
+        action="store_true",
+        help=f"only rewrite README.md's benchmark figures from {DEFAULT_OUT.name} (no measuring)",
+    )
     args = ap.parse_args(argv)
+    if args.readme:
+        return _write_readme(performance.load_results(args.out or DEFAULT_OUT))
     params = dict(PARAMS, epochs=args.epochs)
     out = args.out or (DEFAULT_OUT.with_name("quick.json") if args.quick else DEFAULT_OUT)
     inverse.set_threads(1)
@@ -69,6 +82,21 @@ def main(argv=None) -> int:
             print(f"book ({b['profile']}, {b['warm']['jobs']} chapter(s) at a time): {cold}"
                   f"warm {b['warm']['wall_seconds']:.0f} s, peak {b['peak_rss_mb']:.0f} MB")  # fmt: skip
     print(f"wrote {out} in {result['seconds']:.0f} s", file=sys.stderr)
+    if out == DEFAULT_OUT and not args.quick:
+        _write_readme(result)
+    return 0
+
+
+def _write_readme(result: dict) -> int:
+    """Rewrite the README's generated blocks (``nnspaces.performance.update_readme``)."""
+    text = README.read_text()
+    new = performance.update_readme(text, result)
+    if new != text:
+        tmp = README.with_suffix(".tmp")
+        tmp.write_text(new)
+        os.replace(tmp, README)
+    print(f"{README}: benchmark figures {'rewritten' if new != text else 'already current'}",
+          file=sys.stderr)  # fmt: skip
     return 0
 
 

