@@ -129,3 +129,28 @@ def test_a_rerun_from_an_empty_cache_gives_identical_numbers_and_figures(
     assert f1.keys() == f2.keys()
     for key in f1:
         np.testing.assert_array_equal(f1[key], f2[key], err_msg=key)
+
+
+def test_missing_data_stops_the_run_before_any_chapter(tmp_path, monkeypatch):
+    """Fashion-MNIST absent (no Debian package, no network): the run stops at once, naming
+    the data set and the fix, and executes nothing."""
+    import urllib.request
+
+    from nnspaces import data, reproduce
+
+    def offline(*args, **kwargs):
+        raise OSError("simulated: no network")
+
+    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
+    monkeypatch.setattr(urllib.request, "urlopen", offline)
+    assert "fashion-mnist" in reproduce.needed_datasets("smoke")
+    lines = []
+    t0 = time.perf_counter()
+    with pytest.raises(reproduce.ReproduceError) as e:
+        reproduce.reproduce("smoke", workdir=tmp_path / "work", log=lines.append)
+    msg = str(e.value)
+    assert "fashion-mnist" in msg and "apt-get install dataset-fashion-mnist" in msg
+    assert "Nothing was run" in msg and not any("papermill" in line for line in lines)
+    assert not list((tmp_path / "work" / "book").rglob("*.ipynb"))
+    print(f"stopped after {time.perf_counter() - t0:.1f} s")

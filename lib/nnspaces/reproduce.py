@@ -27,6 +27,8 @@ from pathlib import Path
 
 import yaml
 
+from . import data as _data
+
 
 class ReproduceError(RuntimeError):
     """A chapter failed or the book did not build; the message names where."""
@@ -281,6 +283,23 @@ def _write_json(path: Path, obj) -> None:
     os.replace(tmp, path)
 
 
+def needed_datasets(profile_name: str, todo: list[Chapter] | None = None) -> dict[str, object]:
+    """The data sets the chapters ``todo`` (default: all) read under a profile.
+
+    Returns
+    -------
+    datasets : dict name → root
+        Each data set's ``data_root`` parameter (None: the default location).
+    """
+    out: dict[str, object] = {}
+    for c in chapters() if todo is None else todo:
+        p = notebook_parameters(c, profile_name)
+        out.setdefault(p.get("dataset", "mnist-5k"), p.get("data_root"))
+        if "fashion_n_train" in p:  # the comparison chapter reads Fashion-MNIST too
+            out.setdefault("fashion-mnist", None)
+    return out
+
+
 def reproduce(
     profile_name: str = "default",
     only: list[str] | None = None,
@@ -332,6 +351,13 @@ def reproduce(
                 f"unknown chapter(s) {unknown}: choose from {[c.output for c in todo]}"
             )
         todo = [c for c in todo if c.output in only]
+    # every data set loads before any long work starts (a missing one stops the run here)
+    datasets = needed_datasets(profile_name, todo)
+    log(f"[reproduce] checking data: {', '.join(datasets)}")
+    try:
+        _data.check(list(datasets), roots=datasets)
+    except _data.DataError as e:
+        raise ReproduceError(f"{e}\nNothing was run.") from None
     final = work / "book" / "chapters"
     staging = work / "book" / ".staging"
     final.mkdir(parents=True, exist_ok=True)
