@@ -21,6 +21,15 @@ def mnist5k():
     return data.load("mnist-5k")
 
 
+@pytest.fixture(scope="module")
+def one_thread():
+    """One BLAS thread: on a small shared machine, more threads stall LAPACK (seconds, not ms)."""
+    n = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(n)
+
+
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
     """A fresh checkpoint cache, also exported as NNSPACES_CACHE for subprocesses."""

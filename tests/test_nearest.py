@@ -14,6 +14,7 @@ from torch import nn
 
 from nnspaces import inverse, nearest
 from nnspaces.certificate import kappa
+from nnspaces.inverse.gauss_newton import _chain_jacobian, _selu_chain
 
 SHAPE = (1, 5, 6)  # 30 pixels
 
@@ -79,10 +80,14 @@ def test_slsqp_from_the_refined_point_finds_nothing_nearer(small_run):
             with torch.no_grad():
                 return f(torch.as_tensor(x).reshape(1, *SHAPE))[0].numpy() - t
 
-        sol = minimize(lambda x, rn=rn: 0.5 * np.sum((x - rn) ** 2), res.image.numpy().ravel(),
-                       jac=lambda x, rn=rn: x - rn, method="SLSQP",
-                       constraints={"type": "eq", "fun": con},
-                       options={"ftol": 1e-14, "maxiter": 200})  # fmt: skip
+        sol = minimize(
+            lambda x, rn=rn: 0.5 * np.sum((x - rn) ** 2),
+            res.image.numpy().ravel(),
+            jac=lambda x, rn=rn: x - rn,
+            method="SLSQP",
+            constraints={"type": "eq", "fun": con},
+            options={"ftol": 1e-14, "maxiter": 200},
+        )
         feasible = np.linalg.norm(con(sol.x)) <= 1e-9 * np.linalg.norm(tn)
         if feasible:
             checked += 1
@@ -164,7 +169,7 @@ def test_result_is_an_inverse_result():
 
 def test_kink_gradients_and_preactivations_match_autograd():
     f = _net(seed=10)
-    chain = inverse._selu_chain(f)
+    chain = _selu_chain(f)
     x = torch.randn(*SHAPE, dtype=torch.float64)
     lin = [m for m in f if isinstance(m, nn.Linear)]
 
@@ -188,9 +193,9 @@ def test_kink_gradients_and_preactivations_match_autograd():
 
 def test_kappa_kinks_is_kappa_with_the_kink_rows():
     f = _net(seed=11)
-    chain = inverse._selu_chain(f)
+    chain = _selu_chain(f)
     x, r = torch.randn(2, *SHAPE, dtype=torch.float64)
-    J = inverse._chain_jacobian(chain, x)[1]
+    J = _chain_jacobian(chain, x)[1]
     G = nearest.kink_gradients(chain, x, tol=0.5)
     assert len(G) > 0
     assert kappa(J, x, r, extra=G) <= kappa(J, x, r)
@@ -198,7 +203,7 @@ def test_kappa_kinks_is_kappa_with_the_kink_rows():
 
 def test_curvature_is_the_hessian_of_the_lagrangian_by_autograd():
     f = _net(seed=13)
-    chain = inverse._selu_chain(f)
+    chain = _selu_chain(f)
     x = torch.randn(*SHAPE, dtype=torch.float64)
     lam = torch.randn(3, dtype=torch.float64)
     loc = nearest._local(chain, x, tol=0.4)  # a few "kinks", to exercise ν

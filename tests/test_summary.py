@@ -7,7 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnspaces import environment, layerviews, models, paper, spaces, summary
+from nnspaces import environment, models, paper, summary
 
 
 def test_verdict_wording_and_tolerance():
@@ -29,22 +29,6 @@ def test_headline_numbers_against_independent_svd():
     t = summary.results_table(n)
     assert list(t["paper"]) == [92.0, 99.0, paper.CONDITION_FCNN1, paper.CONDITION_RESNET_LAYER]
     assert t.loc[0, "this book"] == 50.0 and t.loc[0, "verdict"].startswith("lower")
-
-
-def test_conv_layer_lookup_and_views():
-    net = models.build("resnet18")
-    with pytest.raises(ValueError, match="layer1.0.conv1"):
-        layerviews.conv_layer(net, "layer1.0.bn1")
-    assert layerviews.input_sizes(net)["layer1.0.conv1"] == (7, 7)
-    views = layerviews.layer_views(net, "layer1.0.conv1")
-    assert set(views) == {"kernels", "unfold", "taps", "operator 7x7"}
-    taps = net.layer1[0].conv1.weight.double().permute(2, 3, 0, 1).reshape(9, 64, 64)
-    ref = torch.linalg.svdvals(taps).flatten().sort(descending=True).values
-    torch.testing.assert_close(views["taps"], ref)
-    t = layerviews.views_table(views)
-    assert t.loc["kernels", "condition number"] == pytest.approx(
-        spaces.layer_spaces(net.layer1[0].conv1, view="kernels").condition_number
-    )
 
 
 def test_environment_record(tmp_path):
@@ -99,8 +83,9 @@ def test_t_intervals_two_runs_and_one_run():
 
 
 def test_seed_spread_and_the_paper_comparison_sentence():
-    table = pd.DataFrame({"seed": [0, 1, 2], "cond_fcnn1": [7.0, 7.2, 7.4],
-                          "acc_fcnn1": [0.80, 0.81, 0.82]})  # fmt: skip
+    table = pd.DataFrame(
+        {"seed": [0, 1, 2], "cond_fcnn1": [7.0, 7.2, 7.4], "acc_fcnn1": [0.80, 0.81, 0.82]}
+    )
     spread = summary.seed_spread(table)
     assert spread.loc["cond_fcnn1", "paper"] == paper.CONDITION_FCNN1
     assert spread.loc["cond_fcnn1", "paper vs prediction"] == "inside"

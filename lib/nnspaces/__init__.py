@@ -12,10 +12,11 @@ models     build("fcnn1" | "fcnn5" | "resnet18"), the paper's three networks
 train      train_or_load(...): the paper's recipe (final-epoch weights, as released), cached
 trainlength  condition number and accuracy against SGD steps, up to the paper's step count
 outputs    collect_outputs(model, X), cached_outputs(...): raw outputs over a data set (on disk)
-spaces     SVD of layers: signal, null and residual spaces, layer tables
-layerviews one convolution seen through every matrix view (Figure 2's chapter)
+spaces     SVD of layers: signal, null and residual spaces, the rank rule, layer tables,
+           one convolution seen through every matrix view (Figure 2's chapter)
 certificate  κ and KKT residuals: how near a preimage is to being the nearest one
-inverse    input images that give chosen outputs (closed form, Gauss–Newton, …), certified
+inverse    input images that give chosen outputs (closed form, Gauss–Newton, …), certified;
+           one module per method
 nearest    refine(...): move a preimage along the preimage set towards the reference
 ideal      the Figure 3 grid, its selection rule, and reachability of targets
 released   the released ResNet procedure re-enacted (training mode, 32 copies)
@@ -37,7 +38,6 @@ from . import (  # noqa: E402
     environment,
     ideal,
     inverse,
-    layerviews,
     models,
     nearest,
     outputs,
@@ -51,10 +51,27 @@ from . import (  # noqa: E402
     train,
     trainlength,
     verdicts,
-)  # fmt: skip
+)
 
 __all__ = [
-    "book", "certificate", "data", "environment", "ideal", "inverse", "layerviews", "models",
-    "nearest", "outputs", "paper", "params", "performance", "plots", "released", "reproduce",
-    "spaces", "summary", "train", "trainlength", "verdicts",
-]  # fmt: skip
+    "book",
+    "certificate",
+    "data",
+    "environment",
+    "ideal",
+    "inverse",
+    "models",
+    "nearest",
+    "outputs",
+    "paper",
+    "params",
+    "performance",
+    "plots",
+    "released",
+    "reproduce",
+    "spaces",
+    "summary",
+    "train",
+    "trainlength",
+    "verdicts",
+]

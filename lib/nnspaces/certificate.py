@@ -13,7 +13,8 @@ it, from arrays alone (no network): it is the pure mathematics under
 
 Public API
 ----------
-- :func:`rank_cutoff` — the singular-value cutoff used for every pseudo-inverse here.
+- :func:`rank_cutoff` — the singular-value cutoff used for every pseudo-inverse here: the
+  library's one rule, :func:`nnspaces.spaces.rank_cutoff`, re-exported.
 - :func:`row_basis` — an orthonormal basis of the row space of ``J`` (optionally with extra
   rows), by SVD with that cutoff.
 - :func:`null_component` — ``(I − J⁺J) v``: the part of ``v`` the linearised constraint
@@ -35,9 +36,17 @@ from dataclasses import dataclass
 
 import torch
 
+from .spaces import rank_cutoff
+
 __all__ = [
-    "KKT", "kappa", "kkt_residual", "multipliers", "null_component", "rank_cutoff", "row_basis",
-]  # fmt: skip
+    "KKT",
+    "kappa",
+    "kkt_residual",
+    "multipliers",
+    "null_component",
+    "rank_cutoff",
+    "row_basis",
+]
 
 
 def _as_tensor(a, like: torch.Tensor | None = None) -> torch.Tensor:
@@ -65,25 +74,6 @@ def _flat(v, J: torch.Tensor, name: str) -> torch.Tensor:
     if not torch.isfinite(v).all():
         raise ValueError(f"{name} holds {int((~torch.isfinite(v)).sum())} NaN or inf value(s)")
     return v
-
-
-def rank_cutoff(S: torch.Tensor, shape: tuple[int, int]) -> float:
-    """Singular values at or below this count as zero: ``max(K, n) · eps · σ_max``.
-
-    Parameters
-    ----------
-    S : (k,) Tensor
-        Singular values of a (K, n) matrix, largest first.
-    shape : (K, n)
-
-    Returns
-    -------
-    cut : float
-        NumPy's default ``rcond`` rule, the rule of ``inverse._min_norm_step`` and
-        ``inverse._pinv``.
-    """
-    smax = float(S[0]) if len(S) else 0.0
-    return max(shape) * torch.finfo(S.dtype).eps * smax
 
 
 def row_basis(J, extra=None) -> torch.Tensor:

@@ -34,26 +34,25 @@ import torch
 from torch import nn
 
 from . import certificate
-from .inverse import (
-    SELU_ALPHA,
-    SELU_LAMBDA,
-    InverseResult,
-    _chain_jacobian,
-    _jacobian,
-    _line_search,
-    _min_norm_step,
-    _result,
-    _selu_chain,
-    _work_copy,
-    frozen,
-    invert_classes,
-)
+from .inverse import SELU_ALPHA, SELU_LAMBDA, InverseResult, frozen, invert_classes
+from .inverse.common import _min_norm_step, _work_copy
+from .inverse.gauss_newton import _line_search, _outputs_and_jacobians, _selu_chain
+from .inverse.result import _build_results
+from .inverse.selu import selu_slope
 from .models import MODEL_NAMES, device_of
 
 __all__ = [
-    "KINK_TOL", "STEPS", "NearestResult", "kink_gradients", "nearest_preimage", "preactivations",
-    "refine", "summarize", "summary_keys", "table",
-]  # fmt: skip
+    "KINK_TOL",
+    "STEPS",
+    "NearestResult",
+    "kink_gradients",
+    "nearest_preimage",
+    "preactivations",
+    "refine",
+    "summarize",
+    "summary_keys",
+    "table",
+]
 
 #: A hidden SELU pre-activation with ``|u| ≤ KINK_TOL`` counts as sitting at SELU's kink.
 KINK_TOL = 1e-3
@@ -121,7 +120,7 @@ def preactivations(chain, x: torch.Tensor) -> list[torch.Tensor]:
     Parameters
     ----------
     chain : list of (W (m, n), b (m,), selu_after)
-        :func:`nnspaces.inverse._selu_chain` of the network.
+        :func:`nnspaces.inverse.gauss_newton._selu_chain` of the network.
     x : Tensor with n elements
 
     Returns
@@ -191,11 +190,6 @@ class _Local:
         return torch.cat(vals) if vals else self.u[0].new_zeros(0)
 
 
-def _slope(u: torch.Tensor) -> torch.Tensor:
-    """SELU's derivative ``σ'(u)``: ``λ`` for ``u > 0``, ``λα eᵘ`` otherwise."""
-    return torch.where(u > 0, SELU_LAMBDA, SELU_LAMBDA * SELU_ALPHA * u.exp())
-
-
 def _local(chain, x: torch.Tensor, tol: float) -> _Local:
     """Forward pass with the pre-activations' gradients (``G_l = W_l D_{l−1} G_{l−1}``)."""
     h, A = x.reshape(-1), None  # A = ∂h/∂x (None: the identity)
@@ -207,7 +201,7 @@ def _local(chain, x: torch.Tensor, tol: float) -> _Local:
         us.append(u)
         ats.append(u.abs() <= tol if selu and i < len(chain) - 1 else None)
         if selu:
-            A, h = _slope(u)[:, None] * G, torch.selu(u)
+            A, h = selu_slope(u)[:, None] * G, torch.selu(u)
         else:
             A, h = G, u
     return _Local(Gs, us, ats)
@@ -216,14 +210,6 @@ def _local(chain, x: torch.Tensor, tol: float) -> _Local:
 # --------------------------------------------------------------------------------------
 # The method
 # --------------------------------------------------------------------------------------
-
-
-def _outputs_and_jacobians(f, chain, X: torch.Tensor, K: int):
-    """``(f(X) (B, K), J (B, K, n))``: closed form for Linear/SELU stacks, else autograd."""
-    if chain is not None:
-        out, J = zip(*(_chain_jacobian(chain, x) for x in X))
-        return torch.stack(out), torch.stack(J)
-    return _jacobian(f, X, K)
 
 
 def _restore(f, chain, T, Y, tn, tol, max_iter):
@@ -368,18 +354,39 @@ def refine(
         start = time.perf_counter()
         f = _work_copy(model, dtype)
         T, X, R = (v.to(device=device, dtype=dtype) for v in (T, X0, R))
-        runs = _refine(f, T, X, R, max_iter=max_iter, tol=tol, restore_iter=restore_iter,
-                       min_step=min_step, patience=patience, rtol=rtol, kappa_tol=kappa_tol,
-                       kink_tol=kink_tol, steps=tuple(steps))  # fmt: skip
-        results = [_nearest_result(f, T[i], R[i], classes[i], run) for i, run in enumerate(runs)]
-    per = (time.perf_counter() - start) / max(1, len(results))
-    for res in results:
-        res.seconds = per
-    return results
+        runs = _refine(
+            f,
+            T,
+            X,
+            R,
+            max_iter=max_iter,
+            tol=tol,
+            restore_iter=restore_iter,
+            min_step=min_step,
+            patience=patience,
+            rtol=rtol,
+            kappa_tol=kappa_tol,
+            kink_tol=kink_tol,
+            steps=tuple(steps),
+        )
+        bases = _build_results(
+            f,
+            [run["x"] for run in runs],
+            T,
+            R,
+            classes,
+            method="nearest",
+            start=start,
+            iterations=[run["iters"] for run in runs],
+            messages=[run["msg"] for run in runs],
+            histories=[run["mse"] for run in runs],
+        )
+    return [_nearest_result(base, run) for base, run in zip(bases, runs)]
 
 
-def _refine(f, T, X, R, *, max_iter, tol, restore_iter, min_step, patience, rtol, kappa_tol,
-            kink_tol, steps):  # fmt: skip
+def _refine(
+    f, T, X, R, *, max_iter, tol, restore_iter, min_step, patience, rtol, kappa_tol, kink_tol, steps
+):
     """The iteration of :func:`refine` on prepared tensors; one dict per problem."""
     B, K = T.shape
     chain = _selu_chain(f)
@@ -387,10 +394,19 @@ def _refine(f, T, X, R, *, max_iter, tol, restore_iter, min_step, patience, rtol
     X, rel = _restore(f, chain, T, X, tn, tol, restore_iter)
     dist = torch.linalg.vector_norm((X - R).reshape(B, -1), dim=1).tolist()
     runs = [
-        {"x0": X[i].clone(), "kappas": [], "kappas_kinks": [], "kinks": [], "dists": [dist[i]],
-         "mse": [], "steps": [], "iters": 0, "msg": ""}
+        {
+            "x0": X[i].clone(),
+            "kappas": [],
+            "kappas_kinks": [],
+            "kinks": [],
+            "dists": [dist[i]],
+            "mse": [],
+            "steps": [],
+            "iters": 0,
+            "msg": "",
+        }
         for i in range(B)
-    ]  # fmt: skip
+    ]
     active = []
     for i in range(B):
         if math.isfinite(rel[i]):
@@ -421,16 +437,25 @@ def _refine(f, T, X, R, *, max_iter, tol, restore_iter, min_step, patience, rtol
         moved = [(None, dist[i], "") for i in idx]
         for name in steps:
             # candidate directions of this kind (None where it does not apply)
-            cand = [_direction(name, chain, Ji, X[i], R[i], res, loc)
-                    for i, Ji, res, loc in todo]  # fmt: skip
+            cand = [_direction(name, chain, Ji, X[i], R[i], res, loc) for i, Ji, res, loc in todo]
             sub = [k for k, d in enumerate(cand) if d is not None]
             if not sub:
                 continue
             ids = [idx[k] for k in sub]
             D = torch.stack([cand[k] for k in sub]).reshape(X[ids].shape)
-            found = _distance_search(f, chain, T[ids], X[ids], D, R[ids], tn[ids],
-                                     [dist[i] for i in ids], tol, restore_iter,
-                                     min_step)  # fmt: skip
+            found = _distance_search(
+                f,
+                chain,
+                T[ids],
+                X[ids],
+                D,
+                R[ids],
+                tn[ids],
+                [dist[i] for i in ids],
+                tol,
+                restore_iter,
+                min_step,
+            )
             for k, (x2, d2) in zip(sub, found):
                 if x2 is not None and d2 < moved[k][1]:
                     moved[k] = (x2, d2, name)
@@ -517,7 +542,7 @@ def _curvature(chain, loc: _Local, lam, nu=None) -> tuple[torch.Tensor, torch.Te
             w = grad_h * SELU_LAMBDA * SELU_ALPHA * u.exp() * (u < 0)  # β_l ⊙ σ''(u_l)
             rows.append(loc.G[i][w != 0])
             weights.append(w[w != 0])
-            grad_u = grad_h * _slope(u)
+            grad_u = grad_h * selu_slope(u)
         if i in extra:
             grad_u = grad_u + extra[i]
         grad_h = W.T @ grad_u  # ∂φ/∂h_{i−1}
@@ -546,8 +571,9 @@ def _kkt_step(A, x, r, rhs, G, w) -> torch.Tensor | None:
     return d if torch.isfinite(d).all() else None
 
 
-def _distance_search(f, chain, T, X, D, R, tn, dists, tol, restore_iter, min_step,
-                     max_step=MAX_STEP):  # fmt: skip
+def _distance_search(
+    f, chain, T, X, D, R, tn, dists, tol, restore_iter, min_step, max_step=MAX_STEP
+):
     """The step length for ``x + αd`` (restored onto the preimage) that brings it nearer ``r``.
 
     Backtracks from ``α = 1`` (halving down to ``min_step``) until the restored point is
@@ -588,10 +614,7 @@ def _distance_search(f, chain, T, X, D, R, tn, dists, tol, restore_iter, min_ste
     return new
 
 
-def _nearest_result(f, t, r, c, run) -> NearestResult:
-    base = _result(f, run["x"], t, r, c, iterations=run["iters"], method="nearest",
-                   message=run["msg"])  # fmt: skip
-    base.history = run["mse"]
+def _nearest_result(base: InverseResult, run: dict) -> NearestResult:
     d, k, kk, nk = run["dists"], run["kappas"], run["kappas_kinks"], run["kinks"]
     nan = math.nan
     base.kappa = k[-1] if k else nan
@@ -715,10 +738,24 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         none); ``iterations_median``; ``seconds_mean`` (per digit).
     """
     out = {}
-    columns = ["digits", "nearer", "gained_min", "gained_max", "gained_rel_min", "gained_rel_max",
-               "gn_kappa_min", "gn_kappa_max", "kappa_max", "kappa_kinks_max", "rel_error_max",
-               "kinked", "smooth_kappa_max", "kinked_kappa_min", "iterations_median",
-               "seconds_mean"]  # fmt: skip
+    columns = [
+        "digits",
+        "nearer",
+        "gained_min",
+        "gained_max",
+        "gained_rel_min",
+        "gained_rel_max",
+        "gn_kappa_min",
+        "gn_kappa_max",
+        "kappa_max",
+        "kappa_kinks_max",
+        "rel_error_max",
+        "kinked",
+        "smooth_kappa_max",
+        "kinked_kappa_min",
+        "iterations_median",
+        "seconds_mean",
+    ]
     for net, d in df.groupby("network", sort=False):
         kinked = d["kinks"] > 0
         nan = float("nan")

@@ -12,9 +12,8 @@ import torch
 from torch import nn
 
 from . import models, paper
-from .layerviews import conv_layer
 from .models import DISPLAY_NAME
-from .spaces import layer_spaces
+from .spaces import conv_layer, layer_spaces
 from .train import _atomic_save, default_cache_dir
 from .trainlength import _read_cache
 
@@ -85,11 +84,23 @@ def results_table(numbers: dict[str, float], dataset: str = "mnist") -> pd.DataF
             ours, ref = 100 * numbers[f"acc_{name}"], 100 * paper.ACCURACY[name]
             rows.append((f"{DISPLAY_NAME[name]} test accuracy (%)", ref, ours, "accuracy"))
     if "cond_fcnn1" in numbers:
-        rows.append(("1-layer FCNN condition number (Fig. 1)", paper.CONDITION_FCNN1,
-                     numbers["cond_fcnn1"], "condition number"))  # fmt: skip
+        rows.append(
+            (
+                "1-layer FCNN condition number (Fig. 1)",
+                paper.CONDITION_FCNN1,
+                numbers["cond_fcnn1"],
+                "condition number",
+            )
+        )
     if "cond_resnet" in numbers:
-        rows.append((f"ResNet18 {paper.RESNET_LAYER} condition number (Fig. 2)",
-                     paper.CONDITION_RESNET_LAYER, numbers["cond_resnet"], "condition number"))  # fmt: skip
+        rows.append(
+            (
+                f"ResNet18 {paper.RESNET_LAYER} condition number (Fig. 2)",
+                paper.CONDITION_RESNET_LAYER,
+                numbers["cond_resnet"],
+                "condition number",
+            )
+        )
     return pd.DataFrame(
         [
             {
@@ -99,7 +110,7 @@ def results_table(numbers: dict[str, float], dataset: str = "mnist") -> pd.DataF
                 "verdict": paper.verdict(o, p, TOLERANCE[kind], dataset),
             }
             for q, p, o, kind in rows
-        ]  # fmt: skip
+        ]
     )
 
 
@@ -138,10 +149,12 @@ def seed_study(params: dict, seeds, names=("fcnn1", "fcnn5", "resnet18")):
 
 #: The paper's single value for each column of :func:`seed_study`'s table.
 PAPER_VALUE = {
-    "acc_fcnn1": paper.ACCURACY["fcnn1"], "acc_fcnn5": paper.ACCURACY["fcnn5"],
-    "acc_resnet18": paper.ACCURACY["resnet18"], "cond_fcnn1": paper.CONDITION_FCNN1,
+    "acc_fcnn1": paper.ACCURACY["fcnn1"],
+    "acc_fcnn5": paper.ACCURACY["fcnn5"],
+    "acc_resnet18": paper.ACCURACY["resnet18"],
+    "cond_fcnn1": paper.CONDITION_FCNN1,
     "cond_resnet": paper.CONDITION_RESNET_LAYER,
-}  # fmt: skip
+}
 
 
 def t_intervals(values, level: float = 0.95) -> dict[str, float]:
@@ -202,8 +215,14 @@ def t_intervals(values, level: float = 0.95) -> dict[str, float]:
     s = float(x.std(ddof=1))
     q = float(stats.t.ppf((1 + level) / 2, n - 1))
     ci, pi = q * s / np.sqrt(n), q * s * np.sqrt(1 + 1 / n)
-    return {**out, "std": s, "ci_low": mean - ci, "ci_high": mean + ci,
-            "pi_low": mean - pi, "pi_high": mean + pi}  # fmt: skip
+    return {
+        **out,
+        "std": s,
+        "ci_low": mean - ci,
+        "ci_high": mean + ci,
+        "pi_low": mean - pi,
+        "pi_high": mean + pi,
+    }
 
 
 def position(value: float, low: float, high: float) -> str:
@@ -226,10 +245,12 @@ def position(value: float, low: float, high: float) -> str:
 
 #: Human-readable name of each column of :func:`seed_study`'s table.
 QUANTITY = {
-    "acc_fcnn1": "1-layer FCNN test accuracy", "acc_fcnn5": "5-layer FCNN test accuracy",
-    "acc_resnet18": "ResNet18 test accuracy", "cond_fcnn1": "1-layer FCNN condition number",
+    "acc_fcnn1": "1-layer FCNN test accuracy",
+    "acc_fcnn5": "5-layer FCNN test accuracy",
+    "acc_resnet18": "ResNet18 test accuracy",
+    "cond_fcnn1": "1-layer FCNN condition number",
     "cond_resnet": f"ResNet18 {paper.RESNET_LAYER} condition number",
-}  # fmt: skip
+}
 
 
 def seed_spread(table: pd.DataFrame, level: float = 0.95, dataset: str = "mnist") -> pd.DataFrame:
@@ -258,11 +279,18 @@ def seed_spread(table: pd.DataFrame, level: float = 0.95, dataset: str = "mnist"
         r = t_intervals(table[c].to_numpy(), level)
         ref = PAPER_VALUE.get(c, float("nan")) if dataset in paper.DATASETS else float("nan")
         rows[c] = {
-            "n": r["n"], "mean": r["mean"], "std": r["std"], "ci low": r["ci_low"],
-            "ci high": r["ci_high"], "pi low": r["pi_low"], "pi high": r["pi_high"],
-            "min": float(table[c].min()), "max": float(table[c].max()), "paper": ref,
+            "n": r["n"],
+            "mean": r["mean"],
+            "std": r["std"],
+            "ci low": r["ci_low"],
+            "ci high": r["ci_high"],
+            "pi low": r["pi_low"],
+            "pi high": r["pi_high"],
+            "min": float(table[c].min()),
+            "max": float(table[c].max()),
+            "paper": ref,
             "paper vs prediction": position(ref, r["pi_low"], r["pi_high"]),
-        }  # fmt: skip
+        }
     return pd.DataFrame.from_dict(rows, orient="index")
 
 
@@ -307,15 +335,21 @@ def paper_comparison(spread: pd.DataFrame, quantity: str, level: float = 0.95):
         one = f"**{name}:** with a single seed there is no interval: one run says nothing "
         return False, generic, one + "about the spread between runs."
     sd = f"{scale * r['std']:.2g}{unit}"  # two significant digits, however small
-    pi = (f"the {pct} prediction interval for one run, [{f(r['pi low'])}, {f(r['pi high'])}] "
-          f"(mean {f(r['mean'])}, s = {sd}, n = {int(r['n'])} seeds)")  # fmt: skip
-    text = (f"**{name}:** the paper's {ref} lies inside {pi}: a single run of this recipe on "
-            "these data could well give it, so the seeds do not tell the two apart.")  # fmt: skip
-    otherwise = (f"**{name}:** the paper's {ref} lies **{where}** {pi}: a single run of this "
-                 f"recipe on these data lands that far from the mean in fewer than "
-                 f"{100 - 100 * level:g} % of runs, so the difference is not seed noise; it comes "
-                 "from what differs between the paper's run and these (data, length of "
-                 "training, software).")  # fmt: skip
+    pi = (
+        f"the {pct} prediction interval for one run, [{f(r['pi low'])}, {f(r['pi high'])}] "
+        f"(mean {f(r['mean'])}, s = {sd}, n = {int(r['n'])} seeds)"
+    )
+    text = (
+        f"**{name}:** the paper's {ref} lies inside {pi}: a single run of this recipe on "
+        "these data could well give it, so the seeds do not tell the two apart."
+    )
+    otherwise = (
+        f"**{name}:** the paper's {ref} lies **{where}** {pi}: a single run of this "
+        f"recipe on these data lands that far from the mean in fewer than "
+        f"{100 - 100 * level:g} % of runs, so the difference is not seed noise; it comes "
+        "from what differs between the paper's run and these (data, length of "
+        "training, software)."
+    )
     return where == "inside", text, otherwise
 
 
@@ -374,12 +408,19 @@ def init_condition_numbers(
         raise ValueError(f"n must be a positive int, got {n!r}")
     with torch.random.fork_rng(devices=[]):  # building models draws random numbers
         definition = models.definition_hash("resnet18")
-    key = {"n": n, "seed0": int(seed0), "layer": layer, "torch": str(torch.__version__),
-           "definition": definition, "format": 1}  # fmt: skip
+    key = {
+        "n": n,
+        "seed0": int(seed0),
+        "layer": layer,
+        "torch": str(torch.__version__),
+        "definition": definition,
+        "format": 1,
+    }
     h = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
     path = Path(cache_dir or default_cache_dir()) / "init" / f"resnet18-condition-{h}.pt"
-    value = _read_cache(path, key, lambda v: isinstance(v, list) and len(v) == n,
-                        "cached initial condition numbers")  # fmt: skip
+    value = _read_cache(
+        path, key, lambda v: isinstance(v, list) and len(v) == n, "cached initial condition numbers"
+    )
     if value is None:
         value = []
         with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
@@ -418,9 +459,15 @@ def init_claims(kappa, trained: float, paper_value: float = paper.CONDITION_RESN
     if k.size == 0 or not np.isfinite(k).all():
         raise ValueError("kappa must be a non-empty array of finite condition numbers")
     q_low, q_high = np.percentile(k, [2.5, 97.5])
-    num = {"n": k.size, "min": float(k.min()), "max": float(k.max()), "q_low": float(q_low),
-           "q_high": float(q_high), "below_trained": float((k < trained).mean()),
-           "below_paper": float((k < paper_value).mean())}  # fmt: skip
+    num = {
+        "n": k.size,
+        "min": float(k.min()),
+        "max": float(k.max()),
+        "q_low": float(q_low),
+        "q_high": float(q_high),
+        "below_trained": float((k < trained).mean()),
+        "below_paper": float((k < paper_value).mean()),
+    }
     n, lo, hi = num["n"], f"{num['min']:.3f}", f"{num['max']:.3f}"
     rng = f"the {n} random initialisations (range [{lo}, {hi}]"
     t_below = f"{100 * num['below_trained']:.0f} % of them lower)"

@@ -1,4 +1,5 @@
-"""One convolution layer seen through every matrix its weights define (Figure 2's chapter)."""
+"""One convolution layer seen through every matrix its weights define (Figure 2's chapter):
+the kernels, unfold and taps views of :mod:`~nnspaces.spaces.matrices` and the whole operator."""
 
 from __future__ import annotations
 
@@ -6,8 +7,10 @@ import pandas as pd
 import torch
 from torch import nn
 
-from .models import device_of
-from .spaces import LayerSpaces, conv_operator_singular_values, layer_spaces, weight_matrix
+from ..models import device_of
+from .matrices import weight_matrix
+from .operator import conv_operator_singular_values
+from .svd import LayerSpaces, layer_spaces
 
 
 def conv_layer(model: nn.Module, name: str) -> nn.Conv2d:
@@ -93,7 +96,15 @@ def views_table(views: dict) -> pd.DataFrame:
         S = v.S if isinstance(v, LayerSpaces) else torch.as_tensor(v, dtype=torch.float64)
         shape = "×".join(map(str, v.shape)) if isinstance(v, LayerSpaces) else "—"
         smax, smin = float(S.max()), float(S.min())
-        rows.append({"view": label, "matrix": shape, "singular values": len(S),
-                     "sigma_max": smax, "sigma_min": smin,
-                     "condition number": smax / smin if smin > 0 else float("inf")})  # fmt: skip
+        cond = smax / smin if smin > 0 else float("inf")
+        rows.append(
+            {
+                "view": label,
+                "matrix": shape,
+                "singular values": len(S),
+                "sigma_max": smax,
+                "sigma_min": smin,
+                "condition number": cond,
+            }
+        )
     return pd.DataFrame(rows).set_index("view")

@@ -1,0 +1,196 @@
+"""What an inverse method returns (:class:`InverseResult`) and the one helper that builds it.
+
+Every method hands its images to :func:`_build_results`, which scores them by an independent
+forward pass of the network, so all methods are measured the same way.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import torch
+from torch import nn
+
+#: Relative output error at or below which a target counts as reached (``feasible``).
+REACHED_TOL = 1e-6
+
+#: A reached result whose first-order certificate (``kappa``, or ``kkt`` with a box) is at or
+#: below this is a certified stationary point of the distance to the reference on the preimage
+#: (``InverseResult.certified``); only such results are called "nearest" in the book.
+CERTIFIED_TOL = 1e-6
+
+
+@dataclass
+class InverseResult:
+    """What :func:`invert` found.
+
+    Attributes
+    ----------
+    image : Tensor, shape of the reference
+        The input found (compute dtype, CPU).
+    output : (K,) Tensor
+        ``f(image)`` by a forward pass of the network in the compute dtype.
+    target : (K,) Tensor
+    rel_error : float
+        ``‖f(x) − t‖ / ‖t‖`` (``‖f(x) − t‖`` when ``t = 0``).
+    predicted : int
+        ``argmax f(x)``.
+    target_class : int
+        ``argmax t`` unless given.
+    margin : float
+        Target-class margin ``f(x)[c] − max_{j≠c} f(x)[j]`` with ``c = target_class``:
+        positive exactly when the image is classified as the target class.
+    distance : float
+        ``‖x − reference‖`` over all pixels.
+    outside_box : int
+        Number of pixels outside the valid range ``[0, 1]``.
+    iterations : int
+    seconds : float
+        Wall time of the call (per class for vectorised batches).
+    history : list of float
+        Mean squared output error ``mean((f(x) − t)²)`` (the paper's loss) at the start and
+        after every step.
+    feasible : bool or None
+        Box problems only: whether the target was reached inside the box
+        (``rel_error ≤ 1e-6``; the closed form decides it from the problem itself).
+    method : str
+    message : str
+    kappa : float
+        The nearness certificate ``‖(I − J⁺J)(x − r)‖ / ‖x − r‖`` with ``J`` the (K, n)
+        Jacobian at ``x`` (:func:`nnspaces.certificate.kappa`): 0 at a preimage point that is
+        first-order stationary for the distance to ``r`` (a nearest preimage where ``f`` is
+        smooth); NaN when not computed.
+    kkt : float or None
+        Box problems only: the relative KKT residual of
+        ``min ‖x − r‖ s.t. f(x) = t, lo ≤ x ≤ hi`` at ``x``
+        (:func:`nnspaces.certificate.kkt_residual`).
+    """
+
+    image: torch.Tensor
+    output: torch.Tensor
+    target: torch.Tensor
+    rel_error: float
+    predicted: int
+    target_class: int
+    margin: float
+    distance: float
+    outside_box: int
+    iterations: int
+    seconds: float = 0.0
+    history: list[float] = field(default_factory=list)
+    feasible: bool | None = None
+    method: str = ""
+    message: str = ""
+    kappa: float = math.nan
+    kkt: float | None = None
+
+    @property
+    def reached(self) -> bool:
+        """Whether ``f(x) = t`` to the relative error :data:`REACHED_TOL`."""
+        return self.rel_error <= REACHED_TOL
+
+    @property
+    def certified(self) -> bool:
+        """Reached, and first-order stationary for the distance to the reference: ``kappa``
+        (``kkt`` with a box) at or below :data:`CERTIFIED_TOL`."""
+        cert = self.kappa if self.kkt is None else self.kkt
+        return self.reached and cert <= CERTIFIED_TOL
+
+
+def _forward1(f: nn.Module, x: torch.Tensor) -> torch.Tensor:
+    """``f`` on one input (no batch dimension) → ``(K,)``."""
+    with torch.no_grad():
+        out = f(x.unsqueeze(0))
+    return out.reshape(-1)
+
+
+def _mse(out: torch.Tensor, t: torch.Tensor) -> float:
+    """The paper's loss ``mean((out − t)²)``."""
+    return float(((out - t) ** 2).mean())
+
+
+def _build_results(
+    f: nn.Module,
+    X: Sequence[torch.Tensor],
+    T: torch.Tensor,
+    R: torch.Tensor,
+    classes: Sequence[int | None],
+    *,
+    method: str,
+    start: float,
+    iterations: Sequence[int],
+    messages: Sequence[str],
+    histories: Sequence[list[float]] | None = None,
+    box: tuple[float, float] | None = None,
+    feasible: Sequence[bool | None] | None = None,
+) -> list[InverseResult]:
+    """Score the images a method found: one :class:`InverseResult` per problem.
+
+    Parameters
+    ----------
+    f : torch.nn.Module
+        The frozen network in the compute dtype.
+    X : (B, *S) Tensor or B Tensors (*S)
+        The images found.
+    T : (B, K) Tensor
+        The targets.
+    R : (B, *S) Tensor
+        The references (for ``distance``).
+    classes : B int or None
+        The class of each target for ``margin``; None: ``argmax`` of the target.
+    method : str
+    start : float
+        ``time.perf_counter()`` when the method started: each result's ``seconds`` is the
+        time since, divided by ``B`` (scoring included).
+    iterations : B int
+    messages : B str
+    histories : B lists of float, optional
+        The loss ``mean((f(x) − t)²)`` at the start and after every step; by default the loss
+        of the result alone (a method that takes no step).
+    box : (lo, hi), optional
+        With a box, ``feasible`` is whether the target was reached (unless given).
+    feasible : B bool or None, optional
+        Decided by the method itself (the closed form decides it from the problem).
+
+    Returns
+    -------
+    results : list of B InverseResult
+        Image, output and target on the CPU; ``kappa`` and ``kkt`` are left for the caller.
+    """
+    results = []
+    for i, (x, t, r, c) in enumerate(zip(X, T, R, classes)):
+        out = _forward1(f, x)
+        t = t.to(out)
+        tn = float(torch.linalg.vector_norm(t))
+        err = float(torch.linalg.vector_norm(out - t))
+        c = int(torch.argmax(t)) if c is None else int(c)
+        others = torch.cat([out[:c], out[c + 1 :]])
+        res = InverseResult(
+            image=x.detach().cpu(),
+            output=out.detach().cpu(),
+            target=t.detach().cpu(),
+            rel_error=err / tn if tn > 0 else err,
+            predicted=int(torch.argmax(out)),
+            target_class=c,
+            margin=float(out[c] - others.max()) if len(others) else math.nan,
+            distance=float(torch.linalg.vector_norm(x - r.to(x))),
+            outside_box=int(((x < 0) | (x > 1)).sum()),
+            iterations=int(iterations[i]),
+            method=method,
+            message=messages[i],
+        )
+        res.history = (
+            list(histories[i]) if histories is not None else [_mse(res.output, res.target)]
+        )
+        if feasible is not None:
+            res.feasible = feasible[i]
+        elif box is not None:
+            res.feasible = res.rel_error <= REACHED_TOL
+        results.append(res)
+    per = (time.perf_counter() - start) / max(1, len(results))
+    for res in results:
+        res.seconds = per
+    return results

@@ -1,0 +1,125 @@
+"""Tests of nnspaces.inverse.box through the closed form and Gauss–Newton with a pixel box,
+against SciPy (SLSQP, bvls) and the KKT conditions."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import layer, mlp, np_forward, np_selu_inv, rel, wb
+from scipy.optimize import minimize
+from torch import nn
+
+from nnspaces.inverse import invert
+
+
+@pytest.mark.parametrize(
+    "make,method",
+    [
+        (layer, "closed-form"),
+        (layer, "gauss-newton"),
+        (lambda: mlp((64, 32, 16, 5)), "gauss-newton"),
+    ],
+)
+def test_box_reaches_a_valid_target(make, method):
+    f = make()
+    n = 784 if isinstance(f[1], nn.Linear) and f[1].in_features == 784 else 64
+    rng = np.random.default_rng(7)
+    x0 = rng.uniform(0.1, 0.9, n)
+    t = torch.tensor(np_forward(f, x0))
+    r = torch.tensor(rng.uniform(0, 1, n))
+    res = invert(f, t, r, method, box=(0, 1))
+    x = res.image.numpy()
+    assert x.min() >= 0 and x.max() <= 1 and res.outside_box == 0
+    assert rel(np_forward(f, x), t.numpy()) <= 1e-6
+    assert res.feasible is True
+
+
+def test_box_closed_form_is_the_nearest_point():
+    f = layer(n=12, m=3, seed=8)
+    W, b = wb(f)
+    rng = np.random.default_rng(1)
+    t = np_forward(f, rng.uniform(0.2, 0.8, 12))
+    r = rng.uniform(-0.5, 1.5, 12)
+    res = invert(f, torch.tensor(t), torch.tensor(r), "closed-form", box=(0, 1))
+    z = np_selu_inv(t) - b
+    ref = minimize(
+        lambda x: 0.5 * np.sum((x - r) ** 2),
+        np.clip(r, 0, 1),
+        jac=lambda x: x - r,
+        method="SLSQP",
+        bounds=[(0, 1)] * 12,
+        constraints={"type": "eq", "fun": lambda x: W @ x - z, "jac": lambda x: W},
+        options={"ftol": 1e-14, "maxiter": 500},
+    )
+    assert ref.success
+    assert np.allclose(res.image.numpy(), ref.x, atol=1e-5)
+    assert res.distance <= np.linalg.norm(ref.x - r) + 1e-8
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    m=st.integers(1, 6), extra=st.integers(0, 30), seed=st.integers(0, 2**16), selu=st.booleans()
+)
+def test_box_closed_form_satisfies_kkt(m, extra, seed, selu):
+    """x = clip(r + Wᵀλ) for some λ, W x = z, x in the box: the optimality conditions."""
+    n = m + 4 + extra
+    f = layer(n=n, m=m, selu=selu, seed=seed)
+    W, b = wb(f)
+    rng = np.random.default_rng(seed)
+    t = np_forward(f, rng.uniform(0.05, 0.95, n))
+    r = rng.uniform(-1, 2, n)
+    res = invert(f, torch.tensor(t), torch.tensor(r), "closed-form", box=(0, 1))
+    x = res.image.numpy()
+    assert res.feasible and x.min() >= 0 and x.max() <= 1
+    z = (np_selu_inv(t) if selu else t) - b
+    assert np.linalg.norm(W @ x - z) <= 1e-8 * max(1, np.linalg.norm(z))
+    free = (x > 1e-12) & (x < 1 - 1e-12)
+    lam = np.linalg.lstsq(W[:, free].T, (x - r)[free], rcond=None)[0]
+    assert np.allclose(np.clip(r + W.T @ lam, 0, 1), x, atol=1e-6)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    K=st.integers(1, 10),
+    n=st.integers(1, 300),
+    seed=st.integers(0, 2**16),
+    at_bounds=st.floats(0, 0.9),
+    scale=st.sampled_from([1e-2, 1.0, 1e2, 1e4]),
+)
+def test_box_least_squares_matches_scipy_bvls(K, n, seed, at_bounds, scale):
+    """The interior-point bounded least squares reaches bvls's residual, inside the box."""
+    from scipy.optimize import lsq_linear
+
+    from nnspaces.inverse.box import _box_least_squares
+
+    rng = np.random.default_rng(seed)
+    J = rng.normal(size=(K, n)) * rng.uniform(0.1, 10)
+    x = rng.uniform(0, 1, n)
+    pinned = rng.uniform(size=n) < at_bounds
+    x[pinned] = rng.integers(0, 2, pinned.sum())  # pixels already at 0 or 1
+    r = rng.normal(size=K) * scale
+    d = _box_least_squares(J, r, -x, 1 - x)
+    ref = lsq_linear(J, r, bounds=(-x, 1 - x), method="bvls").x
+    assert np.all(x + d >= 0) and np.all(x + d <= 1)
+    ours, best = np.linalg.norm(J @ d - r), np.linalg.norm(J @ ref - r)
+    assert ours <= best + 1e-7 * max(1.0, np.linalg.norm(r))
+
+
+def test_box_infeasible_is_reported_not_raised():
+    torch.manual_seed(0)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(30, 4))
+    with torch.no_grad():
+        f[1].weight.abs_()
+        f[1].bias.zero_()
+    W, _ = wb(f)
+    t = torch.tensor(2 * W @ np.ones(30))  # twice the largest output a [0,1] image gives
+    res = invert(f, t, torch.full((30,), 0.5), "closed-form", box=(0, 1))
+    assert res.feasible is False and "not reachable" in res.message
+    assert np.allclose(res.image.numpy(), 1.0, atol=1e-8)  # the unique box point nearest
+    assert res.rel_error == pytest.approx(0.5, abs=1e-8)
+    gn = invert(f, t, torch.full((30,), 0.5), "gauss-newton", box=(0, 1))
+    assert gn.feasible is False and gn.outside_box == 0
+    assert gn.rel_error == pytest.approx(0.5, abs=1e-6)

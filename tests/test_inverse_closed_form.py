@@ -1,0 +1,143 @@
+"""Tests of nnspaces.inverse.closed_form: the formula against an independent forward pass and
+np.linalg.pinv, through closed_form_inverse and through invert."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from reference import layer, mlp, np_forward, np_selu, np_selu_inv, rel, wb
+from torch import nn
+
+from nnspaces.inverse import closed_form_inverse, invert, invert_classes, supports_closed_form
+from nnspaces.spaces import layer_spaces
+
+
+def _problem(m=6, n=40, B=5, seed=0, rank=None):
+    """W (m, n) [of a given rank], b (m,), targets T (B, m) in SELU's range, references R (B, n)."""
+    rng = np.random.default_rng(seed)
+    k = m if rank is None else rank
+    W = rng.normal(size=(m, k)) @ rng.normal(size=(k, n)) / np.sqrt(n)
+    b = rng.normal(size=m)
+    T = np_selu(rng.normal(size=(B, n)) @ W.T + b)  # outputs of real inputs: reachable
+    R = rng.uniform(0, 1, (B, n))
+    return W, b, T, R
+
+
+@pytest.mark.parametrize("selu", [True, False])
+def test_closed_form_inverse_through_independent_forward(selu):
+    W, b, T, R = _problem(seed=1)
+    if not selu:
+        T = np_selu_inv(T)  # any values: a bare affine layer reaches them all
+    X = closed_form_inverse(*map(torch.tensor, (W, b, T, R)), selu=selu).numpy()  # (B, n)
+    assert X.shape == R.shape
+    out = X @ W.T + b
+    out = np_selu(out) if selu else out
+    np.testing.assert_allclose(out, T, rtol=1e-12, atol=1e-12)
+    # x* = r + W⁺(z − W r), row by row with NumPy's pseudo-inverse
+    Z = (np_selu_inv(T) if selu else T) - b
+    ref = R + (Z - R @ W.T) @ np.linalg.pinv(W).T
+    np.testing.assert_allclose(X, ref, atol=1e-12)
+    P_null = np.eye(W.shape[1]) - np.linalg.pinv(W) @ W  # null-space part taken from r
+    np.testing.assert_allclose(X @ P_null.T, R @ P_null.T, atol=1e-12)
+
+
+def test_closed_form_inverse_rank_deficient_is_least_squares_nearest():
+    W, b, T, R = _problem(m=6, n=30, rank=4, seed=2)
+    T = T + 0.3  # off the range: no exact preimage
+    X = closed_form_inverse(*map(torch.tensor, (W, b, T, R))).numpy()
+    Z = np_selu_inv(T) - b
+    np.testing.assert_allclose(X, R + (Z - R @ W.T) @ np.linalg.pinv(W).T, atol=1e-10)
+    sp = layer_spaces(torch.tensor(W))
+    assert sp.rank == 4
+    same = closed_form_inverse(sp, torch.tensor(b), torch.tensor(T), torch.tensor(R)).numpy()
+    np.testing.assert_array_equal(same, X)  # spaces or matrix: one SVD either way
+
+
+def test_closed_form_inverse_keeps_dtype_and_shapes():
+    W, b, T, R = (torch.tensor(a, dtype=torch.float32) for a in _problem(seed=3))
+    X = closed_form_inverse(W, None, T, R)  # no bias: z = σ⁻¹(t)
+    assert X.dtype == torch.float32 and X.shape == R.shape
+    assert torch.allclose(torch.selu(X @ W.T), T, rtol=1e-4, atol=1e-4)
+    with pytest.raises(ValueError, match=r"T must be \(B, 6\) and R \(B, 40\)"):
+        closed_form_inverse(W, b, T[:, :5], R)
+    with pytest.raises(ValueError, match=r"T must be \(B, 6\)"):
+        closed_form_inverse(W, b, T[0], R[0])
+    with pytest.raises(ValueError, match="floor"):
+        closed_form_inverse(W, b, torch.full_like(T, -2.0), R)
+
+
+@pytest.mark.parametrize("selu", [True, False])
+def test_closed_form_exact_through_independent_forward(selu):
+    f = layer(selu=selu)
+    g = torch.Generator().manual_seed(1)
+    t = torch.rand(10, generator=g, dtype=torch.float64) * 4 - 1.5  # any value above the floor
+    r = torch.rand(1, 28, 28, generator=g)
+    res = invert(f, t, r, "closed-form")
+    assert res.image.shape == r.shape and res.image.dtype == torch.float64
+    err = rel(np_forward(f, res.image.numpy()), t.numpy())
+    assert err <= 1e-10
+    assert abs(res.rel_error - err) <= 1e-12
+    assert res.feasible is None and res.iterations == 0
+
+
+@pytest.mark.parametrize("selu", [True, False])
+def test_closed_form_is_min_norm_and_moves_in_row_space(selu):
+    f = layer(n=100, m=7, selu=selu, seed=3)
+    W, b = wb(f)
+    t = np.linspace(-1.0, 2.0, 7)
+    z = (np_selu_inv(t) if selu else t) - b
+    x0 = invert(f, torch.tensor(t), torch.zeros(100), "closed-form").image.numpy()
+    assert np.allclose(x0, np.linalg.pinv(W) @ z, atol=1e-12)
+    r = np.random.default_rng(0).uniform(0, 1, 100)
+    x = invert(f, torch.tensor(t), torch.tensor(r), "closed-form").image.numpy()
+    P_null = np.eye(100) - np.linalg.pinv(W) @ W
+    assert np.linalg.norm(P_null @ (x - r)) <= 1e-10 * np.linalg.norm(x - r)
+    assert np.allclose(P_null @ x, P_null @ r, atol=1e-12)  # null space taken from r
+
+
+def test_closed_form_refuses_other_structures():
+    with pytest.raises(ValueError, match="closed-form.*gauss-newton"):
+        invert(mlp(), torch.zeros(5), torch.zeros(64), "closed-form")
+    assert supports_closed_form(layer()) and supports_closed_form(nn.Linear(3, 2))
+    assert not supports_closed_form(mlp())
+
+
+def test_invert_classes_matches_invert():
+    f = layer(n=50, m=10, seed=4)
+    g = torch.Generator().manual_seed(0)
+    T = torch.rand(10, 10, generator=g, dtype=torch.float64) * 3 - 1
+    R = torch.rand(10, 50, generator=g)
+    batch = invert_classes(f, T, R, "closed-form")
+    for c, res in enumerate(batch):
+        one = invert(f, T[c], R[c], "closed-form", target_class=c)
+        assert torch.allclose(res.image, one.image, atol=1e-12)
+        assert res.target_class == c and abs(res.margin - one.margin) < 1e-12
+
+
+@settings(max_examples=25, deadline=None)
+@given(
+    m=st.integers(1, 8),
+    extra=st.integers(0, 40),
+    rank_drop=st.integers(0, 2),
+    seed=st.integers(0, 2**16),
+)
+def test_closed_form_properties(m, extra, rank_drop, seed):
+    n = m + extra
+    rng = np.random.default_rng(seed)
+    k = max(1, m - rank_drop)
+    W = rng.normal(size=(m, k)) @ rng.normal(size=(k, n)) / np.sqrt(n)  # rank k
+    b = rng.normal(size=m)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(n, m), nn.SELU()).double()
+    with torch.no_grad():
+        f[1].weight.copy_(torch.tensor(W))
+        f[1].bias.copy_(torch.tensor(b))
+    t = np_selu(W @ rng.normal(size=n) + b)  # in the range of the layer
+    r = rng.uniform(0, 1, n)
+    res = invert(f, torch.tensor(t), torch.tensor(r), "closed-form")
+    x = res.image.numpy()
+    assert rel(np_forward(f, x), t) <= 1e-8
+    P_null = np.eye(n) - np.linalg.pinv(W) @ W
+    assert np.linalg.norm(P_null @ (x - r)) <= 1e-8 * (1 + np.linalg.norm(x - r))
