@@ -1,4 +1,8 @@
-"""Command line: ``python -m nnspaces reproduce --profile default`` (also ``nnspaces …``)."""
+"""Command line: ``python -m nnspaces reproduce --profile default`` (also ``nnspaces …``).
+
+``python -m nnspaces released-resnet PATH`` loads a ResNet18 state_dict such as the released
+repository's ``models/final_model_resnet`` and prints Figure 2's condition number.
+"""
 
 from __future__ import annotations
 
@@ -23,7 +27,16 @@ def main(argv: list[str] | None = None) -> int:
         help=f"chapters executed at once (default {_r.default_jobs()}: one per core, at most 2)",
     )
     sub.add_parser("profiles", help="list the profiles")
+    rr = sub.add_parser(
+        "released-resnet",
+        help="load a ResNet18 state_dict (e.g. the released models/final_model_resnet) and print "
+        "Figure 2's condition number",
+    )
+    rr.add_argument("path", help="the state_dict file")
+    rr.add_argument("--layer", default=None, help="dotted name of a Conv2d (Figure 2's by default)")
     args = parser.parse_args(argv)
+    if args.command == "released-resnet":
+        return _released_resnet(args.path, args.layer)
     if args.command == "profiles":
         for name in _r.profile_names():
             print(f"{name}: {_r.profile(name)['description']}")
@@ -33,6 +46,30 @@ def main(argv: list[str] | None = None) -> int:
     except (_r.ReproduceError, ValueError) as e:
         print(f"nnspaces reproduce: error: {e}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _released_resnet(path: str, layer: str | None) -> int:
+    from . import models, paper, released
+
+    layer = layer or paper.RESNET_LAYER
+    try:
+        info = released.kernel_condition(models.load_state_dict_file(path, "resnet18"), layer)
+    except (OSError, ValueError) as e:
+        print(f"nnspaces released-resnet: error: {e}", file=sys.stderr)
+        return 1
+    m, n = info["matrix_shape"]
+    print(f"{path}: ResNet18 weights loaded")
+    kh, kw = info["weight_shape"][2:]
+    print(
+        f"{layer}: weight {info['weight_shape']} as a ({m}, {n}) matrix, one row per {kh}×{kw} kernel"
+    )
+    print("singular values: " + " ".join(f"{s:.4f}" for s in info["S"].tolist()))
+    print(
+        f"condition number σ1/σ{n} = {info['condition']:.4f} (paper: "
+        f"{paper.CONDITION_RESNET_LAYER}; the released notebook printed "
+        f"{paper.RELEASED_RUN['resnet_layer_condition']})"
+    )
     return 0
 
 

@@ -13,6 +13,8 @@ images ``(N, 1, 28, 28)`` to raw outputs ``(N, 10)`` (no softmax).
 from __future__ import annotations
 
 import hashlib
+import pickle
+from pathlib import Path
 
 import torch
 from torch import nn
@@ -106,3 +108,156 @@ def device_of(model: nn.Module) -> torch.device:
     """The device of a model's first parameter (CPU for a parameterless model)."""
     p = next(model.parameters(), None)
     return p.device if p is not None else torch.device("cpu")
+
+
+#: Key prefixes a saved state_dict may carry around the network's own keys: ``"model."`` (the
+#: released notebook saved a wrapper module holding the ResNet as ``self.model``) and
+#: ``"module."`` (``nn.DataParallel``).
+STATE_DICT_PREFIXES = ("model.", "module.")
+
+
+def _read_state_dict(path) -> dict:
+    """``torch.load(path, weights_only=True)`` with errors that say what the file is instead."""
+    path = Path(path)
+    if not path.is_file():
+        raise FileNotFoundError(
+            f"no state_dict file at {path}: give the path of the downloaded file (e.g. the released "
+            "repository's models/final_model_resnet)"
+        )
+    try:
+        obj = torch.load(path, map_location="cpu", weights_only=True)
+    except (pickle.UnpicklingError, RuntimeError, EOFError, OSError) as e:
+        raise ValueError(_unreadable(path, e)) from e
+    if isinstance(obj, dict) and isinstance(obj.get("state_dict"), dict):
+        obj = obj["state_dict"]  # a checkpoint that wraps its state_dict (as nnspaces.train's)
+    if not isinstance(obj, dict) or not obj:
+        raise ValueError(
+            f"{path} holds a {type(obj).__name__}, not a state_dict (a non-empty dict of parameter "
+            "name → tensor): save one with torch.save(model.state_dict(), path)"
+        )
+    bad = [k for k, v in obj.items() if not (isinstance(k, str) and torch.is_tensor(v))]
+    if bad:
+        raise ValueError(
+            f"{path} is a dict but not a state_dict: {len(bad)} entr(ies) are not name → tensor, "
+            f"e.g. {bad[:3]!r}"
+        )
+    return obj
+
+
+def _unreadable(path, error: Exception) -> str:
+    """Why ``torch.load(path, weights_only=True)`` failed, and what to do about it."""
+    with open(path, "rb") as f:
+        head = f.read(64)
+    if head.startswith(b"version https://git-lfs"):
+        return (
+            f"{path} is a Git LFS pointer, not the weights: download the file itself "
+            "(`git lfs pull`, or the repository's raw download link)"
+        )
+    if not head.startswith((b"PK\x03\x04", b"\x80")):  # a zip archive (torch.save) or a pickle
+        return f"{path} is not a file written by torch.save (neither a zip archive nor a pickle)"
+    if isinstance(error, pickle.UnpicklingError):
+        lines = [ln.strip() for ln in str(error).splitlines() if "Unsupported global" in ln]
+        why = lines[0] if lines else str(error).splitlines()[0][:160]
+        return (
+            f"{path} is not a plain state_dict: torch.load(weights_only=True) refused it ({why}). "
+            "If it is a whole pickled model from a source you trust, load it yourself and save "
+            "its weights: torch.save(model.state_dict(), path)"
+        )
+    return (
+        f"{path} cannot be read ({type(error).__name__}: {str(error)[:160]}): the file looks "
+        "truncated or corrupted; download it again"
+    )
+
+
+def _strip_prefix(state: dict, expected: set[str]) -> dict:
+    """Drop a prefix of :data:`STATE_DICT_PREFIXES` carried by every key, when that makes the
+    keys the expected ones (or brings them closer)."""
+    for prefix in STATE_DICT_PREFIXES:
+        if state and all(k.startswith(prefix) for k in state):
+            stripped = {k[len(prefix) :]: v for k, v in state.items()}
+            if len(set(stripped) & expected) > len(set(state) & expected):
+                return _strip_prefix(stripped, expected)
+    return state
+
+
+def _few(keys, n: int = 5) -> str:
+    keys = sorted(keys)
+    more = f" … and {len(keys) - n} more" if len(keys) > n else ""
+    return ", ".join(keys[:n]) + more
+
+
+def load_state_dict_file(path, name: str = "resnet18") -> nn.Module:
+    """Build one of the paper's networks and load a saved state_dict into it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A file written by ``torch.save(model.state_dict(), path)``, e.g. the released
+        repository's ``models/final_model_resnet`` (torchvision ``resnet18(num_classes=10)`` with
+        a one-channel ``conv1``). Read with ``torch.load(weights_only=True)``: no code in the file
+        is executed.
+    name : {"fcnn1", "fcnn5", "resnet18"}
+        The network the weights belong to.
+
+    Returns
+    -------
+    model : torch.nn.Module
+        On the CPU, in eval mode (the released notebook never called ``eval()``: NOTES §2).
+
+    Raises
+    ------
+    FileNotFoundError
+        No file at ``path``.
+    ValueError
+        The file is not a readable ``torch.save`` file, holds a pickled object other than a
+        state_dict (e.g. a whole model), has missing or unexpected keys (a few listed) or tensors
+        of the wrong shape (each listed with both shapes). Every message says what to do.
+
+    Notes
+    -----
+    Keys may carry a ``"model."`` or ``"module."`` prefix (a wrapper module, ``nn.DataParallel``);
+    it is removed when every key has it. A dict holding the state_dict under ``"state_dict"`` is
+    unwrapped. Tensors are cast to the network's dtype by ``load_state_dict``.
+
+    Examples
+    --------
+    >>> import tempfile, pathlib
+    >>> net = build("fcnn1")
+    >>> path = pathlib.Path(tempfile.mkdtemp()) / "w.pt"
+    >>> torch.save(net.state_dict(), path)
+    >>> torch.equal(load_state_dict_file(path, "fcnn1")[1].weight, net[1].weight)
+    True
+    """
+    model = build(name)
+    expected = model.state_dict()
+    state = _strip_prefix(_read_state_dict(path), set(expected))
+    missing, unexpected = set(expected) - set(state), set(state) - set(expected)
+    if missing or unexpected:
+        parts = []
+        if missing:
+            parts.append(f"{len(missing)} missing ({_few(missing)})")
+        if unexpected:
+            parts.append(f"{len(unexpected)} unexpected ({_few(unexpected)})")
+        raise ValueError(
+            f"{path} does not hold the weights of {name!r}: keys {'; '.join(parts)}. Is it the "
+            f"state_dict of another network? Choose name= one of {', '.join(MODEL_NAMES)}"
+        )
+    wrong = [
+        f"{k}: file {tuple(state[k].shape)}, {name} {tuple(v.shape)}"
+        for k, v in expected.items()
+        if tuple(state[k].shape) != tuple(v.shape)
+    ]
+    if wrong:
+        hint = ""
+        if name == "resnet18" and any(w.startswith("conv1.weight") for w in wrong):
+            hint = (
+                " (conv1 must be Conv2d(1, 64, 7, 2, 3) for 1-channel 28×28 digits; torchvision's "
+                "ImageNet ResNet18 has 3 input channels and 1000 outputs)"
+            )
+        raise ValueError(
+            f"{path}: {len(wrong)} tensor(s) have the wrong shape for {name!r}{hint}: "
+            + "; ".join(wrong[:5])
+            + (f" … and {len(wrong) - 5} more" if len(wrong) > 5 else "")
+        )
+    model.load_state_dict(state)
+    return model.eval()

@@ -338,22 +338,26 @@ def _batch_norms(model: nn.Module) -> dict[str, nn.modules.batchnorm._BatchNorm]
     }
 
 
-def running_stat_drift(before: nn.Module, after: nn.Module) -> dict[str, float]:
+def running_stat_drift(before: nn.Module, after: nn.Module) -> dict:
     """How far BatchNorm running statistics moved between two copies of a network.
 
     Returns
     -------
     drift : dict
         ``running_mean`` and ``running_var``: the largest relative change
-        ``‖s_after − s_before‖ / ‖s_before‖`` over the BatchNorm layers (0 without any).
+        ``‖s_after − s_before‖ / ‖s_before‖`` over the BatchNorm layers (0 without any);
+        ``running_mean_layer`` and ``running_var_layer``: the layer where it is largest
+        (``""`` without any).
     """
     old, new = _batch_norms(before), _batch_norms(after)
-    drift = {"running_mean": 0.0, "running_var": 0.0}
+    drift = {"running_mean": 0.0, "running_var": 0.0, "running_mean_layer": "",
+             "running_var_layer": ""}  # fmt: skip
     for name, m in old.items():
-        for key in drift:
+        for key in ("running_mean", "running_var"):
             a, b = getattr(m, key), getattr(new[name], key).to(getattr(m, key).device)
             rel = float((b - a).norm() / a.norm().clamp_min(torch.finfo(a.dtype).tiny))
-            drift[key] = max(drift[key], rel)
+            if rel > drift[key]:
+                drift[key], drift[f"{key}_layer"] = rel, name
     return drift
 
 
@@ -530,10 +534,31 @@ def _starts(kind, X, y, T, Z3, K) -> torch.Tensor:
 
 
 def _run(net, R, T, copies, steps, lr) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """One :func:`input_sgd` per class → images (K, C, H, W), histories (K, steps + 1), spreads."""
     runs = [input_sgd(net, r, t, copies, steps, lr) for r, t in zip(R, T)]
     images = torch.stack([r.image for r in runs])  # (K, C, H, W)
     histories = torch.tensor([r.history for r in runs], dtype=torch.float64)  # (K, steps + 1)
     return images, histories, torch.tensor([r.copies_spread for r in runs])
+
+
+def _run_independent(net, R, T, steps, lr) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_run` with one copy, all classes in one batch: exact for an eval-mode network,
+    whose images in a batch do not interact (the gradient of ``Σ_c loss_c`` with respect to
+    image ``c`` is that of ``loss_c`` alone)."""
+    device = device_of(net)
+    z = R.detach().to(device).clone().requires_grad_(True)  # (K, C, H, W)
+    T = T.to(device=device, dtype=z.dtype)
+    history = []
+    for step in range(steps + 1):
+        with torch.enable_grad():
+            per = ((net(z) - T) ** 2).mean(1)  # (K,): each class's loss
+        history.append(per.detach().cpu().double())
+        if step == steps:
+            break
+        (grad,) = torch.autograd.grad(per.sum(), z)
+        with torch.no_grad():
+            z.add_(grad, alpha=-lr)
+    return z.detach().cpu(), torch.stack(history, 1), torch.zeros(len(R))
 
 
 @torch.no_grad()
@@ -592,7 +617,8 @@ def reenact(
     :func:`released_targets`; the "min" start chosen with each candidate passed as 32 copies
     (:func:`copies_outputs`), as the released code does; :func:`input_sgd` with 32 copies.
     *Corrected* (a fresh copy in eval mode): outputs over ``X`` → the same target formula → start
-    images → :func:`input_sgd` with one image (``"paper-sgd"``).
+    images → :func:`input_sgd` with one image (``"paper-sgd"``), the ``K`` classes in one batch
+    (exact in eval mode, where images in a batch do not interact).
     """
     starts = _check_starts(starts)
     K = int(torch.as_tensor(y).max()) + 1
@@ -602,12 +628,9 @@ def reenact(
     if X_test is not None:
         accuracy["train-mode"] = _accuracy(batch_outputs(rel, X_test, batch_size, seed), y_test)
         accuracy["eval"] = _accuracy(batch_outputs(ev, X_test, 500, None), y_test)
-    copies3 = copies_outputs(rel, X, batch_size)  # (N, B, K)
-    outputs = {
-        "batch-train": batch_outputs(rel, X, batch_size, seed),
-        "copies-train": copies3[:, 0],
-        "eval": batch_outputs(ev, X, 500, None),
-    }
+    outputs = {"batch-train": batch_outputs(rel, X, batch_size, seed)}  # the histograms' pass
+    copies3 = copies_outputs(rel, X, batch_size)  # (N, B, K): the "min" start's pass
+    outputs |= {"copies-train": copies3[:, 0], "eval": batch_outputs(ev, X, 500, None)}
     targets = {
         "released": released_targets(outputs["batch-train"]),
         "corrected": released_targets(outputs["eval"]),
@@ -620,7 +643,10 @@ def reenact(
         net, copies = setup[proc]
         for start in starts:
             R = _starts(start, X, y, targets[proc], choice[proc], K)  # (K, 1, 28, 28)
-            images, hist, spread = _run(net, R, targets[proc], copies, steps, lr)
+            if proc == "released":
+                images, hist, spread = _run(net, R, targets[proc], copies, steps, lr)
+            else:
+                images, hist, spread = _run_independent(net, R, targets[proc], steps, lr)
             res["starts"][(proc, start)], res["images"][(proc, start)] = R, images
             res["histories"][(proc, start)] = hist
             res["predicted"][(proc, start)] = _predict(ev, images)
@@ -659,6 +685,8 @@ def kernel_condition(model: nn.Module, layer: str = RESNET_LAYER) -> dict:
         conv = model.get_submodule(layer)
     except AttributeError as e:
         raise ValueError(f"the network has no layer {layer!r} (e.g. 'layer1.0.conv1')") from e
+    if not isinstance(conv, nn.Conv2d):
+        raise ValueError(f"layer {layer!r} is a {type(conv).__name__}, not a Conv2d")
     sp = layer_spaces(conv, view="kernels", name=layer)
     return {
         "layer": layer, "weight_shape": tuple(conv.weight.shape), "matrix_shape": sp.shape,

@@ -71,7 +71,8 @@ def reenactment_figure(rep, start: str, procedures: Sequence[str] = ("released",
 
 def loss_curves(rep, start: str, procedures: Sequence[str] = ("released", "corrected"),
                 panel: tuple[float, float] = (4.0, 3.0)):  # fmt: skip
-    """The loss relative to its start, ``L_s / L_0``, per step and digit; one panel per procedure.
+    """The change of the loss from its start, ``100 (L_s / L_0 − 1)`` %, per step and digit; one
+    panel per procedure.
 
     Parameters
     ----------
@@ -83,18 +84,20 @@ def loss_curves(rep, start: str, procedures: Sequence[str] = ("released", "corre
     Returns
     -------
     fig : matplotlib.figure.Figure
-        One line per digit (labelled in the first panel); a dashed line marks 1 (no change).
+        One line per digit (labelled in the first panel); a dashed line marks 0 (no change).
+        Each panel has its own vertical scale.
     """
     fig, axes = plt.subplots(1, len(procedures), figsize=(panel[0] * len(procedures), panel[1]),
                              squeeze=False)  # fmt: skip
     for ax, proc in zip(axes[0], procedures):
         H = rep.histories[(proc, start)].numpy()  # (K, steps + 1)
         for c, h in enumerate(H):
-            ax.plot(np.arange(len(h)), h / h[0], lw=1, label=str(c))
-        ax.axhline(1.0, color="k", lw=0.8, ls="--")
+            ax.plot(np.arange(len(h)), 100 * (h / h[0] - 1), lw=1, label=str(c))
+        ax.axhline(0.0, color="k", lw=0.8, ls="--")
+        ax.ticklabel_format(axis="y", useOffset=False)
         ax.set_title(f"{_LABELS.get(proc, proc)}, start {start}", fontsize=9)
         ax.set_xlabel("SGD step")
-    axes[0, 0].set_ylabel("loss / loss at start")
+    axes[0, 0].set_ylabel("loss change from the start (%)")
     axes[0, 0].legend(fontsize=6, ncol=2, title="digit", title_fontsize=7)
     fig.tight_layout()
     return fig
