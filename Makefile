@@ -22,9 +22,10 @@ install: $(STAMP)
 book: install  ## train (or load) the networks, execute every notebook (JOBS at once), build _build/html
 	$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG)
 
-test: install  ## lint, unit tests, and the smoke profile end to end
+test: install  ## lint, layers, unit tests, and the smoke profile end to end
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
+	$(BIN)/lint-imports
 	$(BIN)/python -m pytest
 
 smoke: install  ## the smallest profile, built in the checkout

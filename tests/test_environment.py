@@ -1,5 +1,5 @@
-"""requirements.txt and environment.yml pin the same set; what the reproducibility appendix
-says about the data split and about reruns."""
+"""requirements.txt and environment.yml pin the same set; what nnspaces.environment records
+(versions, machine, timings) and says about the data split and about reruns."""
 
 import re
 from pathlib import Path
@@ -9,7 +9,7 @@ import pytest
 import torch
 import yaml
 
-from nnspaces import data, environment, train
+from nnspaces import data, environment, notebook
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -55,6 +55,20 @@ def test_the_pins_include_the_required_stack():
         assert name in pins, name
 
 
+def test_environment_record(tmp_path):
+    v = environment.package_versions(("torch", "surely-not-a-package"))
+    assert str(torch.__version__).startswith(v.loc[0, "version"].split("+")[0])
+    assert v.loc[1, "version"] == "not installed"
+    assert environment.machine()["cpu cores"].isdigit()
+    log = tmp_path / "_run.json"
+    log.write_text('{"seconds": {"01_models": 3.5}}')
+    assert environment.timings(log).to_dict("records") == [{"chapter": "01_models", "seconds": 3.5}]
+    assert environment.timings(None).empty
+    assert environment.parallel_jobs(log) == 1  # a log from before parallel runs
+    log.write_text('{"seconds": {}, "jobs": 2}')
+    assert environment.parallel_jobs(log) == 2 and environment.parallel_jobs(None) == 1
+
+
 # --- what the reproducibility appendix says about the data split and reruns ---------------
 
 
@@ -65,8 +79,8 @@ def test_the_mnist5k_split_sentence_states_what_load_does(mnist5k):
     for split, per_class in (("train", 350), ("val", 50), ("test", 100)):
         counts = np.bincount(getattr(mnist5k, f"y_{split}").numpy(), minlength=10)
         assert (counts == per_class).all(), split
-    # the appendix describes the split train.load_splits makes: data.load's seed 0
-    again = train.load_splits({"dataset": "mnist-5k"})
+    # the appendix describes the split notebook.load_splits makes: data.load's seed 0
+    again = notebook.load_splits({"dataset": "mnist-5k"})
     assert torch.equal(again.y_val, mnist5k.y_val)
 
 
@@ -101,13 +115,20 @@ def test_the_split_sentence_names_a_subset_only_when_one_is_cut():
     both = environment.split_method("mnist", n_train=3500, n_val=500)
     assert "3,500 training images and 500 validation images is kept" in both
     assert "kept" not in environment.split_method("mnist-5k", n_train=3500)  # the whole split
-    with pytest.raises(ValueError, match="unknown dataset"):
+    with pytest.raises(ValueError, match="'dataset' = 'cifar' is not allowed"):
         environment.split_method("cifar")
 
 
 def test_rerun_digests_trains_twice_from_empty_caches(cache_dir):
-    params = {"dataset": "mnist-5k", "data_root": None, "lr": 1e-3, "momentum": 0.9,
-              "batch_size": 32, "seed": 3, "device": "cpu"}  # fmt: skip
+    params = {
+        "dataset": "mnist-5k",
+        "data_root": None,
+        "lr": 1e-3,
+        "momentum": 0.9,
+        "batch_size": 32,
+        "seed": 3,
+        "device": "cpu",
+    }
     r = environment.rerun_digests(params, models=("fcnn1",), n=40)
     assert list(r.columns) == ["model", "first", "second", "identical"]
     assert r.loc[0, "identical"] and r.loc[0, "first"] == r.loc[0, "second"]

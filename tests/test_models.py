@@ -32,8 +32,13 @@ def test_resnet18_is_torchvisions_with_a_one_channel_conv1():
     assert models.count_parameters(ours) == ref_count - 64 * 7 * 7 * 2
     c = ours.conv1
     assert (c.in_channels, c.out_channels, c.kernel_size, c.stride, c.padding, c.bias) == (
-        1, 64, (7, 7), (2, 2), (3, 3), None,
-    )  # fmt: skip
+        1,
+        64,
+        (7, 7),
+        (2, 2),
+        (3, 3),
+        None,
+    )
     ref_keys = set(ref.state_dict())
     assert set(ours.state_dict()) == ref_keys
 
@@ -112,9 +117,11 @@ def test_a_pickled_whole_model_is_refused_without_running_its_code(resnet, tmp_p
 
 @pytest.mark.parametrize(
     "content, match",
-    [(b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n", "Git LFS pointer"),
-     (b"<html>404: Not Found</html>", "not a file written by torch.save")],
-)  # fmt: skip
+    [
+        (b"version https://git-lfs.github.com/spec/v1\noid sha256:00\nsize 9\n", "Git LFS pointer"),
+        (b"<html>404: Not Found</html>", "not a file written by torch.save"),
+    ],
+)
 def test_files_that_are_not_torch_files_are_named_for_what_they_are(tmp_path, content, match):
     path = tmp_path / "final_model_resnet"
     path.write_bytes(content)
@@ -132,11 +139,13 @@ def test_a_truncated_file_says_so(resnet, tmp_path):
 
 @pytest.mark.parametrize(
     "obj, match",
-    [(torch.zeros(3), "holds a Tensor, not a state_dict"),
-     ([1, 2], "holds a list, not a state_dict"),
-     ({}, "holds a dict, not a state_dict"),
-     ({"conv1.weight": torch.zeros(1), "epochs": 3}, "not name → tensor, e.g. \\['epochs'\\]")],
-)  # fmt: skip
+    [
+        (torch.zeros(3), "holds a Tensor, not a state_dict"),
+        ([1, 2], "holds a list, not a state_dict"),
+        ({}, "holds a dict, not a state_dict"),
+        ({"conv1.weight": torch.zeros(1), "epochs": 3}, "not name → tensor, e.g. \\['epochs'\\]"),
+    ],
+)
 def test_other_objects_are_not_taken_for_a_state_dict(tmp_path, obj, match):
     path = tmp_path / "w.pt"
     torch.save(obj, path)

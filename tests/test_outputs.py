@@ -11,8 +11,9 @@ from nnspaces.outputs import cached_outputs, collect_outputs
 
 def _net(seed=0):
     torch.manual_seed(seed)
-    return nn.Sequential(nn.Flatten(), nn.Linear(16, 8), nn.BatchNorm1d(8), nn.SELU(),
-                         nn.Linear(8, 3))  # fmt: skip
+    return nn.Sequential(
+        nn.Flatten(), nn.Linear(16, 8), nn.BatchNorm1d(8), nn.SELU(), nn.Linear(8, 3)
+    )
 
 
 def _images(n=50, seed=0):

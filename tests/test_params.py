@@ -14,19 +14,23 @@ NOTEBOOKS = sorted((ROOT / "notebooks").glob("*.ipynb"))
 def test_valid_parameters_pass_and_come_back():
     ns = {"dataset": "mnist", "epochs": 3, "lr": 1, "In": [], "_": None}
     assert params.validate(ns, ("dataset", "epochs", "lr")) == {
-        "dataset": "mnist", "epochs": 3, "lr": 1,
-    }  # fmt: skip
+        "dataset": "mnist",
+        "epochs": 3,
+        "lr": 1,
+    }
 
 
 @pytest.mark.parametrize(
     "ns, match",
-    [({"epochs": "ten"}, "'epochs' must be int, got str"),
-     ({"epochs": -2}, "'epochs' = -2 must be ≥ 1"),
-     ({"epochs": True}, "'epochs' must be int"),
-     ({"dataset": "cifar"}, "'dataset' = 'cifar' is not allowed: choose one of 'mnist-5k'"),
-     ({"models": ["fcnn1", "vgg"]}, "'models'.*'fcnn1', 'fcnn5', 'resnet18'"),
-     ({"n_train": None, "epochs": 1, "typo": 3}, "unknown parameter.*'typo'.*allowed are")],
-)  # fmt: skip
+    [
+        ({"epochs": "ten"}, "'epochs' must be int, got str"),
+        ({"epochs": -2}, "'epochs' = -2 must be ≥ 1"),
+        ({"epochs": True}, "'epochs' must be int"),
+        ({"dataset": "cifar"}, "'dataset' = 'cifar' is not allowed: choose one of 'mnist-5k'"),
+        ({"models": ["fcnn1", "vgg"]}, "'models'.*'fcnn1', 'fcnn5', 'resnet18'"),
+        ({"n_train": None, "epochs": 1, "typo": 3}, "unknown parameter.*'typo'.*allowed are"),
+    ],
+)
 def test_bad_parameters_fail_with_the_name_and_the_allowed_values(ns, match):
     names = tuple(k for k in ns if k != "typo")
     with pytest.raises(params.ParameterError, match=match):
@@ -58,32 +62,62 @@ def test_every_chapter_of_the_profiles_is_a_notebook_in_the_toc():
     assert len(outputs) == len(set(outputs)), "two chapters write the same executed copy"
 
 
-def test_a_repeated_chapter_gets_its_own_title_and_labels(tmp_path):
-    import nbformat
-
-    nb = nbformat.v4.new_notebook()
-    nb.cells = [nbformat.v4.new_markdown_cell("# Old title\ntext"),
-                nbformat.v4.new_markdown_cell("```{glue:figure} f\n:name: fig-a\n\ncap\n```")]  # fmt: skip
-    path = tmp_path / "copy.ipynb"
-    nbformat.write(nb, path)
-    chapter = reproduce.Chapter("02_signal_space", "12_copy", title="New title")
-    reproduce._personalise(path, chapter)
-    cells = nbformat.read(path, as_version=4).cells
-    assert cells[0].source == "# New title\ntext"
-    assert ":name: 12_copy-fig-a" in cells[1].source and ":name: fig-a" not in cells[1].source
-
-
 @pytest.mark.parametrize(
     "override, match",
-    [({"epochs": "ten"}, "'epochs' must be int"),
-     ({"n_train": -5}, "'n_train' = -5 must be"),
-     ({"dataset": "svhn"}, "'dataset' = 'svhn' is not allowed"),
-     ({"models": ["alexnet"]}, "'models'"),
-     ({"learning_rate": 0.1}, "unknown parameter.*'learning_rate'")],
-)  # fmt: skip
+    [
+        ({"epochs": "ten"}, "'epochs' must be int"),
+        ({"n_train": -5}, "'n_train' = -5 must be"),
+        ({"dataset": "svhn"}, "'dataset' = 'svhn' is not allowed"),
+        ({"models": ["alexnet"]}, "'models'"),
+        ({"learning_rate": 0.1}, "unknown parameter.*'learning_rate'"),
+    ],
+)
 def test_papermill_run_fails_at_once_naming_the_parameter(override, match, tmp_path):
     nb = ROOT / "notebooks" / "01_models.ipynb"
     with pytest.raises(pm.PapermillExecutionError, match=match) as e:
-        pm.execute_notebook(str(nb), str(tmp_path / "out.ipynb"), parameters=override,
-                            kernel_name="python3", progress_bar=False, cwd=str(tmp_path))  # fmt: skip
+        pm.execute_notebook(
+            str(nb),
+            str(tmp_path / "out.ipynb"),
+            parameters=override,
+            kernel_name="python3",
+            progress_bar=False,
+            cwd=str(tmp_path),
+        )
     assert e.value.ename == "ParameterError"
+
+
+# --- one source for the training defaults ---------------------------------------------------
+
+
+def _cell_defaults(path):
+    import ast
+
+    return {k: ast.literal_eval(v["default"]) for k, v in pm.inspect_notebook(str(path)).items()}
+
+
+@pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
+def test_each_parameters_cell_holds_the_training_defaults(path):
+    cell = _cell_defaults(path)
+    trains = {k: v for k, v in cell.items() if k in params.TRAIN_PARAMS}
+    if trains:  # a notebook that trains declares them all, with the one set of defaults
+        assert trains == params.TRAIN_DEFAULTS
+    for k, v in cell.items():  # and every default obeys its own rule
+        params.SPECS[k].check(k, v)
+
+
+def test_the_training_defaults_are_the_configs_and_train_or_load_repeats_none():
+    import dataclasses
+    import inspect
+
+    from nnspaces import train, trainlength
+
+    config = {f.name: f.default for f in dataclasses.fields(train.TrainConfig) if f.name != "model"}
+    own = {"data_root": None, "device": "auto"}  # the notebooks' two of their own
+    assert {k: v for k, v in params.TRAIN_DEFAULTS.items() if k not in own} == {
+        k: config[k] for k in params.TRAIN_PARAMS if k not in own
+    }
+    assert {k: params.TRAIN_DEFAULTS[k] for k in own} == own
+    for fn in (train.train_or_load, trainlength.training_curve):
+        for name, p in inspect.signature(fn).parameters.items():
+            if name in config:
+                assert p.default == config[name], (fn.__name__, name)

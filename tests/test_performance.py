@@ -12,16 +12,29 @@ from nnspaces import performance
 
 
 def _row(net, target, box, method, err, worst, sec, ref_err, ref_sec):
-    return {"network": net, "target": target, "box": box, "method": method, "digits": 10,
-            "median_rel_error": err, "worst_rel_error": worst, "median_seconds": sec,
-            "predicted_target": 1.0, "in_box": 1.0, "error_ratio": err / ref_err,
-            "time_ratio": sec / ref_sec}  # fmt: skip
+    return {
+        "network": net,
+        "target": target,
+        "box": box,
+        "method": method,
+        "digits": 10,
+        "median_rel_error": err,
+        "worst_rel_error": worst,
+        "median_seconds": sec,
+        "predicted_target": 1.0,
+        "in_box": 1.0,
+        "error_ratio": err / ref_err,
+        "time_ratio": sec / ref_sec,
+    }
 
 
 def _result(book=None):
     rows = []
-    for target, box, ref_err in [("minmax", "none", 0.6), ("minmax", "[0,1]", 0.6),
-                                 ("class-mean", "[0,1]", 0.1)]:  # fmt: skip
+    for target, box, ref_err in [
+        ("minmax", "none", 0.6),
+        ("minmax", "[0,1]", 0.6),
+        ("class-mean", "[0,1]", 0.1),
+    ]:
         reached = not (target == "minmax" and box == "[0,1]")
         err = 1e-15 if reached else 0.04
         rows += [
@@ -30,8 +43,11 @@ def _result(book=None):
             _row("fcnn5", target, box, "gauss-newton", err, 2 * err, 0.004, ref_err, 0.02),
             _row("fcnn5", target, box, "paper-sgd", ref_err, ref_err, 0.02, ref_err, 0.02),
         ]
-    result = {"inverse": rows, "machine": {"cpu cores": "2"},
-              "spectral": [{"kernel": "layer_table", "median_seconds": 0.3}]}  # fmt: skip
+    result = {
+        "inverse": rows,
+        "machine": {"cpu cores": "2"},
+        "spectral": [{"kernel": "layer_table", "median_seconds": 0.3}],
+    }
     if book is not None:
         result["book"] = book
     return result
@@ -53,8 +69,11 @@ def test_goals_read_the_rows_they_name_and_skip_unreached_targets():
 
 
 def test_warm_only_book_runs_are_tabled_and_checked():
-    book = {"warm": {"wall_seconds": 80.0, "per_chapter_seconds": {"00_intro": 5.0}, "jobs": 2},
-            "peak_rss_mb": 900.0, "profile": "default"}  # fmt: skip
+    book = {
+        "warm": {"wall_seconds": 80.0, "per_chapter_seconds": {"00_intro": 5.0}, "jobs": 2},
+        "peak_rss_mb": 900.0,
+        "profile": "default",
+    }
     r = _result(book)
     g = performance.goals(r).set_index("goal")
     assert g.loc["book warm: seconds", "met"] is True and g.loc["book cold: seconds", "met"] is None
@@ -101,9 +120,11 @@ def test_the_readme_quotes_the_committed_benchmark_results():
 
 
 def test_readme_blocks_follow_the_result_file():
-    book = {"warm": {"wall_seconds": 228.4, "per_chapter_seconds": {}, "jobs": 2},
-            "cold": {"wall_seconds": 2960.8, "per_chapter_seconds": {}, "jobs": 2},
-            "profile": "default"}  # fmt: skip
+    book = {
+        "warm": {"wall_seconds": 228.4, "per_chapter_seconds": {}, "jobs": 2},
+        "cold": {"wall_seconds": 2960.8, "per_chapter_seconds": {}, "jobs": 2},
+        "profile": "default",
+    }
     r = dict(_result(book), date="2026-01-02 03:04:05", seconds=3300.0)
     r["machine"] = {"cpu cores": "8", "GPU": "NVIDIA H200"}
     b = performance.readme_blocks(r)

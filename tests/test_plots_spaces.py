@@ -89,9 +89,19 @@ def test_singular_value_plot_lines_and_nan():
     sp = layer_spaces(torch.randn(5, 8, generator=g))
     fig = singular_value_plot({"a": sp, "b": np.array([3.0, 1.0, 0.0])}, show_tol=True)
     ax = fig.axes[0]
-    assert len(ax.get_lines()) == 3  # two spectra and one tolerance line
-    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), sp.S.numpy())
-    assert "1 zero values not shown" in ax.get_legend().get_texts()[1].get_text()
+    lines = {ln.get_label(): ln for ln in ax.get_lines()}
+    a, b = lines["a"], lines["b (1 zero values not shown)"]
+    np.testing.assert_allclose(a.get_xdata(), np.arange(1, 6))
+    np.testing.assert_allclose(a.get_ydata(), sp.S.numpy())
+    np.testing.assert_allclose(b.get_xdata(), [1, 2])  # the zero is left off the log axis
+    np.testing.assert_allclose(b.get_ydata(), [3.0, 1.0])
+    # the rank tolerance of "a" (the array "b" has none), dashed, in a's colour
+    (tol,) = [ln for ln in ax.get_lines() if ln.get_linestyle() == "--"]
+    np.testing.assert_allclose(tol.get_ydata(), [sp.tol, sp.tol])
+    assert tol.get_color() == a.get_color()
+    assert ax.get_yscale() == "log" and ax.get_ylabel() == "$\\sigma_i$"
+    legend = [t.get_text() for t in ax.get_legend().get_texts()]
+    assert legend == ["a", "b (1 zero values not shown)"]
     with pytest.raises(ValueError, match="NaN"):
         singular_value_plot(np.array([1.0, math.nan]))
 
@@ -101,8 +111,12 @@ def test_null_energy_plot_lines_per_class_and_notes():
     df["note"] = ["", "", "groups=2 > 1"]
     fig = null_energy_plot(df)
     ax = fig.axes[0]
-    assert len(ax.get_lines()) == 2
+    drawn = {ln.get_label(): ln.get_ydata() for ln in ax.get_lines()}
+    assert set(drawn) == {"0", "1"}  # one line per class; the noted row c is left out
+    np.testing.assert_allclose(drawn["0"], [0.1, 0.5])
+    np.testing.assert_allclose(drawn["1"], [0.2, 0.4])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["a", "b"]
+    assert ax.get_ylabel() == "input energy in null space"
     assert any("not shown: c" in t.get_text() for t in fig.texts)
     df.loc["b", 0] = math.nan
     with pytest.raises(ValueError, match=r"\['b'\]"):
@@ -113,6 +127,8 @@ def test_null_energy_plot_accepts_a_layer_table():
     table = pd.DataFrame(
         {"name": ["fc1", "fc2"], "null_energy": [0.3, 0.6], "note": ["", ""], "rank": [3, 2]}
     )
-    ax = null_energy_plot(table).axes[0]
-    assert len(ax.get_lines()) == 1
-    np.testing.assert_allclose(ax.get_lines()[0].get_ydata(), [0.3, 0.6])
+    ax = null_energy_plot(table, title="FCNN").axes[0]
+    (line,) = ax.get_lines()  # the one null_energy column
+    assert line.get_label() == "all" and ax.get_title() == "FCNN"
+    np.testing.assert_allclose(line.get_ydata(), [0.3, 0.6])
+    assert [t.get_text() for t in ax.get_xticklabels()] == ["fc1", "fc2"]

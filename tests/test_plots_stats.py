@@ -22,8 +22,13 @@ def _close_figures():
 
 
 def _spread(n_seeds=3):
-    table = pd.DataFrame({"seed": range(n_seeds), "cond_fcnn1": [7.0, 7.2, 7.4][:n_seeds],
-                          "acc_fcnn1": [0.80, 0.81, 0.82][:n_seeds]})  # fmt: skip
+    table = pd.DataFrame(
+        {
+            "seed": range(n_seeds),
+            "cond_fcnn1": [7.0, 7.2, 7.4][:n_seeds],
+            "acc_fcnn1": [0.80, 0.81, 0.82][:n_seeds],
+        }
+    )
     return summary.seed_spread(table)
 
 
@@ -32,16 +37,22 @@ def test_registered_in_the_package():
 
 
 def test_interval_plot_one_panel_per_quantity_with_the_paper_star():
-    fig = interval_plot(_spread(), title="t")
-    assert len(fig.axes) == 2
+    fig = interval_plot(_spread(), titles={"acc_fcnn1": "accuracy"}, title="t")
+    assert [ax.get_title() for ax in fig.axes] == ["cond_fcnn1", "accuracy"]
     ax = fig.axes[0]  # cond_fcnn1
-    assert len(ax.patches) == 2  # prediction and confidence bars
     star = [ln for ln in ax.lines if ln.get_marker() == "*"]
     assert star and star[0].get_ydata()[0] == pytest.approx(7.22)
-    bar_pi = max(ax.patches, key=lambda p: p.get_width())
     s = _spread().loc["cond_fcnn1"]
-    assert bar_pi.get_y() == pytest.approx(s["pi low"])
-    assert bar_pi.get_height() == pytest.approx(s["pi high"] - s["pi low"])
+    bars = sorted(ax.patches, key=lambda p: p.get_width())  # confidence, then prediction
+    drawn = [(p.get_y(), p.get_y() + p.get_height()) for p in bars]
+    assert drawn == [
+        (pytest.approx(s["ci low"]), pytest.approx(s["ci high"])),
+        (pytest.approx(s["pi low"]), pytest.approx(s["pi high"])),
+    ]
+    (mean,) = [ln for ln in ax.lines if ln.get_marker() == "o"]
+    assert mean.get_ydata()[0] == pytest.approx(7.2)
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "95 % prediction interval, one run" in labels and "paper" in labels
 
 
 def test_interval_plot_single_seed_draws_no_interval():
@@ -66,18 +77,24 @@ def test_distribution_plot_marks_and_fractions():
 
 
 def test_training_length_plot_lines_and_log_axis():
-    c = pd.DataFrame({"step": [1, 10, 100], "condition": [1.2, 2.0, 5.0],
-                      "test_acc": [0.1, 0.5, 0.9]})  # fmt: skip
-    fig = training_length_plot({"a": c, "b": c.assign(condition=[3.0, 3.0, 4.0])},
-                               steps={"profile": 50, "paper": 200},
-                               condition_refs={"paper": 7.22, "released": 7.33},
-                               accuracy_refs={"paper": 0.92})  # fmt: skip
+    c = pd.DataFrame(
+        {"step": [1, 10, 100], "condition": [1.2, 2.0, 5.0], "test_acc": [0.1, 0.5, 0.9]}
+    )
+    fig = training_length_plot(
+        {"a": c, "b": c.assign(condition=[3.0, 3.0, 4.0])},
+        steps={"profile": 50, "paper": 200},
+        condition_refs={"paper": 7.22, "released": 7.33},
+        accuracy_refs={"paper": 0.92},
+    )
     ax_c, ax_a = fig.axes
     assert ax_c.get_xscale() == "log" and ax_a.get_xscale() == "log"
     data = [ln for ln in ax_c.lines if len(ln.get_xdata()) == 3]
     assert [list(ln.get_ydata()) for ln in data] == [[1.2, 2.0, 5.0], [3.0, 3.0, 4.0]]
-    hlines = sorted(ln.get_ydata()[0] for ln in ax_c.lines if len(set(ln.get_ydata())) == 1
-                    and len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == 0)  # fmt: skip
+    hlines = sorted(
+        ln.get_ydata()[0]
+        for ln in ax_c.lines
+        if len(set(ln.get_ydata())) == 1 and len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == 0
+    )
     assert hlines == [7.22, 7.33]
     vlines = sorted(ln.get_xdata()[0] for ln in ax_a.lines if list(ln.get_ydata()) == [0, 1])
     assert vlines == [50, 200]

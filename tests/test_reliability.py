@@ -28,11 +28,26 @@ def _digest(folder: Path) -> dict[str, str]:
 
 
 def _start(work: Path, cache: Path, *extra: str) -> subprocess.Popen:
-    cmd = [sys.executable, "-m", "nnspaces", "reproduce", "--profile", "smoke",
-           "--workdir", str(work), *extra]  # fmt: skip
+    cmd = [
+        sys.executable,
+        "-m",
+        "nnspaces",
+        "reproduce",
+        "--profile",
+        "smoke",
+        "--workdir",
+        str(work),
+        *extra,
+    ]
     env = dict(os.environ, NNSPACES_CACHE=str(cache))
-    return subprocess.Popen(cmd, env=env, stdout=subprocess.PIPE, stderr=subprocess.STDOUT,
-                            text=True, start_new_session=True)  # fmt: skip
+    return subprocess.Popen(
+        cmd,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+        start_new_session=True,
+    )
 
 
 def _kill_when(proc: subprocess.Popen, marker: str, sig: int, timeout: float = 300) -> str:
@@ -105,6 +120,10 @@ def _glued(nb_path: Path) -> tuple[dict, dict]:
     return values, figures
 
 
+#: Glued values of the models chapter that say how the run went (cache hits, load seconds).
+RUN_STATE = ("n_cached", "slowest_load")
+
+
 @pytest.mark.slow
 def test_a_rerun_from_an_empty_cache_gives_identical_numbers_and_figures(
     smoke_book, tmp_path, monkeypatch
@@ -119,12 +138,20 @@ def test_a_rerun_from_an_empty_cache_gives_identical_numbers_and_figures(
     # the same threads as the pipeline's kernels had: results may depend on the thread count
     threads = reproduce.kernel_threads(reproduce.default_jobs())
     monkeypatch.setenv("OMP_NUM_THREADS", str(threads))
-    pm.execute_notebook(str(ROOT / "notebooks" / f"{chapter.notebook}.ipynb"), str(out),
-                        parameters=params, kernel_name="python3", progress_bar=False,
-                        cwd=str(ROOT / "notebooks"))  # fmt: skip
+    pm.execute_notebook(
+        str(ROOT / "notebooks" / f"{chapter.notebook}.ipynb"),
+        str(out),
+        parameters=params,
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(ROOT / "notebooks"),
+    )
     v1, f1 = _glued(smoke_book / "book" / "chapters" / f"{chapter.output}.ipynb")
     v2, f2 = _glued(out)
     assert v1 and f1, "the chapter glued nothing"
+    # what the cache held and how long loading took describe the run, not its results: the
+    # pipeline's copy found networks another chapter had trained; this one trained them
+    v1, v2 = ({k: x for k, x in v.items() if k not in RUN_STATE} for v in (v1, v2))
     assert v1 == v2
     assert f1.keys() == f2.keys()
     for key in f1:

@@ -1,4 +1,4 @@
-"""Results at a glance, the paper's numbers, the environment record."""
+"""Results at a glance, seed spread, initialisation and data sets (nnspaces.summary)."""
 
 import math
 
@@ -7,13 +7,7 @@ import pandas as pd
 import pytest
 import torch
 
-from nnspaces import environment, models, paper, summary
-
-
-def test_verdict_wording_and_tolerance():
-    assert paper.verdict(7.22, 7.22) == "matches (+0.0 %)"
-    assert paper.verdict(1.0, 0.92, rel_tol=0.01) == "higher by 8.7 %"
-    assert paper.verdict(0.9, 0.92, rel_tol=0.01).startswith("lower by 2.2")
+from nnspaces import models, paper, summary
 
 
 def test_headline_numbers_against_independent_svd():
@@ -29,20 +23,6 @@ def test_headline_numbers_against_independent_svd():
     t = summary.results_table(n)
     assert list(t["paper"]) == [92.0, 99.0, paper.CONDITION_FCNN1, paper.CONDITION_RESNET_LAYER]
     assert t.loc[0, "this book"] == 50.0 and t.loc[0, "verdict"].startswith("lower")
-
-
-def test_environment_record(tmp_path):
-    v = environment.package_versions(("torch", "surely-not-a-package"))
-    assert str(torch.__version__).startswith(v.loc[0, "version"].split("+")[0])
-    assert v.loc[1, "version"] == "not installed"
-    assert environment.machine()["cpu cores"].isdigit()
-    log = tmp_path / "_run.json"
-    log.write_text('{"seconds": {"01_models": 3.5}}')
-    assert environment.timings(log).to_dict("records") == [{"chapter": "01_models", "seconds": 3.5}]
-    assert environment.timings(None).empty
-    assert environment.parallel_jobs(log) == 1  # a log from before parallel runs
-    log.write_text('{"seconds": {}, "jobs": 2}')
-    assert environment.parallel_jobs(log) == 2 and environment.parallel_jobs(None) == 1
 
 
 # --- seeds: Student-t intervals ------------------------------------------------------------

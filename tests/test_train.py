@@ -1,4 +1,5 @@
 import warnings
+from pathlib import Path
 
 import pytest
 import torch
@@ -29,9 +30,16 @@ def test_same_seed_same_weights_different_seed_different(tmp_path, small):
 
 @pytest.mark.parametrize("weights", train.WEIGHTS)
 def test_report_records_the_run_and_keeps_the_chosen_epoch(tmp_path, small, weights):
-    model, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, epochs=3,
-                                   n_train=200, dataset="mnist-5k", progress=False,
-                                   weights=weights)  # fmt: skip
+    model, r = train.train_or_load(
+        "fcnn1",
+        splits=small,
+        cache_dir=tmp_path,
+        epochs=3,
+        n_train=200,
+        dataset="mnist-5k",
+        progress=False,
+        weights=weights,
+    )
     assert [h["epoch"] for h in r["history"]] == [1, 2, 3]
     best = min(r["history"], key=lambda h: h["val_loss"])
     kept = r["history"][-1] if weights == "final" else best
@@ -54,15 +62,18 @@ def test_report_records_the_run_and_keeps_the_chosen_epoch(tmp_path, small, weig
 
 def test_one_training_caches_both_weight_choices_under_their_own_keys(tmp_path, small):
     final, rf = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
-    best, rb = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, weights="best",
-                                   **TINY)  # fmt: skip
+    best, rb = train.train_or_load(
+        "fcnn1", splits=small, cache_dir=tmp_path, weights="best", **TINY
+    )
     assert not rf["cached"] and rb["cached"]  # the second choice came from the same run
     assert rf["path"] != rb["path"] and rf["scores"] == rb["scores"]
     assert len(list((tmp_path / "models").glob("*.pt"))) == 2
     # the two files hold the weights of the epochs they name
     if rf["epoch"] != rb["epoch"]:
         assert not torch.equal(final[1].weight, best[1].weight)
-    with pytest.raises(ValueError, match="weights must be one of 'final', 'best'"):
+    with pytest.raises(
+        ValueError, match="'weights' = 'last' is not allowed: choose one of 'final'"
+    ):
         train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, weights="last", **TINY)
 
 
@@ -117,8 +128,16 @@ def test_flipped_weight_bytes_are_detected(tmp_path, small):
 
 def test_a_checkpoint_of_another_configuration_under_the_right_name_is_refused(tmp_path, small):
     _, path = _checkpoint(tmp_path, small)
-    other, _ = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path / "o", seed=5,
-                                   dataset="mnist-5k", epochs=2, n_train=200, progress=False)  # fmt: skip
+    other, _ = train.train_or_load(
+        "fcnn1",
+        splits=small,
+        cache_dir=tmp_path / "o",
+        seed=5,
+        dataset="mnist-5k",
+        epochs=2,
+        n_train=200,
+        progress=False,
+    )
     import shutil
 
     shutil.copy(next((tmp_path / "o" / "models").glob("*.pt")), path)
@@ -137,10 +156,14 @@ def test_a_changed_model_definition_misses_the_cache(tmp_path, small, monkeypatc
 
 @pytest.mark.parametrize(
     "kw, match",
-    [({"epochs": "ten"}, "epochs"), ({"batch_size": -1}, "batch_size"),
-     ({"lr": float("nan")}, "lr"), ({"dataset": "cifar"}, "mnist-5k"),
-     ({"device": "tpu"}, "device")],
-)  # fmt: skip
+    [
+        ({"epochs": "ten"}, "epochs"),
+        ({"batch_size": -1}, "batch_size"),
+        ({"lr": float("nan")}, "lr"),
+        ({"dataset": "cifar"}, "mnist-5k"),
+        ({"device": "tpu"}, "device"),
+    ],
+)
 def test_bad_configuration_is_refused_by_name(kw, match, tmp_path):
     args = dict(TINY, **kw)
     with pytest.raises(ValueError, match=match):
@@ -154,17 +177,28 @@ def test_accuracy_table_puts_the_paper_beside_the_run(tmp_path, small):
     assert t.loc[0, "test accuracy"] == r["test_acc"] and t.loc[0, "training images"] == 200
 
 
-def test_two_processes_training_one_configuration_share_one_intact_checkpoint(tmp_path):
+# Python as on a platform without fcntl (Windows): `import fcntl` raises ImportError.
+NO_FCNTL = (
+    "import sys, warnings; sys.modules['fcntl'] = None;"
+    "warnings.simplefilter('ignore');"  # filelock: 'only soft file lock is available'
+    "import filelock; assert filelock.FileLock is filelock.SoftFileLock, filelock.FileLock;"
+)
+
+
+@pytest.mark.parametrize("prelude", ["", NO_FCNTL], ids=["fcntl", "no-fcntl"])
+def test_two_processes_training_one_configuration_share_one_intact_checkpoint(tmp_path, prelude):
     import subprocess
     import sys
 
     code = (
-        "from nnspaces import train;"
+        f"{prelude}from nnspaces import train;"
         "m, r = train.train_or_load('fcnn1', epochs=2, n_train=200, progress=False,"
         f" cache_dir={str(tmp_path)!r}); print(r['cached'])"
     )
-    procs = [subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
-             for _ in range(2)]  # fmt: skip
+    procs = [
+        subprocess.Popen([sys.executable, "-c", code], stdout=subprocess.PIPE, text=True)
+        for _ in range(2)
+    ]
     outs = [p.communicate(timeout=300)[0].split() for p in procs]
     assert all(p.returncode == 0 for p in procs)
     # The lock makes the second wait for the first and load its checkpoint.
@@ -173,6 +207,64 @@ def test_two_processes_training_one_configuration_share_one_intact_checkpoint(tm
     assert len(files) == 2 and not list((tmp_path / "models").glob("*.tmp"))  # final + best
     with warnings.catch_warnings():
         warnings.simplefilter("error")  # an unreadable file would warn
-        _, r = train.train_or_load("fcnn1", epochs=2, n_train=200, progress=False,
-                                   cache_dir=tmp_path)  # fmt: skip
+        _, r = train.train_or_load(
+            "fcnn1", epochs=2, n_train=200, progress=False, cache_dir=tmp_path
+        )
     assert r["cached"]
+
+
+# --- the cache key and the checkpoint format stay those of the networks already trained ---
+
+
+def test_cache_keys_and_file_names_are_unchanged(monkeypatch):
+    """Golden values, computed by the code that trained the cached networks (format 2)."""
+    from nnspaces import models
+
+    monkeypatch.setattr(models, "definition_hash", lambda name: "fixed")
+    default = train.TrainConfig("fcnn5")
+    assert default.filename() == "fcnn5-mnist-5k-s0-4e6b5892dabc924e.pt"
+    assert default.key() == {
+        "model": "fcnn5",
+        "dataset": "mnist-5k",
+        "epochs": 20,
+        "lr": 0.001,
+        "momentum": 0.9,
+        "batch_size": 32,
+        "seed": 0,
+        "n_train": None,
+        "device": "cpu",
+        "weights": "final",
+        "definition": "fixed",
+        "format": 2,
+    }
+    other = train.TrainConfig(
+        "fcnn5", "mnist", epochs=1, seed=3, n_train=300, n_val=100, weights="best"
+    )
+    assert other.filename() == "fcnn5-mnist-s3-c80be6f7d4b545f1.pt"
+    assert other.key()["n_val"] == 100 and train._FORMAT == 2
+
+
+def test_a_checkpoint_saved_by_path_as_before_is_loaded(tmp_path, small):
+    """Checkpoints written with ``torch.save(entry, path)`` (before ``cache.save``) still load."""
+    from nnspaces import cache
+
+    model, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
+    path = tmp_path / "models" / Path(r["path"]).name
+    entry = torch.load(path, weights_only=True)
+    assert set(entry) == {"config", "state_dict", "digest", "report"}
+    assert entry["digest"] == cache.state_digest(model.state_dict())
+    torch.save(entry, path)  # by path, not through a file object
+    again, r2 = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
+    assert r2["cached"] and torch.equal(again[1].weight, model[1].weight)
+
+
+def test_the_config_checks_every_field_by_the_rules_the_notebooks_use():
+    from nnspaces import params
+
+    for name, spec in train.SPECS.items():
+        assert params.SPECS[name] is spec  # one rule, shared
+    with pytest.raises(params.ParameterError, match="'momentum' = 1.5 must be ≤ 1.0"):
+        train.TrainConfig("fcnn1", momentum=1.5)
+    with pytest.raises(params.ParameterError, match="'n_train' = 5 must be ≥ 10"):
+        train.TrainConfig("fcnn1", n_train=5)
+    assert train.TrainConfig("fcnn1", device="auto").device == train.resolve_device("auto")

@@ -23,8 +23,12 @@ def _trained(small, name: str, n_steps: int) -> nn.Module:
     """The recipe written out again: seeded build, seeded DataLoader, SGD, ``n_steps`` steps."""
     torch.manual_seed(0)
     net = models.build(name)
-    loader = DataLoader(TensorDataset(small.X_train, small.y_train), batch_size=32,
-                        shuffle=True, generator=torch.Generator().manual_seed(0))  # fmt: skip
+    loader = DataLoader(
+        TensorDataset(small.X_train, small.y_train),
+        batch_size=32,
+        shuffle=True,
+        generator=torch.Generator().manual_seed(0),
+    )
     opt = torch.optim.SGD(net.parameters(), lr=1e-3, momentum=0.9)
     step = 0
     while step < n_steps:
@@ -118,8 +122,9 @@ def test_bad_arguments(small, cache_dir):
 
 
 def test_gap_claim_wording():
-    curve = pd.DataFrame({"step": [10, 2200, trainlength.PAPER_STEPS],
-                          "condition": [1.2, 3.6, 7.0]})  # fmt: skip
+    curve = pd.DataFrame(
+        {"step": [10, 2200, trainlength.PAPER_STEPS], "condition": [1.2, 3.6, 7.0]}
+    )
     holds, text, _ = trainlength.gap_claim(curve, 2200)
     assert holds and "3.60, 3.62 away" in text and "7.00, 0.22 away" in text
     assert "the paper's count" in text

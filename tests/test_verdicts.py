@@ -38,8 +38,9 @@ def test_discarding_layers_names_kinds_and_shares_from_the_energy_table():
 
 
 def test_the_threshold_decides_what_discards_and_nan_rows_do_not():
-    energy = pd.DataFrame({0: [0.02, math.nan], 1: [0.04, math.nan], "note": ["", "all zero"]},
-                          index=["0", "2"])  # fmt: skip
+    energy = pd.DataFrame(
+        {0: [0.02, math.nan], 1: [0.04, math.nan], "note": ["", "all zero"]}, index=["0", "2"]
+    )
     assert verdicts.mean_share(energy).iloc[0] == pytest.approx(0.03)
     assert list(verdicts.discarding_layers(_net(), energy)["discards"]) == [True, False]
     assert list(verdicts.discarding_layers(_net(), energy, threshold=0.05)["discards"]) == [

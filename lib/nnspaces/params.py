@@ -11,85 +11,31 @@ the parameter's name and the allowed values in the message.
 from __future__ import annotations
 
 import types
-from dataclasses import dataclass
 
-from .data import DATASET_NAMES
+from . import data, train, trainlength
+from .common import ParameterError, Spec
 from .inverse import TARGET_KINDS
 from .models import MODEL_NAMES
 
+__all__ = [
+    "NOTEBOOKS",
+    "SPECS",
+    "TRAIN_DEFAULTS",
+    "TRAIN_PARAMS",
+    "ParameterError",
+    "Spec",
+    "validate",
+]
 
-class ParameterError(ValueError):
-    """A notebook parameter is unknown, ill-typed or out of range."""
-
-
-@dataclass(frozen=True)
-class Spec:
-    """What one parameter may hold: a type, optional choices and bounds, or None."""
-
-    kind: type | tuple[type, ...]
-    choices: tuple | None = None
-    minimum: float | None = None
-    maximum: float | None = None
-    optional: bool = False  # None allowed
-    items: tuple | None = None  # for list parameters: allowed items
-    item_type: type | None = None  # for list parameters: the type of every item (≥ 0, distinct)
-    help: str = ""
-
-    def check(self, name: str, value) -> None:
-        if value is None:
-            if self.optional:
-                return
-            raise ParameterError(f"parameter {name!r} must not be None ({self.help})")
-        kinds = self.kind if isinstance(self.kind, tuple) else (self.kind,)
-        ok_type = isinstance(value, kinds) and not (isinstance(value, bool) and bool not in kinds)
-        if float in kinds and isinstance(value, int) and not isinstance(value, bool):
-            ok_type = True
-        if not ok_type:
-            names = " or ".join(k.__name__ for k in kinds) + (" or None" if self.optional else "")
-            raise ParameterError(
-                f"parameter {name!r} must be {names}, got {type(value).__name__} {value!r} "
-                f"({self.help})"
-            )
-        if self.choices is not None and value not in self.choices:
-            raise ParameterError(
-                f"parameter {name!r} = {value!r} is not allowed: choose one of "
-                f"{', '.join(map(repr, self.choices))}"
-            )
-        if self.items is not None:
-            bad = [v for v in value if v not in self.items]
-            if bad or len(value) == 0:
-                raise ParameterError(
-                    f"parameter {name!r} = {value!r}: each item must be one of "
-                    f"{', '.join(map(repr, self.items))} (and at least one)"
-                )
-        if self.item_type is not None:
-            ok = all(isinstance(v, self.item_type) and not isinstance(v, bool) and v >= 0
-                     for v in value)  # fmt: skip
-            if not ok or len(set(value)) != len(value) or len(value) == 0:
-                raise ParameterError(
-                    f"parameter {name!r} = {value!r} must be a non-empty list of distinct "
-                    f"non-negative {self.item_type.__name__}s ({self.help})"
-                )
-        if self.minimum is not None and value < self.minimum:
-            raise ParameterError(f"parameter {name!r} = {value!r} must be ≥ {self.minimum}")
-        if self.maximum is not None and value > self.maximum:
-            raise ParameterError(f"parameter {name!r} = {value!r} must be ≤ {self.maximum}")
-
-
+#: The rule of every notebook parameter. The training recipe's come from
+#: :data:`nnspaces.train.SPECS` (``TrainConfig`` checks itself with the same objects), the
+#: data sets' from :mod:`nnspaces.data`; the rest are the notebooks' own.
 SPECS: dict[str, Spec] = {
-    "dataset": Spec(str, choices=DATASET_NAMES, help="which images"),
+    **train.SPECS,
     "data_root": Spec(str, optional=True, help="folder in torchvision's layout, or None"),
-    "n_train": Spec(int, minimum=10, optional=True, help="training images kept, None = all"),
-    "n_val": Spec(int, minimum=10, optional=True, help="validation images kept, None = all"),
-    "epochs": Spec(int, minimum=1, help="training epochs"),
-    "lr": Spec(float, minimum=0.0, help="SGD learning rate"),
-    "momentum": Spec(float, minimum=0.0, maximum=1.0, help="SGD momentum"),
-    "batch_size": Spec(int, minimum=1, help="mini-batch size"),
-    "seed": Spec(int, minimum=0, help="training seed"),
     "seeds": Spec(list, item_type=int, help="training seeds"),
-    "fashion_n_train": Spec(int, minimum=10, optional=True, help="Fashion-MNIST training images"),
-    "fashion_n_val": Spec(int, minimum=10, optional=True, help="Fashion-MNIST validation images"),
-    "device": Spec(str, choices=("auto", "cpu", "cuda"), help="where to compute"),
+    "fashion_n_train": data.SUBSET,
+    "fashion_n_val": data.SUBSET,
     "models": Spec(list, items=MODEL_NAMES, help="networks to show"),
     "max_iter": Spec(int, minimum=1, help="iterations of the iterative inverse methods"),
     "layer": Spec(str, help="dotted name of a Conv2d layer of ResNet18, e.g. 'layer1.0.conv1'"),
@@ -98,12 +44,32 @@ SPECS: dict[str, Spec] = {
     "profile": Spec(str, help="name of the reproduce profile that set these parameters"),
     "run_log": Spec(str, optional=True, help="the pipeline's _run.json, or None"),
     "bench_file": Spec(str, help="benchmark result JSON written by `python -m benchmarks`"),
-    "max_steps": Spec(int, minimum=1, optional=True, help="SGD steps of a curve; None = paper's"),
+    "max_steps": trainlength.MAX_STEPS,
 }
 
-#: The parameters that determine the trained networks (``train.trained_models`` reads them).
-TRAIN_PARAMS = ("dataset", "data_root", "n_train", "n_val", "epochs", "lr", "momentum",
-                "batch_size", "seed", "device")  # fmt: skip
+#: The parameters that determine the trained networks (``notebook.trained_models`` reads them).
+TRAIN_PARAMS = (
+    "dataset",
+    "data_root",
+    "n_train",
+    "n_val",
+    "epochs",
+    "lr",
+    "momentum",
+    "batch_size",
+    "seed",
+    "device",
+)
+
+#: Their defaults in every notebook's parameters cell (a test reads the cells): those of
+#: :class:`nnspaces.train.TrainConfig`, but for ``data_root`` (not part of the config: None is
+#: :func:`nnspaces.data.load`'s default folder) and ``device``: a notebook computes on the GPU
+#: when one is visible, where a library call stays on the CPU unless asked.
+_NOTEBOOKS_OWN = {"data_root": None, "device": "auto"}
+TRAIN_DEFAULTS = {
+    name: _NOTEBOOKS_OWN[name] if name in _NOTEBOOKS_OWN else getattr(train.TrainConfig, name)
+    for name in TRAIN_PARAMS
+}
 
 #: The parameters each notebook declares, by notebook stem.
 NOTEBOOKS: dict[str, tuple[str, ...]] = {
@@ -164,7 +130,7 @@ def validate(namespace: dict, notebook: str | tuple[str, ...]) -> dict:
     >>> validate({"epochs": "ten"}, ("epochs",))
     Traceback (most recent call last):
     ...
-    nnspaces.params.ParameterError: parameter 'epochs' must be int, got str 'ten' (training epochs)
+    nnspaces.common.ParameterError: parameter 'epochs' must be int, got str 'ten' (training epochs)
     """
     if isinstance(notebook, tuple):
         declared, notebook = notebook, "<given names>"

@@ -28,8 +28,18 @@ def load_results(path: str | Path) -> dict:
 def inverse_table(result: dict) -> pd.DataFrame:
     """Per network, target, box and method: median/worst error, time, ratios to paper-sgd."""
     df = pd.DataFrame(result["inverse"] + result.get("inverse_resnet", []))
-    cols = ["network", "target", "box", "method", "median_rel_error", "worst_rel_error",
-            "median_seconds", "predicted_target", "error_ratio", "time_ratio"]  # fmt: skip
+    cols = [
+        "network",
+        "target",
+        "box",
+        "method",
+        "median_rel_error",
+        "worst_rel_error",
+        "median_seconds",
+        "predicted_target",
+        "error_ratio",
+        "time_ratio",
+    ]
     return df[[c for c in cols if c in df.columns]]
 
 
@@ -49,12 +59,16 @@ def headline(result: dict) -> dict[str, float]:
     cf = rows[("fcnn1", "minmax", "none", "closed-form")]
     gn = rows[("fcnn5", "minmax", "none", "gauss-newton")]
     out = {
-        "cf_err": cf["median_rel_error"], "cf_ms": 1e3 * cf["median_seconds"],
-        "cf_err_ratio": cf["error_ratio"], "cf_time_ratio": cf["time_ratio"],
-        "gn_err": gn["median_rel_error"], "gn_ms": 1e3 * gn["median_seconds"],
-        "gn_err_ratio": gn["error_ratio"], "gn_time_ratio": gn["time_ratio"],
+        "cf_err": cf["median_rel_error"],
+        "cf_ms": 1e3 * cf["median_seconds"],
+        "cf_err_ratio": cf["error_ratio"],
+        "cf_time_ratio": cf["time_ratio"],
+        "gn_err": gn["median_rel_error"],
+        "gn_ms": 1e3 * gn["median_seconds"],
+        "gn_err_ratio": gn["error_ratio"],
+        "gn_time_ratio": gn["time_ratio"],
         "table_s": result["spectral"][0]["median_seconds"],
-    }  # fmt: skip
+    }
     b = result.get("book", {})
     nan = float("nan")
     out["cold_s"] = b["cold"]["wall_seconds"] if "cold" in b else nan
@@ -85,8 +99,14 @@ def book_table(result: dict) -> pd.DataFrame:
     warm = result["book"]["warm"]
     cold = result["book"].get("cold", {"per_chapter_seconds": {}, "wall_seconds": float("nan")})
     steps = list(dict.fromkeys([*cold["per_chapter_seconds"], *warm["per_chapter_seconds"]]))
-    rows = [{"step": s, "cold": cold["per_chapter_seconds"].get(s, float("nan")),
-             "warm": warm["per_chapter_seconds"].get(s, float("nan"))} for s in steps]  # fmt: skip
+    rows = [
+        {
+            "step": s,
+            "cold": cold["per_chapter_seconds"].get(s, float("nan")),
+            "warm": warm["per_chapter_seconds"].get(s, float("nan")),
+        }
+        for s in steps
+    ]
     rows.append(
         {"step": "total (wall)", "cold": cold["wall_seconds"], "warm": warm["wall_seconds"]}
     )
@@ -130,8 +150,11 @@ def goals(result: dict) -> pd.DataFrame:
     gn = rows[("fcnn5", "minmax", "none", "gauss-newton")]
 
     def best_exact(net):
-        return min(r["median_rel_error"] for k, r in rows.items()
-                   if k[:3] == (net, "class-mean", "[0,1]") and k[3] in EXACT)  # fmt: skip
+        return min(
+            r["median_rel_error"]
+            for k, r in rows.items()
+            if k[:3] == (net, "class-mean", "[0,1]") and k[3] in EXACT
+        )
 
     reached = [r for k, r in rows.items() if k[3] in EXACT and r["worst_rel_error"] <= REACHED]
     skipped = sum(1 for k, r in rows.items() if k[3] in EXACT) - len(reached)
@@ -147,11 +170,15 @@ def goals(result: dict) -> pd.DataFrame:
         "class-mean in [0,1], 1-layer: best exact error": (best_exact("fcnn1"), "median"),
         "class-mean in [0,1], 5-layer: best exact error": (best_exact("fcnn5"), "median"),
         "exact method error / paper-sgd error": (
-            max((r["error_ratio"] for r in reached), default=float("nan")), ratio_note),
+            max((r["error_ratio"] for r in reached), default=float("nan")),
+            ratio_note,
+        ),
         "exact method time / paper-sgd time": (
-            max((r["time_ratio"] for r in reached), default=float("nan")), ratio_note),
+            max((r["time_ratio"] for r in reached), default=float("nan")),
+            ratio_note,
+        ),
         "ResNet18 layer table: seconds": (result["spectral"][0]["median_seconds"], "unfold view"),
-    }  # fmt: skip
+    }
     book = result.get("book", {})
     for key, name in (("cold", "book cold: seconds"), ("warm", "book warm: seconds")):
         if key in book:
@@ -203,11 +230,15 @@ def readme_blocks(result: dict) -> dict[str, str]:
     """
     date = result["date"].split()[0]
     b = result.get("book", {})
+    bdate = b.get("date", result["date"]).split()[0]  # a kept earlier book timing has its own
     if "warm" in b:
-        rows = [f"| `make book` (profile {b.get('profile', 'default')}, "
-                f"{b['warm'].get('jobs', 1)} chapters at a time) | measured by `make bench` on "
-                f"{date} ({_machine(result)}) |", "| --- | --- |",
-                f"| networks cached (warm) | {_duration(b['warm']['wall_seconds'])} |"]  # fmt: skip
+        rows = [
+            f"| `make book` (profile {b.get('profile', 'default')}, "
+            f"{b['warm'].get('jobs', 1)} chapters at a time) | measured by `make bench` on "
+            f"{bdate} ({_machine(result)}) |",
+            "| --- | --- |",
+            f"| networks cached (warm) | {_duration(b['warm']['wall_seconds'])} |",
+        ]
         if "cold" in b:
             rows.append(
                 f"| empty cache (cold): trains every network the book uses | "
@@ -217,8 +248,10 @@ def readme_blocks(result: dict) -> dict[str, str]:
     else:
         times = f"The last `make bench` ({date}) timed no book build: run `make bench` to time it."
     h = headline(result)
-    rows = {(r["network"], r["target"], r["box"], r["method"]): r
-            for r in result["inverse"] + result.get("inverse_resnet", [])}  # fmt: skip
+    rows = {
+        (r["network"], r["target"], r["box"], r["method"]): r
+        for r in result["inverse"] + result.get("inverse_resnet", [])
+    }
     sgd5 = rows[("fcnn5", "minmax", "none", "paper-sgd")]
     rn = rows.get(("resnet18", "class-mean", "[0,1]", "gauss-newton"))
     resnet = ""
@@ -250,11 +283,14 @@ def readme_blocks(result: dict) -> dict[str, str]:
     total = result.get("seconds")
     duration = (
         f"The last full run ({date}) took {_duration(total)} in all"
-        + (f", {_duration(b['cold']['wall_seconds'])} of it the cold book build." if "cold" in b
-           else ".")
+        + (
+            f", {_duration(b['cold']['wall_seconds'])} of it the cold book build."
+            if "cold" in b and bdate == date
+            else "."
+        )
         if total is not None
         else f"The last run ({date}) did not record its duration."
-    )  # fmt: skip
+    )
     return {"book-times": times, "headline": headline_text, "bench-duration": duration}
 
 

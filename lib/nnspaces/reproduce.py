@@ -27,7 +27,9 @@ from pathlib import Path
 
 import yaml
 
+from . import cache
 from . import data as _data
+from .params import NOTEBOOKS
 
 
 class ReproduceError(RuntimeError):
@@ -72,10 +74,15 @@ def profile(name: str) -> dict:
 def chapters() -> list[Chapter]:
     """The chapters in execution order, as ``profiles.yml`` lists them."""
     return [
-        Chapter(c["notebook"], c["output"], c.get("parameters") or {}, c.get("title"),
-                c.get("profile_parameters") or {})
+        Chapter(
+            c["notebook"],
+            c["output"],
+            c.get("parameters") or {},
+            c.get("title"),
+            c.get("profile_parameters") or {},
+        )
         for c in load_config()["chapters"]
-    ]  # fmt: skip
+    ]
 
 
 def book_order() -> list[str]:
@@ -111,8 +118,6 @@ def notebook_parameters(chapter: Chapter, profile_name: str, run_log: Path | Non
     A notebook that declares ``profile`` receives the profile's name, and one that declares
     ``run_log`` the path of the pipeline's ``_run.json`` (timings of the chapters so far).
     """
-    from .params import NOTEBOOKS
-
     declared = NOTEBOOKS.get(chapter.notebook)
     if declared is None:
         raise ReproduceError(f"notebook {chapter.notebook!r} has no entry in params.NOTEBOOKS")
@@ -153,9 +158,13 @@ def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float
     t0 = time.perf_counter()
     try:
         pm.execute_notebook(
-            str(src), str(out), parameters=params, cwd=str(root / "notebooks"),
-            kernel_name="python3", progress_bar=False,
-        )  # fmt: skip
+            str(src),
+            str(out),
+            parameters=params,
+            cwd=str(root / "notebooks"),
+            kernel_name="python3",
+            progress_bar=False,
+        )
     except pm.PapermillExecutionError as e:
         raise ReproduceError(
             f"notebook {src.name} failed in cell {e.cell_index} (execution count "
@@ -265,8 +274,10 @@ def _run_parallel(todo, profile_name, run_file, root, staging, jobs, finish, log
         futures = {}
         for c in todo:
             params = notebook_parameters(c, profile_name, run_file)
-            log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params} "
-                f"(queued; {jobs} at a time, {threads} thread(s) each)")  # fmt: skip
+            log(
+                f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params} "
+                f"(queued; {jobs} at a time, {threads} thread(s) each)"
+            )
             futures[pool.submit(_execute_in_worker, c, params, root, staging, threads)] = c
         for fut in cf.as_completed(futures):
             try:
@@ -278,9 +289,7 @@ def _run_parallel(todo, profile_name, run_file, root, staging, jobs, finish, log
 
 
 def _write_json(path: Path, obj) -> None:
-    tmp = path.with_suffix(".tmp")
-    tmp.write_text(json.dumps(obj, indent=2))
-    os.replace(tmp, path)
+    cache.atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
 
 def needed_datasets(profile_name: str, todo: list[Chapter] | None = None) -> dict[str, object]:
@@ -375,8 +384,6 @@ def reproduce(
         run["seconds"][c.output] = round(seconds, 2)
         _write_json(run_file, run)
         log(f"[reproduce] {c.output}: done in {seconds:.1f} s")
-
-    from .params import NOTEBOOKS
 
     reads_log = [c for c in todo if "run_log" in NOTEBOOKS.get(c.notebook, ())]
     first = [c for c in todo if c not in reads_log]

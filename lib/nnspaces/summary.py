@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import json
 from pathlib import Path
 
 import numpy as np
@@ -11,11 +9,11 @@ import pandas as pd
 import torch
 from torch import nn
 
-from . import models, paper
+from . import cache, models, paper
+from .ideal import reachability
 from .models import DISPLAY_NAME
+from .notebook import trained_models
 from .spaces import conv_layer, layer_spaces
-from .train import _atomic_save, default_cache_dir
-from .trainlength import _read_cache
 
 #: Relative difference still called a match: accuracies are tighter than spectra.
 TOLERANCE = {"accuracy": 0.01, "condition number": 0.05}
@@ -132,8 +130,6 @@ def seed_study(params: dict, seeds, names=("fcnn1", "fcnn5", "resnet18")):
         ``"fcnn1"`` / ``"resnet"`` → {``"seed s"``: LayerSpaces} of the 1-layer weight matrix
         and of ResNet18's Figure 2 layer in the kernels view (for the networks in ``names``).
     """
-    from .train import trained_models
-
     rows, spectra = {}, {"fcnn1": {}, "resnet": {}}
     # the seed the other chapters use last: from an empty cache another chapter may be
     # training it at this moment (the pipeline runs two at a time), and the rest need not wait
@@ -416,10 +412,15 @@ def init_condition_numbers(
         "definition": definition,
         "format": 1,
     }
-    h = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    path = Path(cache_dir or default_cache_dir()) / "init" / f"resnet18-condition-{h}.pt"
-    value = _read_cache(
-        path, key, lambda v: isinstance(v, list) and len(v) == n, "cached initial condition numbers"
+    path = (
+        Path(cache_dir or cache.root()) / "init" / f"resnet18-condition-{cache.key_digest(key)}.pt"
+    )
+    value = cache.load_value(
+        path,
+        key,
+        lambda v: isinstance(v, list) and len(v) == n,
+        "cached initial condition numbers",
+        stacklevel=2,
     )
     if value is None:
         value = []
@@ -428,7 +429,7 @@ def init_condition_numbers(
                 torch.manual_seed(s)
                 conv = conv_layer(models.build("resnet18"), layer)
                 value.append(layer_spaces(conv, view="kernels").condition_number)
-        _atomic_save({"key": key, "value": value}, path)
+        cache.save_value(path, key, value)
     return np.asarray(value, dtype=np.float64)
 
 
@@ -507,9 +508,6 @@ def compare_datasets(runs: dict[str, dict], names=("fcnn1", "fcnn5", "resnet18")
         10 classes whose min/max and class-mean targets an image in [0, 1] reaches to
         1e-6); one column per run.
     """
-    from .ideal import reachability
-    from .train import trained_models
-
     columns = {}
     for label, params in runs.items():
         splits, nets, reports = trained_models(params, list(names), progress=False)

@@ -11,13 +11,7 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import fcntl
-import hashlib
-import json
-import os
-import tempfile
 import time
-import warnings
 from pathlib import Path
 
 import torch
@@ -25,8 +19,9 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
+from . import cache, models, paper
 from . import data as _data
-from . import models, paper
+from .common import Spec
 from .outputs import collect_outputs
 
 _FORMAT = 2  # bump when the checkpoint layout changes (2: final and best weights)
@@ -35,10 +30,35 @@ _FORMAT = 2  # bump when the checkpoint layout changes (2: final and best weight
 #: epoch of lowest validation loss.
 WEIGHTS = ("final", "best")
 
+#: Where the computation runs: ``"auto"`` is the GPU when one is visible (:func:`resolve_device`).
+DEVICES = ("auto", "cpu", "cuda")
+
+#: The rule of every field of :class:`TrainConfig` but ``model``: the config checks itself
+#: with these, and the notebooks' parameters of the same names are checked with them too
+#: (``nnspaces.params.SPECS`` holds them).
+SPECS: dict[str, Spec] = {
+    "dataset": _data.DATASET,
+    "epochs": Spec(int, minimum=1, help="training epochs"),
+    "lr": Spec(float, minimum=0.0, help="SGD learning rate"),
+    "momentum": Spec(float, minimum=0.0, maximum=1.0, help="SGD momentum"),
+    "batch_size": Spec(int, minimum=1, help="mini-batch size"),
+    "seed": Spec(int, minimum=0, help="training seed"),
+    "n_train": _data.SUBSET,
+    "n_val": _data.SUBSET,
+    "device": Spec(str, choices=DEVICES, help="where to compute"),
+    "weights": Spec(str, choices=WEIGHTS, help="which epoch's weights to keep"),
+}
+
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
-    """Everything that determines a trained network; its hash is the cache key."""
+    """Everything that determines a trained network; its hash is the cache key.
+
+    The field defaults are the paper's recipe and the defaults of :func:`train_or_load`
+    (the notebooks' parameter cells hold the same; a test checks it). A field outside its
+    rule in :data:`SPECS` raises :class:`nnspaces.common.ParameterError`; ``device="auto"``
+    is resolved to the device it means, which is what the key holds.
+    """
 
     model: str
     dataset: str = "mnist-5k"
@@ -49,30 +69,14 @@ class TrainConfig:
     seed: int = 0
     n_train: int | None = None  # stratified subset of the training split; None = all
     n_val: int | None = None  # stratified subset of the validation split; None = all
-    device: str = "cpu"  # "cpu" or "cuda": results differ across them, so part of the key
+    device: str = "cpu"  # "cpu" or "cuda" ("auto" resolved): results differ, so part of the key
     weights: str = "final"  # "final" (the released code's) or "best" (lowest validation loss)
 
     def __post_init__(self):
         models.check_name(self.model)
-        if self.dataset not in _data.DATASET_NAMES:
-            raise ValueError(
-                f"unknown dataset {self.dataset!r}: choose one of {', '.join(_data.DATASET_NAMES)}"
-            )
-        for key in ("epochs", "batch_size", "seed"):
-            v = getattr(self, key)
-            if not isinstance(v, int) or isinstance(v, bool) or v < (0 if key == "seed" else 1):
-                raise ValueError(f"{key} must be a positive int, got {v!r}")
-        for key in ("lr", "momentum"):
-            v = getattr(self, key)
-            if not isinstance(v, (int, float)) or isinstance(v, bool) or not v >= 0:
-                raise ValueError(f"{key} must be a non-negative number, got {v!r}")
-        if self.device not in ("cpu", "cuda"):
-            raise ValueError(f"device must be 'cpu' or 'cuda', got {self.device!r}")
-        if self.weights not in WEIGHTS:
-            raise ValueError(
-                f"weights must be one of {', '.join(map(repr, WEIGHTS))} (which epoch's weights "
-                f"to keep), got {self.weights!r}"
-            )
+        for name, spec in SPECS.items():
+            spec.check(name, getattr(self, name))
+        object.__setattr__(self, "device", resolve_device(self.device))
 
     def key(self) -> dict:
         """The configuration plus the model definition's hash and the checkpoint format."""
@@ -84,8 +88,8 @@ class TrainConfig:
         return d
 
     def filename(self) -> str:
-        h = hashlib.sha256(json.dumps(self.key(), sort_keys=True).encode()).hexdigest()[:16]
-        return f"{self.model}-{self.dataset}-s{self.seed}-{h}.pt"
+        """``<model>-<dataset>-s<seed>-<16 hex digits of the key's hash>.pt``."""
+        return f"{self.model}-{self.dataset}-s{self.seed}-{cache.key_digest(self.key())}.pt"
 
 
 def resolve_device(device: str) -> str:
@@ -97,51 +101,17 @@ def resolve_device(device: str) -> str:
     return device
 
 
-def default_cache_dir() -> Path:
-    """``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``: shared by the book build and JupyterLab."""
-    return _data._cache_root()
-
-
-def state_digest(state_dict: dict) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes."""
-    h = hashlib.sha256()
-    for k in sorted(state_dict):
-        t = state_dict[k].detach().cpu().contiguous()
-        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
-def _atomic_save(obj, path: Path) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    os.close(fd)
-    try:
-        torch.save(obj, tmp)
-        os.chmod(tmp, 0o644)  # mkstemp makes it private; the cache is shared like any file
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _load_checkpoint(path: Path, cfg: TrainConfig) -> dict | None:
     """The checkpoint at ``path`` if it is intact and made by ``cfg``, else None (warned)."""
-    if not path.exists():
-        return None
-    try:
-        ckpt = torch.load(path, map_location="cpu", weights_only=True)
-        problem = None
+
+    def problem(ckpt) -> str | None:
         if not isinstance(ckpt, dict) or ckpt.get("config") != cfg.key():
-            problem = "it was made by another configuration"
-        elif state_digest(ckpt["state_dict"]) != ckpt.get("digest"):
-            problem = "its weights do not match their recorded SHA-256 (corrupted bytes)"
-    except Exception as e:  # truncated zip, flipped bytes in the archive, unpickling refusal
-        problem = f"it cannot be read ({type(e).__name__}: {str(e)[:120]})"
-    if problem:
-        warnings.warn(f"ignoring cached checkpoint {path}: {problem}; retraining", stacklevel=3)
+            return "it was made by another configuration"
+        if cache.state_digest(ckpt["state_dict"]) != ckpt.get("digest"):
+            return "its weights do not match their recorded SHA-256 (corrupted bytes)"
         return None
-    return ckpt
+
+    return cache.load(path, problem, "cached checkpoint", "retraining", stacklevel=3)
 
 
 def _evaluate(model: nn.Module, X, y) -> tuple[float, float]:
@@ -181,9 +151,14 @@ def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[dict, 
             n += len(yb)
         val_loss, val_acc = _evaluate(model, splits.X_val, splits.y_val)
         history.append(
-            {"epoch": epoch, "train_loss": total / n, "train_acc": correct / n,
-             "val_loss": val_loss, "val_acc": val_acc}
-        )  # fmt: skip
+            {
+                "epoch": epoch,
+                "train_loss": total / n,
+                "train_acc": correct / n,
+                "val_loss": val_loss,
+                "val_acc": val_acc,
+            }
+        )
         if val_loss < best_loss:
             best_loss, best = val_loss, copy.deepcopy(model.state_dict())
         bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
@@ -194,9 +169,13 @@ def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[dict, 
     for which, epoch in (("final", cfg.epochs), ("best", best_epoch)):
         model.load_state_dict(states[which])
         test_loss, test_acc = _evaluate(model, splits.X_test, splits.y_test)
-        scores[which] = {"epoch": epoch, "val_loss": history[epoch - 1]["val_loss"],
-                         "val_acc": history[epoch - 1]["val_acc"], "test_loss": test_loss,
-                         "test_acc": test_acc}  # fmt: skip
+        scores[which] = {
+            "epoch": epoch,
+            "val_loss": history[epoch - 1]["val_loss"],
+            "val_acc": history[epoch - 1]["val_acc"],
+            "test_loss": test_loss,
+            "test_acc": test_acc,
+        }
     common = {
         "history": history,
         "best_epoch": best_epoch,
@@ -208,23 +187,29 @@ def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[dict, 
     reports = {}
     for which in WEIGHTS:
         s = scores[which]
-        reports[which] = dict(common, weights=which, epoch=s["epoch"], val_acc=s["val_acc"],
-                              test_loss=s["test_loss"], test_acc=s["test_acc"])  # fmt: skip
+        reports[which] = dict(
+            common,
+            weights=which,
+            epoch=s["epoch"],
+            val_acc=s["val_acc"],
+            test_loss=s["test_loss"],
+            test_acc=s["test_acc"],
+        )
     return states, reports
 
 
 def train_or_load(
     model_name: str,
-    dataset: str = "mnist-5k",
-    epochs: int = 20,
-    lr: float = 1e-3,
-    momentum: float = 0.9,
-    batch_size: int = 32,
-    seed: int = 0,
-    n_train: int | None = None,
-    n_val: int | None = None,
-    device: str = "cpu",
-    weights: str = "final",
+    dataset: str = TrainConfig.dataset,
+    epochs: int = TrainConfig.epochs,
+    lr: float = TrainConfig.lr,
+    momentum: float = TrainConfig.momentum,
+    batch_size: int = TrainConfig.batch_size,
+    seed: int = TrainConfig.seed,
+    n_train: int | None = TrainConfig.n_train,
+    n_val: int | None = TrainConfig.n_val,
+    device: str = TrainConfig.device,
+    weights: str = TrainConfig.weights,
     cache_dir: str | Path | None = None,
     splits: _data.Splits | None = None,
     progress: bool = True,
@@ -236,6 +221,8 @@ def train_or_load(
     model_name : {"fcnn1", "fcnn5", "resnet18"}
     dataset : {"mnist-5k", "mnist", "fashion-mnist"}
     epochs, lr, momentum, batch_size : the SGD recipe (defaults: the released code's).
+        Every default is :class:`TrainConfig`'s, and every value is checked by its rule in
+        :data:`SPECS` (a :class:`nnspaces.common.ParameterError` names a bad one).
     seed : int
         Seeds the initial weights and the order of the mini-batches. The data split has
         its own fixed seed (0), so seeds vary the training, not the data.
@@ -248,7 +235,8 @@ def train_or_load(
         Keep the final epoch's weights (the released code's, default) or those of the epoch
         with the lowest validation loss. One training run caches both.
     cache_dir : path, optional
-        Folder of the checkpoints (default ``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``).
+        Folder of the checkpoints (default :func:`nnspaces.cache.root`: ``$NNSPACES_CACHE`` or
+        ``~/.cache/nnspaces``).
     splits : Splits, optional
         Already loaded data (must be ``dataset``'s); loaded here otherwise.
     progress : bool
@@ -274,17 +262,14 @@ def train_or_load(
     training the same configuration at once.
     """
     cfg = TrainConfig(
-        model_name, dataset, epochs, lr, momentum, batch_size, seed, n_train, n_val,
-        resolve_device(device), weights,
-    )  # fmt: skip
-    folder = Path(cache_dir or default_cache_dir()) / "models"
+        model_name, dataset, epochs, lr, momentum, batch_size, seed, n_train, n_val, device, weights
+    )
+    folder = Path(cache_dir or cache.root()) / "models"
     paths = {w: folder / dataclasses.replace(cfg, weights=w).filename() for w in WEIGHTS}
     path = paths[cfg.weights]
-    folder.mkdir(parents=True, exist_ok=True)
     t0 = time.perf_counter()
     # one lock per training run (both weight choices): one process trains, the other waits
-    with open(paths["final"].with_suffix(".lock"), "w") as lock:
-        fcntl.flock(lock, fcntl.LOCK_EX)  # released when the file closes
+    with cache.lock(paths["final"].with_suffix(".lock")):
         ckpt = _load_checkpoint(path, cfg)
         if ckpt is None:
             if splits is None:
@@ -295,9 +280,13 @@ def train_or_load(
             states, reports = _fit(cfg, splits, progress)
             for w in WEIGHTS:  # one run gives both: each under its own key
                 state = {k: v.detach().cpu() for k, v in states[w].items()}
-                entry = {"config": dataclasses.replace(cfg, weights=w).key(), "state_dict": state,
-                         "digest": state_digest(state), "report": reports[w]}  # fmt: skip
-                _atomic_save(entry, paths[w])
+                entry = {
+                    "config": dataclasses.replace(cfg, weights=w).key(),
+                    "state_dict": state,
+                    "digest": cache.state_digest(state),
+                    "report": reports[w],
+                }
+                cache.save(entry, paths[w])
                 if w == cfg.weights:
                     ckpt = entry
             cached = False
@@ -306,8 +295,13 @@ def train_or_load(
     model = models.build(model_name)
     model.load_state_dict(ckpt["state_dict"])
     model.to(cfg.device).eval()
-    report = dict(ckpt["report"], config=dataclasses.asdict(cfg), cached=cached,
-                  load_seconds=time.perf_counter() - t0, path=str(path))  # fmt: skip
+    report = dict(
+        ckpt["report"],
+        config=dataclasses.asdict(cfg),
+        cached=cached,
+        load_seconds=time.perf_counter() - t0,
+        path=str(path),
+    )
     return model, report
 
 
@@ -332,63 +326,23 @@ def accuracy_table(reports: dict[str, dict]):
     rows = []
     for name, r in reports.items():
         final, best = r["scores"]["final"], r["scores"]["best"]
-        rows.append({
-            "network": models.DISPLAY_NAME[name],
-            "paper accuracy": paper.ACCURACY[name]
-            if r["dataset"]["name"] in paper.DATASETS
-            else float("nan"),
-            "weights": r["weights"],
-            "test accuracy": r["test_acc"],
-            "validation accuracy": r["val_acc"],
-            "final epoch: test": final["test_acc"],
-            "final epoch: validation": final["val_acc"],
-            "best epoch": best["epoch"],
-            "best epoch: test": best["test_acc"],
-            "best epoch: validation": best["val_acc"],
-            "epochs": r["config"]["epochs"],
-            "training seconds": round(r["train_seconds"], 1),
-            "training images": r["dataset"]["sizes"]["train"],
-        })  # fmt: skip
-    return pd.DataFrame(rows)
-
-
-def load_splits(params: dict) -> _data.Splits:
-    """The data a notebook's parameters name: ``dataset`` from ``data_root``, subsampled to
-    ``n_train`` / ``n_val`` (stratified, seed 0) when those are given."""
-    splits = _data.load(params.get("dataset", "mnist-5k"), root=params.get("data_root"))
-    return _data.subsample(splits, params.get("n_train"), params.get("n_val"), seed=0)
-
-
-def trained_models(params: dict, names=None, progress: bool = True):
-    """Load the data and train (or load from the cache) the networks a notebook needs.
-
-    Parameters
-    ----------
-    params : dict
-        A notebook's validated parameters; the keys of ``params.TRAIN_PARAMS`` it holds are used
-        (the others take ``train_or_load``'s defaults), and ``models`` when ``names`` is None.
-    names : list of str, optional
-        The networks; default ``params["models"]``.
-    progress : bool
-        tqdm bars over epochs.
-
-    Returns
-    -------
-    splits : data.Splits
-        The data, training and validation splits subsampled to ``n_train`` / ``n_val``.
-    nets : dict
-        Model name → trained model in eval mode.
-    reports : dict
-        Model name → training report.
-    """
-    names = list(names if names is not None else params["models"])
-    from .params import TRAIN_PARAMS
-
-    kw = {k: params[k] for k in TRAIN_PARAMS if k in params and k not in ("dataset", "data_root")}
-    splits = load_splits(params)
-    nets, reports = {}, {}
-    for name in names:
-        nets[name], reports[name] = train_or_load(
-            name, splits.name, splits=splits, progress=progress, **kw
+        rows.append(
+            {
+                "network": models.DISPLAY_NAME[name],
+                "paper accuracy": paper.ACCURACY[name]
+                if r["dataset"]["name"] in paper.DATASETS
+                else float("nan"),
+                "weights": r["weights"],
+                "test accuracy": r["test_acc"],
+                "validation accuracy": r["val_acc"],
+                "final epoch: test": final["test_acc"],
+                "final epoch: validation": final["val_acc"],
+                "best epoch": best["epoch"],
+                "best epoch: test": best["test_acc"],
+                "best epoch: validation": best["val_acc"],
+                "epochs": r["config"]["epochs"],
+                "training seconds": round(r["train_seconds"], 1),
+                "training images": r["dataset"]["sizes"]["train"],
+            }
         )
-    return splits, nets, reports
+    return pd.DataFrame(rows)

@@ -11,11 +11,8 @@ test accuracy. The curve is cached on disk.
 
 from __future__ import annotations
 
-import hashlib
-import json
 import math
 import time
-import warnings
 from pathlib import Path
 
 import numpy as np
@@ -24,11 +21,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from . import models, paper
+from . import cache, models, paper
+from .common import Spec
 from .data import Splits
 from .outputs import collect_outputs
 from .spaces import layer_spaces
-from .train import _atomic_save, default_cache_dir, resolve_device, state_digest
+from .train import SPECS, TrainConfig, resolve_device
 
 _FORMAT = 1  # bump when the cached curve's layout or meaning changes
 
@@ -47,14 +45,18 @@ def steps_for(n_images: int, batch_size: int = 32, epochs: int = 20) -> int:
     >>> steps_for(3500), steps_for(50_000)
     (2200, 31260)
     """
-    for name, v in (("n_images", n_images), ("batch_size", batch_size), ("epochs", epochs)):
-        if not isinstance(v, int) or isinstance(v, bool) or v < 1:
-            raise ValueError(f"{name} must be a positive int, got {v!r}")
+    if not isinstance(n_images, int) or isinstance(n_images, bool) or n_images < 1:
+        raise ValueError(f"n_images must be a positive int, got {n_images!r}")
+    SPECS["batch_size"].check("batch_size", batch_size)
+    SPECS["epochs"].check("epochs", epochs)
     return math.ceil(n_images / batch_size) * epochs
 
 
 #: The paper's SGD steps: 50 000 training images, batch 32, 20 epochs.
 PAPER_STEPS = steps_for(paper.TRAIN_IMAGES, 32, 20)
+
+#: The rule of :func:`training_curve`'s ``max_steps`` (a notebook parameter too).
+MAX_STEPS = Spec(int, minimum=1, optional=True, help="SGD steps of a curve; None: the paper's")
 
 
 def record_steps(total: int, n_points: int = 30, include=()) -> np.ndarray:
@@ -96,44 +98,42 @@ def first_weight(model: nn.Module) -> tuple[str, nn.Module]:
     return layers[0]
 
 
-def _curve_key(model_name: str, splits: Splits, steps: np.ndarray, lr, momentum, batch_size,
-               seed, device) -> dict:  # fmt: skip
-    data = state_digest({"X_train": splits.X_train, "y_train": splits.y_train,
-                         "X_test": splits.X_test, "y_test": splits.y_test})  # fmt: skip
+def _curve_key(
+    model_name: str, splits: Splits, steps: np.ndarray, lr, momentum, batch_size, seed, device
+) -> dict:
+    data = cache.state_digest(
+        {
+            "X_train": splits.X_train,
+            "y_train": splits.y_train,
+            "X_test": splits.X_test,
+            "y_test": splits.y_test,
+        }
+    )
     return {
-        "format": _FORMAT, "model": model_name, "definition": models.definition_hash(model_name),
-        "dataset": splits.name, "data": data, "lr": float(lr), "momentum": float(momentum),
-        "batch_size": int(batch_size), "seed": int(seed), "device": device,
+        "format": _FORMAT,
+        "model": model_name,
+        "definition": models.definition_hash(model_name),
+        "dataset": splits.name,
+        "data": data,
+        "lr": float(lr),
+        "momentum": float(momentum),
+        "batch_size": int(batch_size),
+        "seed": int(seed),
+        "device": device,
         "steps": [int(s) for s in steps],
-    }  # fmt: skip
-
-
-def _read_cache(path: Path, key: dict, check=None, what: str = "cached result"):
-    """The ``"value"`` stored at ``path`` if the file is intact and was made under ``key``;
-    None (with a warning) if it is unreadable, foreign or fails ``check(value)``."""
-    if not path.exists():
-        return None
-    try:
-        obj = torch.load(path, map_location="cpu", weights_only=True)
-        problem = None
-        if not isinstance(obj, dict) or obj.get("key") != key:
-            problem = "it was made under another configuration"
-        elif check is not None and not check(obj.get("value")):
-            problem = "its contents are not what it should hold"
-    except Exception as e:  # truncated zip, flipped bytes, unpickling refusal
-        problem = f"it cannot be read ({type(e).__name__}: {str(e)[:120]})"
-    if problem:
-        warnings.warn(f"ignoring {what} {path}: {problem}; recomputing", stacklevel=3)
-        return None
-    return obj["value"]
+    }
 
 
 def _record(model: nn.Module, layer: nn.Module, splits: Splits) -> dict:
     sp = layer_spaces(layer)  # SVD in float64 of the (m, n) weight matrix
     Z = collect_outputs(model, splits.X_test)  # (N_test, 10); eval mode, restored afterwards
     acc = float((Z.argmax(1) == splits.y_test).double().mean())
-    return {"condition": sp.condition_number, "sigma_max": sp.sigma_max,
-            "sigma_min": sp.sigma_min, "test_acc": acc}  # fmt: skip
+    return {
+        "condition": sp.condition_number,
+        "sigma_max": sp.sigma_max,
+        "sigma_min": sp.sigma_min,
+        "test_acc": acc,
+    }
 
 
 def _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, device) -> dict:
@@ -142,8 +142,12 @@ def _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, devi
     model = models.build(model_name).to(device)
     _, layer = first_weight(model)
     g = torch.Generator().manual_seed(seed)  # the same mini-batch order as train.train_or_load
-    loader = DataLoader(TensorDataset(splits.X_train, splits.y_train),
-                        batch_size=batch_size, shuffle=True, generator=g)  # fmt: skip
+    loader = DataLoader(
+        TensorDataset(splits.X_train, splits.y_train),
+        batch_size=batch_size,
+        shuffle=True,
+        generator=g,
+    )
     opt = torch.optim.SGD(model.parameters(), lr=lr, momentum=momentum)
     cols = {c: [] for c in COLUMNS}
     todo, step, loss_sum, loss_n = list(map(int, steps)), 0, 0.0, 0
@@ -172,13 +176,13 @@ def _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, devi
 def training_curve(
     model_name: str,
     splits: Splits,
-    max_steps: int = PAPER_STEPS,
+    max_steps: int | None = PAPER_STEPS,
     steps=None,
-    lr: float = 1e-3,
-    momentum: float = 0.9,
-    batch_size: int = 32,
-    seed: int = 0,
-    device: str = "cpu",
+    lr: float = TrainConfig.lr,
+    momentum: float = TrainConfig.momentum,
+    batch_size: int = TrainConfig.batch_size,
+    seed: int = TrainConfig.seed,
+    device: str = TrainConfig.device,
     cache_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Condition number of the first weight matrix and test accuracy along one training run.
@@ -188,13 +192,14 @@ def training_curve(
     model_name : {"fcnn1", "fcnn5", "resnet18"}
     splits : Splits
         Trains on ``X_train`` (N, 1, 28, 28), ``y_train`` (N,); tests on ``X_test``, ``y_test``.
-    max_steps : int
-        The bound on the steps (default :data:`PAPER_STEPS`, the paper's 31 260); epochs
-        repeat over ``X_train`` as often as needed.
+    max_steps : int, optional
+        The bound on the steps (default, and when None, :data:`PAPER_STEPS`: the paper's
+        31 260); epochs repeat over ``X_train`` as often as needed.
     steps : sequence of int, optional
         Where to record, each in [1, max_steps]; default ``record_steps(max_steps)`` (~30
         log-spaced counts ending at ``max_steps``). Training stops at the last of them.
-    lr, momentum, batch_size, seed : the recipe of :func:`nnspaces.train.train_or_load`.
+    lr, momentum, batch_size, seed : the recipe of :func:`nnspaces.train.train_or_load` (its
+        defaults and rules: :class:`nnspaces.train.TrainConfig`).
     device : {"cpu", "cuda", "auto"}
     cache_dir : path, optional
         Default ``$NNSPACES_CACHE`` (``~/.cache/nnspaces``); the curve lives in its
@@ -222,35 +227,44 @@ def training_curve(
     made under another key or holds malformed columns is reported with a warning and
     recomputed. Files are written atomically.
     """
+    recipe = {"lr": lr, "momentum": momentum, "batch_size": batch_size, "seed": seed}
+    for name, value in {**recipe, "device": device}.items():
+        SPECS[name].check(name, value)
+    MAX_STEPS.check("max_steps", max_steps)
     device = resolve_device(device)
-    if not isinstance(max_steps, int) or isinstance(max_steps, bool) or max_steps < 1:
-        raise ValueError(f"max_steps must be a positive int, got {max_steps!r}")
+    max_steps = PAPER_STEPS if max_steps is None else max_steps
     steps = record_steps(max_steps) if steps is None else np.unique(np.asarray(steps, np.int64))
     if steps.size == 0 or steps[0] < 1 or steps[-1] > max_steps:
         raise ValueError(f"steps must lie in [1, max_steps={max_steps}], got {steps.tolist()}")
     with torch.random.fork_rng(devices=[]):  # building a model draws random numbers
         key = _curve_key(model_name, splits, steps, lr, momentum, batch_size, seed, device)
         name, layer = first_weight(models.build(model_name))
-    h = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-    folder = Path(cache_dir) if cache_dir is not None else default_cache_dir()
-    path = folder / "trainlength" / f"{model_name}-{splits.name}-s{seed}-{h}.pt"
+    folder = Path(cache_dir) if cache_dir is not None else cache.root()
+    path = folder / "trainlength" / f"{model_name}-{splits.name}-s{seed}-{cache.key_digest(key)}.pt"
 
     def _ok(v):
-        return (isinstance(v, dict) and isinstance(v.get("columns"), dict)
-                and all(len(v["columns"].get(c, ())) == len(steps) for c in COLUMNS)
-                and list(v["columns"]["step"]) == key["steps"])  # fmt: skip
+        return (
+            isinstance(v, dict)
+            and isinstance(v.get("columns"), dict)
+            and all(len(v["columns"].get(c, ())) == len(steps) for c in COLUMNS)
+            and list(v["columns"]["step"]) == key["steps"]
+        )
 
-    value = _read_cache(path, key, _ok, "cached training curve")
+    value = cache.load_value(path, key, _ok, "cached training curve", stacklevel=2)
     cached = value is not None
     if not cached:
         t0 = time.perf_counter()
         with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
             cols = _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, device)
         value = {"columns": cols, "seconds": time.perf_counter() - t0}
-        _atomic_save({"key": key, "value": value}, path)
+        cache.save_value(path, key, value)
     m, n = layer.weight.shape  # (out, in)
-    info = {"seconds": value["seconds"], "cached": cached, "path": str(path),
-            "layer": f"{name} ({m}×{n})"}  # fmt: skip
+    info = {
+        "seconds": value["seconds"],
+        "cached": cached,
+        "path": str(path),
+        "layer": f"{name} ({m}×{n})",
+    }
     return pd.DataFrame(value["columns"], columns=list(COLUMNS)), info
 
 
@@ -279,8 +293,13 @@ def gap_change(curve: pd.DataFrame, step_a: int, step_b: int, target: float) -> 
     """
     a, b = at_step(curve, step_a)["condition"], at_step(curve, step_b)["condition"]
     ga, gb = abs(a - target), abs(b - target)
-    return {"cond_a": float(a), "cond_b": float(b), "gap_a": float(ga), "gap_b": float(gb),
-            "closes": bool(gb < ga)}  # fmt: skip
+    return {
+        "cond_a": float(a),
+        "cond_b": float(b),
+        "gap_a": float(ga),
+        "gap_b": float(gb),
+        "closes": bool(gb < ga),
+    }
 
 
 def gap_claim(curve: pd.DataFrame, step: int, dataset: str = "mnist") -> tuple[bool, str, str]:
@@ -312,10 +331,14 @@ def gap_claim(curve: pd.DataFrame, step: int, dataset: str = "mnist") -> tuple[b
     a = f"after this profile's {step:,} steps it is {g['cond_a']:.2f}, {g['gap_a']:.2f} away"
     b = f"after {last:,} steps ({where}) it is {g['cond_b']:.2f}, {g['gap_b']:.2f} away"
     on_mnist = dataset in paper.DATASETS
-    text = (f"Yes: more steps bring the 1-layer network's condition number closer to the "
-            f"paper's {ref}: {a}; {b} (the released code's own run printed {rel}).")  # fmt: skip
-    otherwise = (f"More steps do not bring the 1-layer network's condition number closer to the "
-                 f"paper's {ref}: {a}; {b}.")  # fmt: skip
+    text = (
+        f"Yes: more steps bring the 1-layer network's condition number closer to the "
+        f"paper's {ref}: {a}; {b} (the released code's own run printed {rel})."
+    )
+    otherwise = (
+        f"More steps do not bring the 1-layer network's condition number closer to the "
+        f"paper's {ref}: {a}; {b}."
+    )
     if not on_mnist:
         otherwise += f" On {dataset} the paper has no value to approach."
     return on_mnist and g["closes"], text, otherwise
@@ -329,7 +352,7 @@ def same_run_claim(curves: dict, nets: dict, step: int, reports: dict | None = N
     curves : dict
         Model name → :func:`training_curve` (``step`` must be recorded).
     nets : dict
-        The same names → trained networks (e.g. from :func:`nnspaces.train.trained_models`).
+        The same names → trained networks (e.g. from :func:`nnspaces.notebook.trained_models`).
     step : int
         The trained networks' step count (this profile's epochs × batches per epoch).
     reports : dict, optional
@@ -347,16 +370,26 @@ def same_run_claim(curves: dict, nets: dict, step: int, reports: dict | None = N
     for name, net in nets.items():
         rows = curves[name][curves[name]["step"] == step]
         if not rows.empty:
-            pairs[name] = (float(rows["condition"].iloc[0]),
-                           layer_spaces(first_weight(net)[1]).condition_number)  # fmt: skip
+            pairs[name] = (
+                float(rows["condition"].iloc[0]),
+                layer_spaces(first_weight(net)[1]).condition_number,
+            )
     same = bool(pairs) and all(abs(a - b) <= 1e-6 * abs(b) for a, b in pairs.values())
-    shown = "; ".join(f"{models.DISPLAY_NAME.get(n, n)} {a:.4f} vs {b:.4f}"
-                      for n, (a, b) in pairs.items()) or "not recorded"  # fmt: skip
-    kept = ", ".join(f"{models.DISPLAY_NAME.get(n, n)} epoch {r.get('epoch', '?')}"
-                     for n, r in (reports or {}).items())  # fmt: skip
-    text = (f"At this profile's {step:,} steps the curves' condition numbers equal those of the "
-            f"networks the other chapters use ({shown}): the curves continue those very training "
-            "runs (same initial weights, same mini-batches).")  # fmt: skip
+    shown = (
+        "; ".join(
+            f"{models.DISPLAY_NAME.get(n, n)} {a:.4f} vs {b:.4f}" for n, (a, b) in pairs.items()
+        )
+        or "not recorded"
+    )
+    kept = ", ".join(
+        f"{models.DISPLAY_NAME.get(n, n)} epoch {r.get('epoch', '?')}"
+        for n, r in (reports or {}).items()
+    )
+    text = (
+        f"At this profile's {step:,} steps the curves' condition numbers equal those of the "
+        f"networks the other chapters use ({shown}): the curves continue those very training "
+        "runs (same initial weights, same mini-batches)."
+    )
     otherwise = f"At {step:,} steps the curves and the other chapters' networks differ ({shown})."
     if kept:
         otherwise += f" Those networks' weights are from {kept}."

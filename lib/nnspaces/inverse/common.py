@@ -9,28 +9,27 @@ from collections.abc import Iterator
 import torch
 from torch import nn
 
+from ..common import eval_mode
 from ..spaces import rank_cutoff
 
 
 @contextlib.contextmanager
 def frozen(model: nn.Module) -> Iterator[nn.Module]:
-    """Put ``model`` in eval mode with frozen parameters; restore both on exit (even on error).
+    """:func:`nnspaces.common.eval_mode` with frozen parameters; both restored on exit (even
+    on error).
 
     Every submodule's own ``training`` flag and every parameter's ``requires_grad`` flag are
     restored exactly as they were.
     """
-    modes = [(m, m.training) for m in model.modules()]
     flags = [(p, p.requires_grad) for p in model.parameters()]
-    model.eval()
-    for p, _ in flags:
-        p.requires_grad_(False)
-    try:
-        yield model
-    finally:
-        for m, mode in modes:
-            m.training = mode
-        for p, flag in flags:
-            p.requires_grad_(flag)
+    with eval_mode(model):
+        for p, _ in flags:
+            p.requires_grad_(False)
+        try:
+            yield model
+        finally:
+            for p, flag in flags:
+                p.requires_grad_(flag)
 
 
 def _work_copy(model: nn.Module, dtype: torch.dtype) -> nn.Module:

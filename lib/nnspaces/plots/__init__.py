@@ -16,6 +16,11 @@ from .spaces import (
 from .stats import distribution_plot, interval_plot, training_length_plot  # noqa: F401
 
 __all__ = [
-    "image_grid", "kernel_signal_figure", "null_energy_plot", "output_histograms",
-    "signal_space_figure", "singular_value_plot", "training_curves",
-]  # fmt: skip
+    "image_grid",
+    "kernel_signal_figure",
+    "null_energy_plot",
+    "output_histograms",
+    "signal_space_figure",
+    "singular_value_plot",
+    "training_curves",
+]

@@ -264,8 +264,14 @@ def reachability_figure(
     W = left + right + cell * (C + (C - 1) * wspace)
     H = top + bottom + cell * (R + (R - 1) * hspace)
     fig.set_size_inches(W, H)
-    fig.subplots_adjust(left=left / W, right=1 - right / W, bottom=bottom / H, top=1 - top / H,
-                        wspace=wspace, hspace=hspace)  # fmt: skip
+    fig.subplots_adjust(
+        left=left / W,
+        right=1 - right / W,
+        bottom=bottom / H,
+        top=1 - top / H,
+        wspace=wspace,
+        hspace=hspace,
+    )
     for i in range(R):
         pos = axes[i, len(rows[i]) - 1].get_position()
         cax = fig.add_axes((pos.x1 + 0.08 / W, pos.y0, 0.1 / W, pos.height))

@@ -27,12 +27,20 @@ def error_vs_time(table: pd.DataFrame):
     for _, r in table.iterrows():
         colour = f"C{nets.index(r['network'])}"
         filled = r["box"] != "none"
-        ax.scatter(r["median_seconds"], max(r["median_rel_error"], 1e-16),
-                   marker=_MARKERS.get(r["method"], "*"), s=40,
-                   facecolors=colour if filled or r["method"] == "paper-sgd" else "none",
-                   edgecolors=colour)  # fmt: skip
-    ax.set(xscale="log", yscale="log", xlabel="median seconds per digit",
-           ylabel="median relative output error")  # fmt: skip
+        ax.scatter(
+            r["median_seconds"],
+            max(r["median_rel_error"], 1e-16),
+            marker=_MARKERS.get(r["method"], "*"),
+            s=40,
+            facecolors=colour if filled or r["method"] == "paper-sgd" else "none",
+            edgecolors=colour,
+        )
+    ax.set(
+        xscale="log",
+        yscale="log",
+        xlabel="median seconds per digit",
+        ylabel="median relative output error",
+    )
     for m, mk in _MARKERS.items():
         ax.scatter([], [], marker=mk, color="0.3", label=m)
     for i, n in enumerate(nets):

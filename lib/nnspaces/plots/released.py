@@ -19,13 +19,17 @@ def _rows(rep, start: str, procedures: Sequence[str]):
     for proc in procedures:
         x0 = rep.starts[(proc, start)][:, 0].numpy()  # (K, H, W)
         x1 = rep.images[(proc, start)][:, 0].numpy()
-        rows += [(f"{proc}\nstart $x_0$", x0, False), (f"{proc}\nresult $x_T$", x1, False),
-                 (f"{proc}\n$x_T - x_0$", x1 - x0, True)]  # fmt: skip
+        rows += [
+            (f"{proc}\nstart $x_0$", x0, False),
+            (f"{proc}\nresult $x_T$", x1, False),
+            (f"{proc}\n$x_T - x_0$", x1 - x0, True),
+        ]
     return rows
 
 
-def reenactment_figure(rep, start: str, procedures: Sequence[str] = ("released", "corrected"),
-                       cell: float = 0.95):  # fmt: skip
+def reenactment_figure(
+    rep, start: str, procedures: Sequence[str] = ("released", "corrected"), cell: float = 0.95
+):
     """Start image, result and their difference per digit, for each procedure.
 
     Parameters
@@ -50,8 +54,9 @@ def reenactment_figure(rep, start: str, procedures: Sequence[str] = ("released",
     imgs = [a for _, a, diff in rows if not diff]
     lo, hi = min(float(a.min()) for a in imgs), max(float(a.max()) for a in imgs)
     m = max(float(np.abs(a).max()) for _, a, diff in rows if diff) or 1.0
-    fig, axes = plt.subplots(len(rows), K, figsize=(cell * K + 2.2, cell * len(rows) + 0.4),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        len(rows), K, figsize=(cell * K + 2.2, cell * len(rows) + 0.4), squeeze=False
+    )
     for i, (label, arr, diff) in enumerate(rows):
         vmin, vmax, cmap = (-m, m, "RdBu_r") if diff else (lo, hi, "gray")
         for c in range(K):
@@ -69,8 +74,12 @@ def reenactment_figure(rep, start: str, procedures: Sequence[str] = ("released",
     return fig
 
 
-def loss_curves(rep, start: str, procedures: Sequence[str] = ("released", "corrected"),
-                panel: tuple[float, float] = (4.0, 3.0)):  # fmt: skip
+def loss_curves(
+    rep,
+    start: str,
+    procedures: Sequence[str] = ("released", "corrected"),
+    panel: tuple[float, float] = (4.0, 3.0),
+):
     """The change of the loss from its start, ``100 (L_s / L_0 − 1)`` %, per step and digit; one
     panel per procedure.
 
@@ -87,8 +96,9 @@ def loss_curves(rep, start: str, procedures: Sequence[str] = ("released", "corre
         One line per digit (labelled in the first panel); a dashed line marks 0 (no change).
         Each panel has its own vertical scale.
     """
-    fig, axes = plt.subplots(1, len(procedures), figsize=(panel[0] * len(procedures), panel[1]),
-                             squeeze=False)  # fmt: skip
+    fig, axes = plt.subplots(
+        1, len(procedures), figsize=(panel[0] * len(procedures), panel[1]), squeeze=False
+    )
     for ax, proc in zip(axes[0], procedures):
         H = rep.histories[(proc, start)].numpy()  # (K, steps + 1)
         for c, h in enumerate(H):

@@ -60,10 +60,24 @@ def interval_plot(
         _finite([r["mean"], r["min"], r["max"]], f"{q}: mean and range")
         ax.plot([0, 0], [r["min"], r["max"]], color="0.3", lw=1, label="range of runs")
         if np.isfinite([r["pi low"], r["pi high"]]).all():
-            ax.bar(0, r["pi high"] - r["pi low"], bottom=r["pi low"], width=0.5, color="C0",
-                   alpha=0.25, label=f"{pct} prediction interval, one run")  # fmt: skip
-            ax.bar(0, r["ci high"] - r["ci low"], bottom=r["ci low"], width=0.18, color="C0",
-                   alpha=0.8, label=f"{pct} confidence interval, mean")  # fmt: skip
+            ax.bar(
+                0,
+                r["pi high"] - r["pi low"],
+                bottom=r["pi low"],
+                width=0.5,
+                color="C0",
+                alpha=0.25,
+                label=f"{pct} prediction interval, one run",
+            )
+            ax.bar(
+                0,
+                r["ci high"] - r["ci low"],
+                bottom=r["ci low"],
+                width=0.18,
+                color="C0",
+                alpha=0.8,
+                label=f"{pct} confidence interval, mean",
+            )
         ax.plot(0, r["mean"], "o", color="k", ms=4, label="mean")
         if np.isfinite(r["paper"]):
             ax.plot(0, r["paper"], "*", color="C3", ms=11, label="paper")
@@ -75,8 +89,14 @@ def interval_plot(
     for ax in axes[0]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(lab, h)
-    fig.legend(list(legend.values()), list(legend), loc="lower center", ncol=len(legend),
-               fontsize=8, frameon=False)  # fmt: skip
+    fig.legend(
+        list(legend.values()),
+        list(legend),
+        loc="lower center",
+        ncol=len(legend),
+        fontsize=8,
+        frameon=False,
+    )
     if title:
         fig.suptitle(title, fontsize=10)
     fig.tight_layout(rect=(0, 0.08, 1, 1))
@@ -115,12 +135,22 @@ def distribution_plot(
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     lo, hi = min(v.min(), *marks.values(), v.min()), max(v.max(), *marks.values(), v.max())
     pad = 0.02 * (hi - lo or 1.0)
-    ax.hist(v, bins=np.linspace(lo - pad, hi + pad, bins + 1), color="0.7", edgecolor="0.4",
-            label=f"{v.size} {what}")  # fmt: skip
+    ax.hist(
+        v,
+        bins=np.linspace(lo - pad, hi + pad, bins + 1),
+        color="0.7",
+        edgecolor="0.4",
+        label=f"{v.size} {what}",
+    )
     for i, (label, x) in enumerate(marks.items()):
         below = float((v < x).mean())
-        ax.axvline(x, color=f"C{i}", lw=1.6, ls="-" if i == 0 else "--",
-                   label=f"{label}: {x:.4g} ({100 * below:.0f} % below)")  # fmt: skip
+        ax.axvline(
+            x,
+            color=f"C{i}",
+            lw=1.6,
+            ls="-" if i == 0 else "--",
+            label=f"{label}: {x:.4g} ({100 * below:.0f} % below)",
+        )
     ax.set(xlabel=xlabel, ylabel="count")
     ax.legend(fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.2), ncol=2, frameon=False)
     ax.grid(alpha=0.3)
@@ -162,8 +192,14 @@ def training_length_plot(
         x = _finite(c["step"], f"{label}: steps")
         if (x < 1).any():
             raise ValueError(f"{label}: steps must be ≥ 1 on a log axis")
-        ax_c.plot(x, _finite(c["condition"], f"{label}: condition"), "o-", ms=3, color=f"C{i}",
-                  label=label)  # fmt: skip
+        ax_c.plot(
+            x,
+            _finite(c["condition"], f"{label}: condition"),
+            "o-",
+            ms=3,
+            color=f"C{i}",
+            label=label,
+        )
         ax_a.plot(x, _finite(c["test_acc"], f"{label}: accuracy"), "o-", ms=3, color=f"C{i}")
     styles = (":", "-.", (0, (5, 2)), (0, (1, 3)))
     for j, (label, y) in enumerate((condition_refs or {}).items()):
@@ -172,10 +208,19 @@ def training_length_plot(
         ax_a.axhline(y, color=f"C{3 + j}", lw=1, ls=styles[j % 4], label=f"{label} ({y:g})")
     for j, (label, s) in enumerate((steps or {}).items()):
         for ax in (ax_c, ax_a):
-            ax.axvline(s, color="0.4", lw=1, ls=styles[j % 4],
-                       label=f"{label} ({s:,} steps)" if ax is ax_c else None)  # fmt: skip
-    ax_c.set(xscale="log", xlabel="SGD steps", ylabel="condition number σ_max/σ_min",
-             title="condition number of the first weight matrix")  # fmt: skip
+            ax.axvline(
+                s,
+                color="0.4",
+                lw=1,
+                ls=styles[j % 4],
+                label=f"{label} ({s:,} steps)" if ax is ax_c else None,
+            )
+    ax_c.set(
+        xscale="log",
+        xlabel="SGD steps",
+        ylabel="condition number σ_max/σ_min",
+        title="condition number of the first weight matrix",
+    )
     ax_a.set(xscale="log", xlabel="SGD steps", ylabel="test accuracy", title="test accuracy")
     handles, labels = [], []
     for ax in (ax_c, ax_a):

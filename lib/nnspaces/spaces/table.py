@@ -11,6 +11,7 @@ import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from ..common import eval_mode
 from ..models import device_of, linear_layers
 from .matrices import _check_finite, _check_view, _weight_of
 from .operator import _operator_energies, _operator_spaces, _OperatorSpaces, _padding
@@ -156,19 +157,17 @@ def _run_probes(model: nn.Module, view: str, rtol, inputs, batch_size: int, inpu
         dtype = next((q.dtype for q in model.parameters()), torch.float32)
         data = inputs if inputs is not None else torch.zeros(1, *input_size)
         handles = [p.layer.register_forward_pre_hook(p.hook) for p in probes]
-        was_training = model.training
-        model.eval()
         try:
-            for start in range(0, len(data), batch_size):
-                for p in probes:
-                    p.batch = [] if inputs is not None else None
-                model(data[start : start + batch_size].to(device=device, dtype=dtype))
-                for p in probes:
-                    if p.batch:
-                        p.null.append(p.batch[0])
-                        p.total.append(p.batch[1])
+            with eval_mode(model):
+                for start in range(0, len(data), batch_size):
+                    for p in probes:
+                        p.batch = [] if inputs is not None else None
+                    model(data[start : start + batch_size].to(device=device, dtype=dtype))
+                    for p in probes:
+                        if p.batch:
+                            p.null.append(p.batch[0])
+                            p.total.append(p.batch[1])
         finally:
-            model.train(was_training)
             for h in handles:
                 h.remove()
     for p in probes:

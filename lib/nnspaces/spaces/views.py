@@ -7,6 +7,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from ..common import eval_mode
 from ..models import device_of
 from .matrices import weight_matrix
 from .operator import conv_operator_singular_values
@@ -46,13 +47,11 @@ def input_sizes(model: nn.Module, input_shape=(1, 28, 28)) -> dict[str, tuple[in
 
     convs = [(n, m) for n, m in model.named_modules() if isinstance(m, nn.Conv2d)]
     hooks = [m.register_forward_pre_hook(record(n)) for n, m in convs]
-    was_training = model.training
-    model.eval()
     try:
-        dtype = next(model.parameters()).dtype
-        model(torch.zeros(1, *input_shape, device=device_of(model), dtype=dtype))
+        with eval_mode(model):
+            dtype = next(model.parameters()).dtype
+            model(torch.zeros(1, *input_shape, device=device_of(model), dtype=dtype))
     finally:
-        model.train(was_training)
         for h in hooks:
             h.remove()
     return sizes

@@ -1,0 +1,52 @@
+"""Preimages nearer the reference: walking along ``{x : f(x) = t}`` towards ``r``.
+
+Gauss–Newton with minimum-norm steps (:func:`nnspaces.inverse.invert`, ``"gauss-newton"``)
+reaches *a* preimage of ``t`` from the reference ``r``; for a deep network it is not the
+preimage nearest ``r``. This module starts from such a point and reduces the distance to
+``r`` while staying on the preimage, and reports the first-order certificate
+(:func:`nnspaces.certificate.kappa`) along the way.
+
+Public API
+----------
+- :func:`refine` — from given preimages ``starts``, a batch of problems.
+- :func:`nearest_preimage` — Gauss–Newton from ``r``, then :func:`refine`.
+- :class:`NearestResult` — an :class:`nnspaces.inverse.InverseResult` with the distance before
+  and after, ``κ`` per iteration and the number of pre-activations at a kink.
+- :func:`preactivations`, :func:`kink_gradients` — SELU pre-activations of a Linear/SELU
+  stack and the gradients of those that sit at SELU's kink.
+- :data:`STEPS`, :data:`KINK_TOL` — the candidate steps and the kink threshold.
+- :func:`table`, :func:`summarize`, :func:`summary_keys` — per-digit table, per-network
+  summary and its glue keys, for the chapters.
+
+No box: the pixels are unconstrained (the problem :func:`refine` solves is
+``min ‖x − r‖ s.t. f(x) = t`` over all of ``ℝⁿ``).
+
+Modules
+-------
+- ``refine`` — :func:`refine` and :func:`nearest_preimage`: validation and the iteration.
+- ``steps`` — the candidate steps (:data:`STEPS`), the Newton (KKT) step, restoring a point
+  onto the preimage and the step-length search.
+- ``kinks`` — pre-activations and kinks of a Linear/SELU stack and the Lagrangian's curvature.
+- ``result`` — :class:`NearestResult`.
+- ``tables`` — :func:`table`, :func:`summarize`, :func:`summary_keys`.
+"""
+
+from .kinks import KINK_TOL, kink_gradients, preactivations
+from .refine import nearest_preimage, refine
+from .result import NearestResult
+from .steps import MAX_STEP, STEPS
+from .tables import summarize, summary_keys, table
+
+__all__ = [
+    "KINK_TOL",
+    "MAX_STEP",
+    "STEPS",
+    "NearestResult",
+    "kink_gradients",
+    "nearest_preimage",
+    "preactivations",
+    "refine",
+    "summarize",
+    "summary_keys",
+    "table",
+]

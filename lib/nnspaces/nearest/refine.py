@@ -1,0 +1,302 @@
+"""The refinement: :func:`refine` (from given preimages) and :func:`nearest_preimage`
+(Gauss–Newton from the reference, then :func:`refine`)."""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from .. import certificate
+from ..inverse import InverseResult, frozen, invert_classes
+from ..inverse.common import _work_copy
+from ..inverse.gauss_newton import _outputs_and_jacobians, _selu_chain
+from ..inverse.result import _build_results
+from ..models import device_of
+from .kinks import KINK_TOL, _local
+from .result import NearestResult, _nearest_result
+from .steps import STEPS, _direction, _distance_search, _restore
+
+
+def refine(
+    model: nn.Module,
+    targets: torch.Tensor,
+    starts: torch.Tensor,
+    references: torch.Tensor,
+    *,
+    dtype: torch.dtype = torch.float64,
+    max_iter: int = 200,
+    tol: float = 1e-12,
+    restore_iter: int = 20,
+    min_step: float = 2.0**-20,
+    patience: int = 10,
+    rtol: float = 1e-9,
+    kappa_tol: float = 1e-10,
+    kink_tol: float = KINK_TOL,
+    steps: Sequence[str] = STEPS,
+    target_classes: Sequence[int] | None = None,
+) -> list[NearestResult]:
+    """Move preimages of ``targets`` nearer their ``references`` along the preimage.
+
+    No box: the pixels are unconstrained (``min ‖x − r‖ s.t. f(x) = t`` over ``ℝⁿ``).
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        ``f``: maps ``(B, *S)`` to ``(B, K)``; frozen and in eval mode for the call.
+    targets : (B, K) Tensor
+    starts : (B, *S) Tensor
+        Preimages, e.g. the Gauss–Newton images (:func:`nnspaces.inverse.invert_classes`).
+        A start farther than ``tol`` from its target is first restored by Gauss–Newton.
+    references : (B, *S) Tensor
+        The points to come near, e.g. the class-mean images.
+    dtype : torch.dtype
+        Compute dtype (a converted copy of the model when it differs).
+    max_iter : int
+        Accepted steps at most.
+    tol : float
+        Relative output error ``‖f(x) − t‖ / ‖t‖`` every accepted point satisfies.
+    restore_iter : int
+        Gauss–Newton steps allowed to bring a trial point back to ``tol``.
+    min_step : float
+        Smallest step length tried.
+    patience, rtol : int, float
+        Stop when the distance fell by less than ``rtol`` (relative) over ``patience`` steps.
+    kappa_tol : float
+        Stop when ``κ ≤ kappa_tol`` (first-order stationary).
+    kink_tol : float
+        ``|u| ≤ kink_tol`` counts a hidden SELU pre-activation as at the kink.
+    steps : sequence of str
+        The candidate steps tried at every point, a subset of :data:`STEPS` (Notes).
+    target_classes : sequence of B int, optional
+        For ``margin``; default ``0 … B − 1``.
+
+    Returns
+    -------
+    results : list of B NearestResult
+        ``image`` has the reference's shape, compute dtype, CPU; ``seconds`` is the batch time
+        divided by ``B``.
+
+    Notes
+    -----
+    The problem is ``min ½‖x − r‖² s.t. f(x) = t``. At a preimage point ``x`` with Jacobian
+    ``J`` (K, n), each candidate step solves a local model of it:
+
+    - ``"tangent"``: the linearised problem ``min ½‖x + d − r‖² s.t. f(x) + J d = t``,
+      ``d = (I − J⁺J)(r − x) + J⁺(t − f(x))``: towards ``r`` within the tangent space, plus
+      a minimum-norm correction;
+    - ``"newton"``: the same with the curvature of the preimage, the Newton (SQP) step
+      ``(I − H) d − Jᵀμ = r − x``, ``J d = t − f(x)``, ``H = ∇²(λᵀf)`` at the least-squares
+      multipliers ``λ = (Jᵀ)⁺(x − r)`` (Linear/SELU stacks, where ``H`` has a closed form);
+    - ``"corner"``, ``"corner-newton"``: the two above with the hidden pre-activations that
+      sit at SELU's kink (``|u_j| ≤ kink_tol``) held there, ``u_j(x + d) = 0`` to first order:
+      SELU's slope jumps from ``λα`` to ``λ`` at 0, so the preimage has a corner along
+      ``{u_j = 0}`` that the other steps keep crossing.
+
+    Each trial point ``x + αd`` (``α = 1, ½, ¼, … ≥ min_step``, and ``2, 4, … ≤ 16`` after a
+    full step) is brought back onto the preimage by minimum-norm Gauss–Newton and accepted
+    only if its relative error is at most ``tol`` and it is strictly nearer ``r``; of the
+    candidates, the nearest accepted point is taken. The distance therefore decreases
+    monotonically over points that are all preimages, and the iteration stops when no
+    candidate comes nearer. At a smooth first-order stationary point ``κ = 0``; at a
+    corner the condition becomes ``x − r ∈ row(J) + span{∇u_j}``, which ``kappa_kinks``
+    measures. Both are necessary conditions for a local minimum of the distance, not
+    sufficient, and the point found is local: another path may end at a nearer preimage.
+    """
+    T, X0, R = map(torch.as_tensor, (targets, starts, references))
+    if T.ndim != 2:
+        raise ValueError(f"targets must be (B, K), got shape {tuple(T.shape)}")
+    if not (len(X0) == len(R) == len(T)):
+        raise ValueError(f"{len(T)} targets, {len(X0)} starts and {len(R)} references")
+    if X0.shape != R.shape:
+        raise ValueError(f"starts {tuple(X0.shape)} and references {tuple(R.shape)} differ")
+    for name, v in (("targets", T), ("starts", X0), ("references", R)):
+        if not torch.isfinite(v).all():
+            raise ValueError(f"{name} hold {int((~torch.isfinite(v)).sum())} NaN or inf value(s)")
+    if not isinstance(model, nn.Module):
+        raise TypeError(f"model must be a torch.nn.Module, got {type(model).__name__}")
+    unknown = [s for s in steps if s not in STEPS]
+    if unknown or not len(steps):
+        raise ValueError(
+            f"steps must be a non-empty subset of {', '.join(STEPS)}; got {list(steps)!r}"
+        )
+    classes = list(range(len(T))) if target_classes is None else list(target_classes)
+    device = device_of(model)
+    with frozen(model):
+        start = time.perf_counter()
+        f = _work_copy(model, dtype)
+        T, X, R = (v.to(device=device, dtype=dtype) for v in (T, X0, R))
+        runs = _refine(
+            f,
+            T,
+            X,
+            R,
+            max_iter=max_iter,
+            tol=tol,
+            restore_iter=restore_iter,
+            min_step=min_step,
+            patience=patience,
+            rtol=rtol,
+            kappa_tol=kappa_tol,
+            kink_tol=kink_tol,
+            steps=tuple(steps),
+        )
+        bases = _build_results(
+            f,
+            [run["x"] for run in runs],
+            T,
+            R,
+            classes,
+            method="nearest",
+            start=start,
+            iterations=[run["iters"] for run in runs],
+            messages=[run["msg"] for run in runs],
+            histories=[run["mse"] for run in runs],
+        )
+    return [_nearest_result(base, run) for base, run in zip(bases, runs)]
+
+
+def _refine(
+    f, T, X, R, *, max_iter, tol, restore_iter, min_step, patience, rtol, kappa_tol, kink_tol, steps
+):
+    """The iteration of :func:`refine` on prepared tensors; one dict per problem."""
+    B, K = T.shape
+    chain = _selu_chain(f)
+    tn = torch.linalg.vector_norm(T, dim=1).clamp_min(torch.finfo(T.dtype).tiny)  # (B,)
+    X, rel = _restore(f, chain, T, X, tn, tol, restore_iter)
+    dist = torch.linalg.vector_norm((X - R).reshape(B, -1), dim=1).tolist()
+    runs = [
+        {
+            "x0": X[i].clone(),
+            "kappas": [],
+            "kappas_kinks": [],
+            "kinks": [],
+            "dists": [dist[i]],
+            "mse": [],
+            "steps": [],
+            "iters": 0,
+            "msg": "",
+        }
+        for i in range(B)
+    ]
+    active = []
+    for i in range(B):
+        if math.isfinite(rel[i]):
+            active.append(i)
+        else:
+            runs[i]["msg"] = f"the start is not a preimage: Gauss–Newton cannot bring it to {tol:g}"
+    for it in range(max_iter + 1):
+        if not active:
+            break
+        out, J = _outputs_and_jacobians(f, chain, X[active], K)  # (A, K), (A, K, n)
+        todo = []  # (i, J_i, residual, kink rows or None)
+        for j, i in enumerate(active):
+            run = runs[i]
+            loc = _local(chain, X[i], kink_tol) if chain is not None else None
+            _record(run, J[j], X[i], R[i], out[j], T[i], loc)
+            d = run["dists"]
+            if run["kappas"][-1] <= kappa_tol:
+                run["msg"] = f"converged: κ ≤ {kappa_tol:g} (first-order stationary)"
+            elif len(d) > patience and d[-1] > (1 - rtol) * d[-1 - patience]:
+                run["msg"] = f"stopped: distance fell by < {rtol:g} (relative) in {patience} steps"
+            elif it == max_iter:
+                run["msg"] = f"max_iter={max_iter} steps taken"
+            else:
+                todo.append((i, J[j], T[i] - out[j], loc))
+        if not todo:
+            break
+        idx = [i for i, *_ in todo]
+        moved = [(None, dist[i], "") for i in idx]
+        for name in steps:
+            # candidate directions of this kind (None where it does not apply)
+            cand = [_direction(name, chain, Ji, X[i], R[i], res, loc) for i, Ji, res, loc in todo]
+            sub = [k for k, d in enumerate(cand) if d is not None]
+            if not sub:
+                continue
+            ids = [idx[k] for k in sub]
+            D = torch.stack([cand[k] for k in sub]).reshape(X[ids].shape)
+            found = _distance_search(
+                f,
+                chain,
+                T[ids],
+                X[ids],
+                D,
+                R[ids],
+                tn[ids],
+                [dist[i] for i in ids],
+                tol,
+                restore_iter,
+                min_step,
+            )
+            for k, (x2, d2) in zip(sub, found):
+                if x2 is not None and d2 < moved[k][1]:
+                    moved[k] = (x2, d2, name)
+        active = []
+        for i, (x_new, d_new, name) in zip(idx, moved):
+            if x_new is None:
+                runs[i]["msg"] = (
+                    "stopped: no step along the preimage reduces the distance "
+                    f"(step lengths down to {min_step:g} tried)"
+                )
+                continue
+            X[i], dist[i] = x_new, d_new
+            runs[i]["dists"].append(d_new)
+            runs[i]["steps"].append(name)
+            runs[i]["iters"] += 1
+            active.append(i)
+    for i in range(B):
+        runs[i]["x"] = X[i]
+    return [dict(run, chain=chain, kink_tol=kink_tol) for run in runs]
+
+
+def _record(run, J, x, r, out, t, loc) -> None:
+    """Append ``κ``, ``κ`` with the kink gradients, the kink count and the MSE to ``run``."""
+    run["kappas"].append(certificate.kappa(J, x, r))
+    run["mse"].append(float(((out - t) ** 2).mean()))
+    if loc is None:
+        run["kappas_kinks"].append(math.nan)
+        run["kinks"].append(math.nan)
+    else:
+        G = loc.kink_rows
+        run["kappas_kinks"].append(
+            certificate.kappa(J, x, r, extra=G) if len(G) else run["kappas"][-1]
+        )
+        run["kinks"].append(float(len(G)))
+
+
+def nearest_preimage(
+    model: nn.Module,
+    targets: torch.Tensor,
+    references: torch.Tensor,
+    *,
+    gauss_newton: dict | None = None,
+    **options,
+) -> tuple[list[InverseResult], list[NearestResult]]:
+    """Gauss–Newton from each reference, then :func:`refine`.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+    targets : (B, K) Tensor
+    references : (B, *S) Tensor
+    gauss_newton : dict, optional
+        Options of :func:`nnspaces.inverse.invert_classes` ``(method="gauss-newton")``.
+    **options
+        Options of :func:`refine` (``dtype``, ``target_classes`` go to both).
+
+    Returns
+    -------
+    gn : list of B InverseResult
+        The Gauss–Newton preimages (the starts).
+    refined : list of B NearestResult
+    """
+    gn_opts = dict(gauss_newton or {})
+    for key in ("dtype", "target_classes"):
+        if key in options:
+            gn_opts.setdefault(key, options[key])
+    gn = invert_classes(model, targets, references, "gauss-newton", **gn_opts)
+    starts = torch.stack([g.image for g in gn])
+    return gn, refine(model, targets, starts, references, **options)

@@ -1,0 +1,74 @@
+"""What :func:`nnspaces.nearest.refine` returns: :class:`NearestResult`, and its builder."""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field, fields
+
+from ..inverse import InverseResult
+
+
+@dataclass
+class NearestResult(InverseResult):
+    """What :func:`refine` found: an :class:`~nnspaces.inverse.InverseResult` (``method``
+    ``"nearest"``; ``distance`` is the final ``‖x − r‖``, ``kappa`` the certificate
+    :func:`nnspaces.certificate.kappa` there, ``history`` the mean squared output error per
+    iteration) with the refinement's own record.
+
+    Attributes
+    ----------
+    start_distance : float
+        ``‖x₀ − r‖`` of the start (the Gauss–Newton point).
+    gained : float
+        ``start_distance − distance`` (≥ 0: only steps that reduce the distance are taken).
+    kappa_start : float
+        The certificate at the start.
+    kappa_history, kappa_kinks_history, distance_history : list of float
+        ``κ``, ``κ`` with the kink gradients, and ``‖x − r‖`` at the start and after every
+        accepted step.
+    kinks : float
+        Hidden SELU pre-activations with ``|u| ≤ 1e-3`` (``kink_tol``) at the final point
+        (NaN for a network that is not a Linear/SELU stack); ``kinks_start`` the same at the
+        start.
+    kappa_kinks : float
+        ``κ`` with the gradients of those pre-activations added to the row space
+        (``certificate.kappa(J, x, r, extra=kink_gradients(...))``; equal to ``kappa`` without
+        kinks, NaN where ``kinks`` is): what remains of ``x − r`` once the directions that
+        cross a kink are accounted for.
+    steps : list of str
+        The kind of each accepted step (:data:`STEPS`).
+    """
+
+    start_distance: float = math.nan
+    gained: float = math.nan
+    kappa_start: float = math.nan
+    kappa_history: list[float] = field(default_factory=list)
+    kappa_kinks_history: list[float] = field(default_factory=list)
+    distance_history: list[float] = field(default_factory=list)
+    kinks: float = math.nan
+    kinks_start: float = math.nan
+    kappa_kinks: float = math.nan
+    steps: list[str] = field(default_factory=list)
+
+    def as_inverse_result(self) -> InverseResult:
+        """The plain :class:`~nnspaces.inverse.InverseResult` part."""
+        return InverseResult(**{f.name: getattr(self, f.name) for f in fields(InverseResult)})
+
+
+def _nearest_result(base: InverseResult, run: dict) -> NearestResult:
+    d, k, kk, nk = run["dists"], run["kappas"], run["kappas_kinks"], run["kinks"]
+    nan = math.nan
+    base.kappa = k[-1] if k else nan
+    return NearestResult(
+        **{fl.name: getattr(base, fl.name) for fl in fields(InverseResult)},
+        start_distance=d[0],
+        gained=d[0] - base.distance,
+        kappa_start=k[0] if k else nan,
+        kappa_history=k,
+        kappa_kinks_history=kk,
+        distance_history=d,
+        kinks=nk[-1] if nk else nan,
+        kinks_start=nk[0] if nk else nan,
+        kappa_kinks=kk[-1] if kk else nan,
+        steps=run["steps"],
+    )

@@ -1,0 +1,70 @@
+"""What a chapter notebook calls after checking its parameters: its data and its networks.
+
+A notebook's parameters cell holds flat defaults (:data:`nnspaces.params.TRAIN_DEFAULTS` for
+the training ones); :func:`nnspaces.params.validate` checks them and returns a dict ``P``.
+The two adapters here turn that dict into library calls:
+
+- :func:`load_splits` — the data ``P`` names (``dataset``, ``data_root``, ``n_train``,
+  ``n_val``).
+- :func:`trained_models` — that data and the networks trained on it with ``P``'s recipe
+  (:func:`nnspaces.train.train_or_load`: from the cache when it holds them).
+"""
+
+from __future__ import annotations
+
+from . import data as _data
+from .params import TRAIN_PARAMS
+from .train import TrainConfig, train_or_load
+
+
+def load_splits(params: dict) -> _data.Splits:
+    """The data a notebook's parameters name: ``dataset`` from ``data_root``, subsampled to
+    ``n_train`` / ``n_val`` (stratified, seed 0) when those are given.
+
+    Parameters
+    ----------
+    params : dict
+        Validated parameters; absent keys take :class:`nnspaces.train.TrainConfig`'s defaults
+        (``data_root``: :func:`nnspaces.data.load`'s default folder).
+
+    Returns
+    -------
+    data.Splits
+        ``X_*`` (N, 1, 28, 28) float32, ``y_*`` (N,) int64; the training and validation
+        splits cut to ``n_train`` and ``n_val`` images.
+    """
+    splits = _data.load(params.get("dataset", TrainConfig.dataset), root=params.get("data_root"))
+    return _data.subsample(splits, params.get("n_train"), params.get("n_val"), seed=0)
+
+
+def trained_models(params: dict, names=None, progress: bool = True):
+    """Load the data and train (or load from the cache) the networks a notebook needs.
+
+    Parameters
+    ----------
+    params : dict
+        A notebook's validated parameters; the keys of ``params.TRAIN_PARAMS`` it holds are used
+        (the others take ``train_or_load``'s defaults), and ``models`` when ``names`` is None.
+    names : list of str, optional
+        The networks; default ``params["models"]``.
+    progress : bool
+        tqdm bars over epochs.
+
+    Returns
+    -------
+    splits : data.Splits
+        The data, training and validation splits subsampled to ``n_train`` / ``n_val``.
+    nets : dict
+        Model name → trained model in eval mode.
+    reports : dict
+        Model name → training report.
+    """
+    names = list(names if names is not None else params["models"])
+    kw = {k: params[k] for k in TRAIN_PARAMS if k in params and k not in ("dataset", "data_root")}
+    splits = load_splits(params)
+    nets, reports = {}, {}
+    for name in names:
+        nets[name], reports[name] = train_or_load(
+            name, splits.name, splits=splits, progress=progress, **kw
+        )
+    return splits, nets, reports

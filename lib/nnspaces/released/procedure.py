@@ -1,0 +1,161 @@
+"""The re-enactment: :func:`reenact` runs the released procedure (training mode, 32 copies)
+beside the corrected one (eval mode, one image) on copies of a trained network."""
+
+from __future__ import annotations
+
+import copy
+from collections.abc import Sequence
+
+import torch
+from torch import nn
+
+from ..inverse import PAPER_SGD_LR, PAPER_SGD_STEPS
+from ..models import device_of
+from .passes import (
+    BATCH_SIZE,
+    batch_outputs,
+    choice_range,
+    copies_outputs,
+    nearest_start,
+    released_targets,
+    running_stat_drift,
+)
+from .report import PROCEDURES, STARTS, Reenactment
+from .sgd import _run, _run_independent
+
+
+def _frozen_copy(model: nn.Module, training: bool) -> nn.Module:
+    net = copy.deepcopy(model).train(training)
+    for p in net.parameters():
+        p.requires_grad_(False)
+    return net
+
+
+def _max_pairwise(Z: torch.Tensor) -> float:
+    Z = Z.double()
+    return float(torch.cdist(Z, Z).max())
+
+
+def _check_starts(starts: Sequence[str]) -> list[str]:
+    starts = list(starts)
+    bad = [s for s in starts if s not in STARTS]
+    if bad or not starts:
+        raise ValueError(f"starts {starts!r}: choose one or more of {', '.join(STARTS)}")
+    return starts
+
+
+def _starts(kind, X, y, T, Z3, K) -> torch.Tensor:
+    """(K, C, H, W) start images; ``Z3`` (N, B, K) outputs for the "min" choice."""
+    if kind == "avg":
+        return torch.stack([X[torch.as_tensor(y) == c].mean(0).cpu() for c in range(K)])
+    return torch.stack([nearest_start(X, y, c, Z3, T[c]) for c in range(K)])
+
+
+@torch.no_grad()
+def _predict(model: nn.Module, images: torch.Tensor) -> torch.Tensor:
+    return model(images.to(device_of(model))).argmax(1).cpu()
+
+
+def _accuracy(Z: torch.Tensor, y: torch.Tensor) -> float:
+    return float((Z.argmax(1) == torch.as_tensor(y).cpu()).double().mean())
+
+
+def reenact(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    starts: Sequence[str] = STARTS,
+    *,
+    steps: int = PAPER_SGD_STEPS,
+    lr: float = PAPER_SGD_LR,
+    batch_size: int = BATCH_SIZE,
+    seed: int = 0,
+    X_test: torch.Tensor | None = None,
+    y_test: torch.Tensor | None = None,
+) -> Reenactment:
+    """The released ResNet procedure in training mode, beside the same procedure in eval mode.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        A trained network with BatchNorm layers, ``(B, 1, 28, 28)`` → ``(B, K)``. Left untouched:
+        both procedures run on deep copies (mode, parameters and buffers of ``model`` unchanged).
+    X : (N, 1, 28, 28) Tensor
+        The training images (outputs, targets and start images come from them).
+    y : (N,) Tensor
+        Their labels, ``0 … K − 1``.
+    starts : sequence of {"min", "avg"}
+        ``"avg"``: the class-mean image; ``"min"``: the class image whose output is nearest (MSE)
+        the class target.
+    steps, lr : int, float
+        SGD steps and learning rate (the released 100 and 1e-4).
+    batch_size : int
+        The released 32: images per batch of the outputs pass, copies of the optimised image.
+    seed : int
+        Order of the images in the outputs pass (the released loader shuffled).
+    X_test, y_test : Tensor, optional
+        Test images and labels for the accuracy in both modes.
+
+    Returns
+    -------
+    Reenactment
+
+    Notes
+    -----
+    *Released* (one copy of ``model`` in training mode, in the released order): accuracy check
+    (batches of 32); outputs over ``X`` in shuffled batches of 32 → targets
+    :func:`released_targets`; the "min" start chosen with each candidate passed as 32 copies
+    (:func:`copies_outputs`), as the released code does; :func:`input_sgd` with 32 copies.
+    *Corrected* (a fresh copy in eval mode): outputs over ``X`` → the same target formula → start
+    images → :func:`input_sgd` with one image (``"paper-sgd"``), the ``K`` classes in one batch
+    (exact in eval mode, where images in a batch do not interact).
+    """
+    starts = _check_starts(starts)
+    K = int(torch.as_tensor(y).max()) + 1
+    rel = _frozen_copy(model, training=True)
+    ev = _frozen_copy(model, training=False)
+    accuracy = {}
+    if X_test is not None:
+        accuracy["train-mode"] = _accuracy(batch_outputs(rel, X_test, batch_size, seed), y_test)
+        accuracy["eval"] = _accuracy(batch_outputs(ev, X_test, 500, None), y_test)
+    outputs = {"batch-train": batch_outputs(rel, X, batch_size, seed)}  # the histograms' pass
+    copies3 = copies_outputs(rel, X, batch_size)  # (N, B, K): the "min" start's pass
+    outputs |= {"copies-train": copies3[:, 0], "eval": batch_outputs(ev, X, 500, None)}
+    targets = {
+        "released": released_targets(outputs["batch-train"]),
+        "corrected": released_targets(outputs["eval"]),
+    }
+    choice = {"released": copies3, "corrected": outputs["eval"][:, None]}
+    setup = {"released": (rel, batch_size), "corrected": (ev, 1)}
+    res = {k: {} for k in ("starts", "images", "histories", "predicted")}
+    copies_spread = {}
+    for proc in PROCEDURES:
+        net, copies = setup[proc]
+        for start in starts:
+            R = _starts(start, X, y, targets[proc], choice[proc], K)  # (K, 1, 28, 28)
+            if proc == "released":
+                images, hist, spread = _run(net, R, targets[proc], copies, steps, lr)
+            else:
+                images, hist, spread = _run_independent(net, R, targets[proc], steps, lr)
+            res["starts"][(proc, start)], res["images"][(proc, start)] = R, images
+            res["histories"][(proc, start)] = hist
+            res["predicted"][(proc, start)] = _predict(ev, images)
+            if proc == "released":
+                copies_spread[start] = spread
+    ranges = {p: choice_range(y, choice[p], targets[p]) for p in PROCEDURES}
+    spread = {k: _max_pairwise(Z) for k, Z in outputs.items()}
+    spread["copies/eval"] = spread["copies-train"] / spread["eval"]
+    spread["within-copies"] = float((copies3 - copies3[:, :1]).norm(dim=2).max())
+    return Reenactment(
+        targets,
+        res["starts"],
+        res["images"],
+        res["histories"],
+        copies_spread,
+        outputs,
+        spread,
+        running_stat_drift(model, rel),
+        accuracy,
+        res["predicted"],
+        ranges,
+    )

@@ -1,0 +1,87 @@
+"""Tests of nnspaces.ideal.reach: reachability of the targets inside the box, its summary and
+glue keys, on small synthetic data."""
+
+from __future__ import annotations
+
+import pytest
+import torch
+from ideal_problems import _data
+from torch import nn
+
+from nnspaces.ideal import (
+    pixel_range,
+    reach_keys,
+    reach_summary,
+    reachability,
+)
+
+
+def test_reachability_linear_class_means_are_reached():
+    """For a linear net the class-mean output is the output of the class-mean image, which
+    lies in [0, 1]: reachable inside the box by construction."""
+    X, y = _data()
+    torch.manual_seed(1)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10))
+    df, results = reachability(f, X, y, return_results=True)
+    cm = df[df.target_kind == "class-mean"]
+    assert len(cm) == 10 and cm["reached"].all() and (cm["outside_box"] == 0).all()
+    assert (df["free_rel_error"] <= 1e-10).all()  # without the box every target is exact
+    assert (df["reached"] == (df["rel_error"] <= 1e-6)).all()
+    assert set(results) == {(k, b) for k in ("minmax", "class-mean") for b in ("box", "free")}
+    assert all(r.outside_box == 0 for r in results[("minmax", "box")])
+
+
+def test_reachability_unreachable_targets_are_not_reached():
+    """A net whose outputs over [0,1] images are bounded above: a target above the bound is
+    out of reach, and reachability says so."""
+    X, y = _data()
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10))
+    with torch.no_grad():
+        f[1].weight.copy_(torch.eye(10, 36) * 0.01)  # outputs within [0, 0.01] + bias
+        f[1].bias.zero_()
+    # minmax targets built from the data are reachable; lift them out of reach through Z
+    with torch.no_grad():
+        Z = f(X) * 10.0
+    df = reachability(f, X, y, target_kinds=("minmax",), Z=Z)
+    assert not df["reached"].any() and (df["rel_error"] > 0.1).all()
+
+
+def test_reach_summary_and_pixel_range():
+    X, y = _data()
+    torch.manual_seed(1)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10))
+    df, results = reachability(f, X, y, return_results=True)
+    s = reach_summary({"lin": df, "again": df})
+    assert list(s.index.names) == ["network", "target_kind"] and len(s) == 4
+    cm = s.loc[("lin", "class-mean")]
+    assert cm["digits"] == 10 and cm["reached"] == 10  # reachable by construction (linear)
+    assert cm["reached"] == df[df.target_kind == "class-mean"]["reached"].sum()
+    assert s.loc[("lin", "minmax"), "free_rel_error_max"] <= 1e-10
+    with_px = reach_summary({"lin": df}, {"lin": results})
+    free = torch.stack([r.image for r in results[("class-mean", "free")]])
+    assert with_px.loc[("lin", "class-mean"), "free_min_pixel"] == float(free.min())
+    assert with_px.loc[("lin", "class-mean"), "free_max_pixel"] == float(free.max())
+    lo, hi = pixel_range(results[("minmax", "box")])
+    assert 0.0 <= lo <= hi <= 1.0
+    imgs = torch.stack([r.image for r in results[("minmax", "free")]])
+    assert pixel_range(results[("minmax", "free")]) == (float(imgs.min()), float(imgs.max()))
+    with pytest.raises(ValueError):
+        reach_summary({})
+    with pytest.raises(ValueError):
+        pixel_range([])
+
+
+def test_reach_keys_flatten_the_summary():
+    import math
+
+    X, y = _data()
+    torch.manual_seed(1)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10))
+    s = reach_summary({"fcnn1": reachability(f, X, y)})
+    keys = reach_keys(s)
+    assert keys["reached_class_mean_fcnn1"] == s.loc[("fcnn1", "class-mean"), "reached"] == 10
+    assert (
+        keys["free_rel_error_max_minmax_fcnn1"] == s.loc[("fcnn1", "minmax"), "free_rel_error_max"]
+    )
+    assert math.isnan(keys["reached_minmax_resnet18"])  # not run: filled
+    assert len(keys) == len(s.columns) * 2 * 3

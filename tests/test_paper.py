@@ -1,0 +1,41 @@
+"""nnspaces.paper: the paper's numbers hang together, and the verdict's wording."""
+
+import math
+
+import pytest
+
+from nnspaces import paper
+
+
+def test_verdict_wording_and_tolerance():
+    assert paper.verdict(7.22, 7.22) == "matches (+0.0 %)"
+    assert paper.verdict(1.0, 0.92, rel_tol=0.01) == "higher by 8.7 %"
+    assert paper.verdict(0.9, 0.92, rel_tol=0.01).startswith("lower by 2.2")
+    assert paper.verdict(7.22 * 1.049, 7.22) == "matches (+4.9 %)"
+    assert paper.verdict(7.22 * 1.051, 7.22) == "higher by 5.1 %"
+    for dataset in paper.DATASETS:
+        assert paper.verdict(7.3, 7.22, dataset=dataset).startswith("matches")
+    assert paper.verdict(7.3, 7.22, dataset="fashion-mnist") == (
+        "no paper value (the paper used MNIST)"
+    )
+
+
+def test_the_released_run_is_consistent_with_itself_and_the_paper():
+    run = paper.RELEASED_RUN
+    # the printed condition number is the ratio of the printed singular values (3 digits)
+    assert run["fcnn1_sigma_max"] / run["fcnn1_sigma_min"] == pytest.approx(
+        run["fcnn1_condition"], abs=0.01
+    )
+    # the paper's figures round the released run's numbers
+    assert math.isclose(run["resnet_layer_condition"], paper.CONDITION_RESNET_LAYER, abs_tol=0.01)
+    for name, acc in paper.ACCURACY.items():
+        assert abs(run[f"{name}_val_acc"] - acc) < 0.01, name
+    for lo, hi in paper.RELEASED_SGD_LOSS_CHANGE.values():
+        assert lo <= hi
+
+
+def test_the_figure_2_layer_is_a_resnet18_convolution():
+    from nnspaces import models, spaces
+
+    conv = spaces.conv_layer(models.build("resnet18"), paper.RESNET_LAYER)
+    assert tuple(conv.weight.shape) == (64, 64, 3, 3)  # the 4096 × 9 kernels view
