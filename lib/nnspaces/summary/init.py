@@ -1,0 +1,137 @@
+"""The Figure 2 layer's condition number over random initialisations (no training)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import torch
+
+from .. import cache, models, paper
+from ..spaces import conv_layer, layer_spaces
+
+
+def init_condition_numbers(
+    n: int = 100, seed0: int = 0, layer: str = paper.RESNET_LAYER, cache_dir=None
+) -> np.ndarray:
+    """Condition number of a ResNet18 convolution at random initialisation, for ``n`` seeds.
+
+    Parameters
+    ----------
+    n : int
+        Number of initialisations: seeds ``seed0, seed0 + 1, …, seed0 + n - 1``.
+    seed0 : int
+        The first seed (``train.train_or_load`` with seed s starts from seed s's weights).
+    layer : str
+        Dotted name of the ``Conv2d`` (default the paper's Figure 2 layer).
+    cache_dir : path, optional
+        Default ``$NNSPACES_CACHE`` (``~/.cache/nnspaces``); the values live in its ``init/``
+        folder (building 100 ResNet18s takes ~10-20 s on one thread).
+
+    Returns
+    -------
+    kappa : (n,) float64 array
+        ``kappa[i] = σ_1/σ_9`` of the layer's (C_out·C_in, 9) kernels view (the paper's
+        4096×9 matrix for ``layer1.0.conv1``) in ``models.build("resnet18")`` after
+        ``torch.manual_seed(seed0 + i)``.
+
+    Notes
+    -----
+    The whole network is built for each seed: the layer's initial weights depend on every
+    random draw made before them. The cache key holds ``n``, ``seed0``, ``layer``, the model
+    definition's hash and the torch version (whose initialisers make the draws); an
+    unreadable or foreign file is reported with a warning and recomputed.
+    """
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"n must be a positive int, got {n!r}")
+    with torch.random.fork_rng(devices=[]):  # building models draws random numbers
+        definition = models.definition_hash("resnet18")
+    key = {
+        "n": n,
+        "seed0": int(seed0),
+        "layer": layer,
+        "torch": str(torch.__version__),
+        "definition": definition,
+        "format": 1,
+    }
+    path = (
+        Path(cache_dir or cache.root()) / "init" / f"resnet18-condition-{cache.key_digest(key)}.pt"
+    )
+    value = cache.load_value(
+        path,
+        key,
+        lambda v: isinstance(v, list) and len(v) == n,
+        "cached initial condition numbers",
+        stacklevel=2,
+    )
+    if value is None:
+        value = []
+        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+            for s in range(seed0, seed0 + n):
+                torch.manual_seed(s)
+                conv = conv_layer(models.build("resnet18"), layer)
+                value.append(layer_spaces(conv, view="kernels").condition_number)
+        cache.save_value(path, key, value)
+    return np.asarray(value, dtype=np.float64)
+
+
+def init_claims(kappa, trained: float, paper_value: float = paper.CONDITION_RESNET_LAYER):
+    """Where a trained layer's and the paper's condition numbers fall among initialisations.
+
+    Parameters
+    ----------
+    kappa : (n,) array_like
+        Condition numbers of the layer over ``n`` random initialisations
+        (:func:`init_condition_numbers`).
+    trained : float
+        The trained layer's condition number.
+    paper_value : float
+        The paper's (default Figure 2's 1.07).
+
+    Returns
+    -------
+    numbers : dict
+        ``n``, ``min``, ``max``, ``q_low``, ``q_high`` (2.5th and 97.5th percentiles),
+        ``below_trained``, ``below_paper`` (fractions of ``kappa`` strictly below each).
+    claims : dict
+        For :func:`nnspaces.book.claim`, key → (holds, text, otherwise):
+        ``"trained_in_init_range"`` (``min ≤ trained ≤ max``) and ``"paper_typical_of_init"``
+        (the paper's value lies between the 2.5th and 97.5th percentiles).
+    """
+    k = np.asarray(kappa, dtype=float).reshape(-1)
+    if k.size == 0 or not np.isfinite(k).all():
+        raise ValueError("kappa must be a non-empty array of finite condition numbers")
+    q_low, q_high = np.percentile(k, [2.5, 97.5])
+    num = {
+        "n": k.size,
+        "min": float(k.min()),
+        "max": float(k.max()),
+        "q_low": float(q_low),
+        "q_high": float(q_high),
+        "below_trained": float((k < trained).mean()),
+        "below_paper": float((k < paper_value).mean()),
+    }
+    n, lo, hi = num["n"], f"{num['min']:.3f}", f"{num['max']:.3f}"
+    rng = f"the {n} random initialisations (range [{lo}, {hi}]"
+    t_below = f"{100 * num['below_trained']:.0f} % of them lower)"
+    side = "above" if trained > num["max"] else "below"
+    trained_claim = (
+        num["min"] <= trained <= num["max"],
+        f"The trained layer's condition number, {trained:.3f}, lies within the range of {rng}, "
+        f"{t_below}: a freshly initialised layer can have this condition number.",
+        f"The trained layer's condition number, {trained:.3f}, lies **{side}** all of {rng}, "
+        f"{t_below}: training moved it out of the range of an untrained layer.",
+    )
+    central = f"the central 95 % of {n} random initialisations ([{q_low:.3f}, {q_high:.3f}]"
+    p_below = f"{100 * num['below_paper']:.0f} % of them lower)"
+    paper_claim = (
+        q_low <= paper_value <= q_high,
+        f"The paper's {paper_value:g} lies within {central}, {p_below}: it is typical of an "
+        "untrained layer, so by itself it cannot show what training taught this layer.",
+        f"The paper's {paper_value:g} lies outside {central}, {p_below}: it is not typical of "
+        "an untrained layer.",
+    )
+    return num, {
+        "trained_in_init_range": trained_claim,
+        "paper_typical_of_init": paper_claim,
+    }
