@@ -281,16 +281,20 @@ def readme_blocks(result: dict) -> dict[str, str]:
         f"steps leave a median error of {sgd5['median_rel_error']:.2f}){resnet}. {goals_text}"
     )
     total = result.get("seconds")
-    duration = (
-        f"The last full run ({date}) took {_duration(total)} in all"
-        + (
-            f", {_duration(b['cold']['wall_seconds'])} of it the cold book build."
-            if "cold" in b and bdate == date
-            else "."
+    if total is None:
+        duration = f"The last run ({date}) did not record its duration."
+    elif b and bdate != date:  # inverse maps re-measured; the book builds kept from before
+        duration = (
+            f"The last run ({date}) re-measured the inverse maps and the spectral kernels in "
+            f"{_duration(total)}; the book builds in that file were timed on {bdate}."
         )
-        if total is not None
-        else f"The last run ({date}) did not record its duration."
-    )
+    elif "cold" in b:
+        duration = (
+            f"The last full run ({date}) took {_duration(total)} in all, "
+            f"{_duration(b['cold']['wall_seconds'])} of it the cold book build."
+        )
+    else:
+        duration = f"The last full run ({date}) took {_duration(total)} in all."
     return {"book-times": times, "headline": headline_text, "bench-duration": duration}
 
 
