@@ -18,7 +18,8 @@ spaces     SVD of layers: signal, null and residual spaces, the rank rule, layer
            one convolution seen through every matrix view (Figure 2's chapter)
 certificate  κ and KKT residuals: how near a preimage is to being the nearest one
 inverse    input images that give chosen outputs (closed form, Gauss–Newton, …), certified;
-           one module per method
+           one module per method. The paper's formula x* = r + W⁺(σ⁻¹(t) − b − W r) is
+           inverse.closed_form_inverse(W, b, T, R)
 nearest    refine(...): move a preimage along the preimage set towards the reference
 ideal      the Figure 3 grid, its selection rule, and reachability of targets
 released   the released ResNet procedure re-enacted (training mode, 32 copies)
