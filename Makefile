@@ -9,7 +9,7 @@ PROFILE ?= default
 JOBS ?=
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 
-.PHONY: install book test smoke lab bench clean
+.PHONY: install book test smoke lab bench clean pdf
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,6 +33,10 @@ smoke: install  ## the smallest profile, built in the checkout
 
 bench: install  ## benchmarks side by side → benchmarks/results/latest.json (add ARGS=--quick)
 	$(BIN)/python -m benchmarks $(ARGS)
+
+pdf: install  ## the whole book as one PDF → _build/pdf/book.pdf (runs `make book` first when there is no _build/html)
+	@test -f _build/html/index.html || $(MAKE) book
+	$(BIN)/python -m nnspaces pdf
 
 lab: install  ## open the source notebooks in JupyterLab
 	$(BIN)/jupyter lab notebooks/

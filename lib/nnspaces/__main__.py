@@ -34,7 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     rr.add_argument("path", help="the state_dict file")
     rr.add_argument("--layer", default=None, help="dotted name of a Conv2d (Figure 2's by default)")
+    _add_publish_parsers(sub)
     args = parser.parse_args(argv)
+    if args.command in ("publish", "pdf"):
+        return _publish_or_pdf(args)
     if args.command == "released-resnet":
         return _released_resnet(args.path, args.layer)
     if args.command == "profiles":
@@ -70,6 +73,42 @@ def _released_resnet(path: str, layer: str | None) -> int:
         f"{paper.CONDITION_RESNET_LAYER}; the released notebook printed "
         f"{paper.RELEASED_RUN['resnet_layer_condition']})"
     )
+    return 0
+
+
+def _add_publish_parsers(sub) -> None:
+    """``publish DEST`` (the published branch's tree) and ``pdf`` (the PDF edition)."""
+    pub = sub.add_parser(
+        "publish", help="assemble the published branch: tracked files at HEAD + executed chapters"
+    )
+    pub.add_argument("dest", help="a new (or empty) folder to assemble the tree in")
+    pub.add_argument("--workdir", help="the build whose book/chapters/*.ipynb to publish")
+    pub.add_argument(
+        "--commit",
+        metavar="MESSAGE",
+        help="also record the tree as a commit whose parent is HEAD and print its hash",
+    )
+    pdf = sub.add_parser("pdf", help="print the built HTML to one PDF (_build/pdf/book.pdf)")
+    pdf.add_argument("--workdir", help="the build whose _build/html to print")
+    pdf.add_argument("--out", help="the PDF to write (default <workdir>/_build/pdf/book.pdf)")
+
+
+def _publish_or_pdf(args) -> int:
+    from . import pdf, publish
+
+    work = _r.repo_root() if args.workdir is None else args.workdir
+    try:
+        if args.command == "pdf":
+            out = args.out or f"{work}/_build/pdf/book.pdf"
+            pdf.build_pdf(f"{work}/_build/html", out)
+            return 0
+        tree = publish.publish_tree(work, args.dest)
+        print(f"published tree in {tree}", file=sys.stderr)
+        if args.commit:
+            print(publish.commit_tree(tree, args.commit))
+    except (publish.PublishError, pdf.PdfError, _r.ReproduceError) as e:
+        print(f"nnspaces {args.command}: error: {e}", file=sys.stderr)
+        return 1
     return 0
 
 
