@@ -8,6 +8,10 @@ STAMP := $(VENV)/.nnspaces-installed
 PROFILE ?= default
 JOBS ?=
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
+FORCE ?=
+FORCE_FLAG := $(if $(FORCE),--force,)
+WEIGHTS ?=
+RECOMPUTE ?=
 
 .PHONY: install book test smoke lab bench clean pdf
 
@@ -19,8 +23,9 @@ $(STAMP): requirements.txt pyproject.toml
 
 install: $(STAMP)
 
-book: install  ## train (or load) the networks, execute every notebook (JOBS at once), build _build/html
-	$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG)
+book: install  ## train what is missing, execute the chapters that changed (FORCE=1: all), build _build/html
+	$(if $(WEIGHTS),$(BIN)/python -m nnspaces weights import $(WEIGHTS))
+	$(if $(RECOMPUTE),NNSPACES_RECOMPUTE=1 )$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG) $(FORCE_FLAG)
 
 test: install  ## lint, layers, unit tests, and the smoke profile end to end
 	$(BIN)/ruff check .

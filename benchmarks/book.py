@@ -1,4 +1,14 @@
-"""The book build: wall time of ``reproduce`` cold (empty cache) and warm, and peak memory."""
+"""The book build: wall time of ``reproduce`` in the cases a person meets, and peak memory.
+
+- ``cold``: empty cache and no executed copies: trains every network, runs every chapter.
+- ``warm``: every network cached, every chapter re-executed (``--force``).
+- ``no_change``: nothing changed since the last build: every executed copy and the HTML kept.
+- ``one_chapter``: one chapter's inputs changed (its stored fingerprint no longer matches):
+  that chapter runs, the appendix that reads the run log, and the HTML build; reported with
+  the overhead beyond the chapter's own time.
+- ``bundle``: a fresh cache filled from a weights bundle (``weights export`` / ``import``),
+  then a full build: what a newcomer with the CI's bundle pays.
+"""
 
 from __future__ import annotations
 
@@ -11,57 +21,101 @@ import tempfile
 import time
 from pathlib import Path
 
+#: The chapter whose fingerprint the ``one_chapter`` case invalidates.
+EDITED = "02_signal_space"
 
-def _reproduce(profile: str, work: Path, cache: Path | None, jobs: int | None) -> dict:
+
+def _nnspaces(args: list[str], cache: Path | None) -> tuple[float, str]:
     env = dict(os.environ)
     if cache is not None:
         env["NNSPACES_CACHE"] = str(cache)
-    cmd = [
-        sys.executable,
-        "-m",
-        "nnspaces",
-        "reproduce",
-        "--profile",
-        profile,
-        "--workdir",
-        str(work),
-    ] + ([] if jobs is None else ["--jobs", str(jobs)])
     t0 = time.perf_counter()
-    proc = subprocess.run(cmd, env=env, capture_output=True, text=True)
+    proc = subprocess.run(
+        [sys.executable, "-m", "nnspaces", *args], env=env, capture_output=True, text=True
+    )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"reproduce failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RuntimeError(f"nnspaces {args[0]} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+    return wall, proc.stdout
+
+
+def _reproduce(profile, work: Path, cache, jobs, force: bool = False) -> dict:
+    args = ["reproduce", "--profile", profile, "--workdir", str(work)]
+    args += ([] if jobs is None else ["--jobs", str(jobs)]) + (["--force"] if force else [])
+    wall, out = _nnspaces(args, cache)
     run = json.loads((work / "book" / "chapters" / "_run.json").read_text())
-    return {"wall_seconds": wall, "per_chapter_seconds": run["seconds"], "jobs": run.get("jobs", 1)}
+    ran = [line.split("] ")[1].split(":")[0] for line in out.splitlines() if ": started (" in line]
+    return {
+        "wall_seconds": wall,
+        "per_chapter_seconds": run["seconds"],
+        "chapters_run": ran,
+        "training": run.get("training", {}) if ran else {},
+        "jobs": run.get("jobs", 1),
+    }
 
 
-def run(profile: str = "default", cold: bool = True, jobs: int | None = None) -> dict:
-    """Reproduce ``profile``: cold (empty cache, trains) then warm (cached), or warm only.
+def _one_chapter(profile, work: Path, cache, jobs) -> dict:
+    fp = work / "book" / "chapters" / f"{EDITED}.fingerprint.json"
+    stored = json.loads(fp.read_text())
+    fp.write_text(json.dumps({**stored, "notebook": "edited"}))
+    r = _reproduce(profile, work, cache, jobs)
+    own = r["per_chapter_seconds"][EDITED]
+    r["edited"] = EDITED
+    r["overhead_seconds"] = r["wall_seconds"] - own
+    return r
+
+
+def _bundle(profile, tmp: Path, cache, jobs) -> dict:
+    bundle = tmp / "weights.tar"
+    export_s, _ = _nnspaces(["weights", "export", str(bundle), "--profile", profile], cache)
+    fresh = tmp / "fresh-cache"
+    import_s, _ = _nnspaces(["weights", "import", str(bundle)], fresh)
+    r = _reproduce(profile, tmp / "bundle-work", fresh, jobs)
+    r.update(
+        export_seconds=export_s,
+        import_seconds=import_s,
+        bundle_mb=bundle.stat().st_size / 2**20,
+        wall_with_import_seconds=r["wall_seconds"] + import_s,
+    )
+    return r
+
+
+def run(
+    profile: str = "default", cold: bool = True, jobs: int | None = None, bundle: bool = True
+) -> dict:
+    """Measure the build cases of this module's docstring.
 
     Parameters
     ----------
     profile : str
     cold : bool
-        True: both builds in a fresh temporary cache (the first one trains every network).
-        False: one warm build on the reader's cache (``$NNSPACES_CACHE`` or
-        ``~/.cache/nnspaces``; networks not in it are trained first and that run discarded).
+        True: a fresh temporary cache, so the first build trains every network (``cold``).
+        False: the reader's cache (``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``); networks
+        not in it are trained first and that first build is not reported.
     jobs : int, optional
-        Chapters at once (the pipeline's default when None).
+        Networks and chapters at once (the pipeline's default when None).
+    bundle : bool
+        Also measure the build from a weights bundle (``bundle``).
 
     Returns
     -------
     dict
-        ``cold`` (when measured) and ``warm``: wall seconds, per-chapter seconds and the jobs;
-        ``peak_rss_mb``: the largest resident memory of any child process (the notebook
-        kernels), in MB.
+        ``warm``, ``no_change``, ``one_chapter``, ``bundle`` and (when measured) ``cold``:
+        wall seconds, per-chapter seconds, chapters run and the jobs; ``peak_rss_mb``: the
+        largest resident memory of any child process, in MB.
     """
     with tempfile.TemporaryDirectory() as tmp:
-        work = Path(tmp) / "work"
-        cache = Path(tmp) / "cache" if cold else None
+        tmp = Path(tmp)
+        work = tmp / "work"
+        cache = tmp / "cache" if cold else None
         first = _reproduce(profile, work, cache, jobs)  # cold, or makes sure the cache is full
-        warm = _reproduce(profile, work, cache, jobs)
-    peak = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024  # kB → MB on Linux
-    out = {"profile": profile, "warm": warm, "peak_rss_mb": peak}
+        out = {"profile": profile}
+        out["warm"] = _reproduce(profile, work, cache, jobs, force=True)
+        out["no_change"] = _reproduce(profile, work, cache, jobs)
+        out["one_chapter"] = _one_chapter(profile, work, cache, jobs)
+        if bundle:
+            out["bundle"] = _bundle(profile, tmp, cache, jobs)
+    out["peak_rss_mb"] = resource.getrusage(resource.RUSAGE_CHILDREN).ru_maxrss / 1024
     if cold:
         out["cold"] = first
     return out

@@ -114,3 +114,53 @@ def test_every_claim_reaches_the_appendix_and_a_failing_one_says_so_on_its_page(
         text = page.read_text()
         for raw in ("{glue", "{admonition}", "{bdg-warning}", "````", ":class: warning", ":myst`"):
             assert raw not in text, f"{page.name} shows unrendered markup {raw!r}"
+
+
+@pytest.mark.slow
+def test_the_training_stage_trained_every_network_and_no_chapter_trained(smoke_book):
+    """The stage before the chapters trained exactly the networks ``networks.configs``
+    derives (the session's cache starts empty), and every chapter loaded only networks
+    its fingerprint lists, none of them trained by the chapter itself."""
+    from nnspaces import networks
+
+    run = json.loads((smoke_book / "book" / "chapters" / "_run.json").read_text())
+    expected = {networks.network_id(c) for c in networks.configs("smoke")}
+    assert set(run["training"]["networks"]) == expected
+    assert all(v != "cached" for v in run["training"]["networks"].values())
+    assert run["network_problems"] == {}
+
+
+def _rerun(work: Path, cache: Path) -> str:
+    import os
+    import subprocess
+    import sys
+
+    env = dict(os.environ, NNSPACES_CACHE=str(cache))
+    cmd = [sys.executable, "-m", "nnspaces", "reproduce", "--profile", "smoke", "--workdir"]
+    proc = subprocess.run(cmd + [str(work)], env=env, capture_output=True, text=True, timeout=900)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    return proc.stdout
+
+
+@pytest.mark.slow
+def test_a_rebuild_runs_only_what_changed(smoke_book, tmp_path):
+    """Nothing changed: every executed copy is kept and the HTML is not rebuilt. One
+    chapter's inputs changed (its stored fingerprint differs): that chapter runs, and the
+    appendix that reads the run log, nothing else; then the HTML is rebuilt."""
+    import shutil
+
+    work = tmp_path / "work"
+    shutil.copytree(smoke_book, work, ignore=shutil.ignore_patterns("cache"), symlinks=True)
+    cache = smoke_book / "cache"
+    out = _rerun(work, cache)
+    kept = re.findall(r"\] (\S+): unchanged", out)
+    assert sorted(kept) == sorted(c.output for c in reproduce.chapters()), out
+    assert "started" not in out and "HTML up to date" in out
+    fp = work / "book" / "chapters" / "02_signal_space.fingerprint.json"
+    stored = json.loads(fp.read_text())
+    fp.write_text(json.dumps({**stored, "notebook": "edited"}))
+    out = _rerun(work, cache)
+    ran = re.findall(r"\] (\S+): started", out)
+    assert sorted(ran) == ["02_signal_space", "91_reproducibility"], out
+    assert "02_signal_space: will run (notebook)" in out and "jupyter-book build" in out
+    assert json.loads(fp.read_text()) == stored  # the run stored the fingerprint again

@@ -33,7 +33,7 @@ def test_a_chapter_gets_the_profile_parameters_it_declares_and_its_own():
         reproduce.Chapter("91_reproducibility", "91"), "smoke", Path("x.json")
     )
     assert run_log["run_log"] == "x.json" and run_log["profile"] == "smoke"
-    with pytest.raises(reproduce.ReproduceError, match="no entry in params.NOTEBOOKS"):
+    with pytest.raises(reproduce.ProfileError, match="no entry in params.NOTEBOOKS"):
         reproduce.notebook_parameters(reproduce.Chapter("99_new", "99"), "smoke")
 
 

