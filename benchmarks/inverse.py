@@ -15,6 +15,21 @@ METHODS = ("closed-form", "gauss-newton", "gradient", "paper-sgd")
 OPTIONS = {"gradient": {"optimizer": "adam", "max_iter": 300, "patience": None}}
 
 
+def _time_to(results, losses) -> float | None:
+    """Median over digits of the seconds each run took to bring its loss to ``losses[i]``;
+    None when the median run never gets there.
+
+    A run's time to step ``k`` of its history is its seconds × k / (steps taken): the steps of
+    one method cost about the same. A closed form (one step) takes all its time."""
+    times = []
+    for res, goal in zip(results, losses):
+        h = res.history  # loss at the start and after each step
+        k = next((k for k, v in enumerate(h) if v <= goal), None)
+        times.append(float("inf") if k is None else res.seconds * k / max(1, len(h) - 1))
+    med = statistics.median(times)
+    return None if med == float("inf") else med
+
+
 def _row(results, digits) -> dict:
     errs = [r.rel_error for r in results]
     return {
@@ -47,7 +62,8 @@ def run(
     -------
     rows : list of dict
         ``network, target, box, method`` plus :func:`_row`'s statistics and
-        ``error_ratio`` / ``time_ratio`` against paper-sgd in the same setting.
+        ``error_ratio`` / ``time_ratio`` against paper-sgd in the same setting and the race
+        against its 100 steps (:func:`_race`).
     """
     splits, nets, _ = notebook.trained_models(params, list(networks), progress=False)
     X, y = splits.X_train, splits.y_train
@@ -59,7 +75,7 @@ def run(
         for kind in target_kinds:
             T = inverse.class_targets(net, X, y, kind, Z=Z)[digits]  # (B, 10)
             for box in boxes:
-                block = {}
+                block, found = {}, {}
                 for method in METHODS:
                     if method == "closed-form" and not inverse.supports_closed_form(net):
                         continue
@@ -70,9 +86,10 @@ def run(
                     res = inverse.invert_classes(
                         net, T, R, method, mbox, target_classes=digits, **OPTIONS.get(method, {})
                     )
-                    block[method] = _row(res, digits)
+                    block[method], found[method] = _row(res, digits), res
                 ref = block["paper-sgd"]
                 for method, stats in block.items():
+                    stats.update(_race(found[method], found["paper-sgd"]))
                     rows.append(
                         {
                             "network": name,
@@ -95,7 +112,7 @@ def run_resnet(params: dict, digits=range(10), max_iter: int = 15) -> list[dict]
     digits = list(digits)
     T = inverse.class_targets(net, X, y, "class-mean")[digits]  # (B, 10)
     R = torch.stack([inverse.start_image("avg", X, y, c) for c in digits])  # (B, 1, 28, 28)
-    block = {}
+    block, found = {}, {}
     for method, opts in (
         ("gauss-newton", {"max_iter": max_iter}),
         ("gradient", {"max_iter": max_iter, "patience": None}),
@@ -103,8 +120,10 @@ def run_resnet(params: dict, digits=range(10), max_iter: int = 15) -> list[dict]
     ):
         box = None if method == "paper-sgd" else (0.0, 1.0)  # the released procedure never clips
         res = inverse.invert_classes(net, T, R, method, box, target_classes=digits, **opts)
-        block[method] = _row(res, digits)
+        block[method], found[method] = _row(res, digits), res
     ref = block["paper-sgd"]
+    for method, st in block.items():
+        st.update(_race(found[method], found["paper-sgd"]))
     return [
         {
             "network": "resnet18",
@@ -117,6 +136,22 @@ def run_resnet(params: dict, digits=range(10), max_iter: int = 15) -> list[dict]
         }
         for m, st in block.items()
     ]
+
+
+def _race(results, sgd) -> dict:
+    """How each method fares against the released procedure's 100 steps, per digit.
+
+    Returns
+    -------
+    dict
+        ``seconds_to_sgd_error``: median seconds this method takes to reach the loss that
+        paper-sgd ends with (None: it never does); ``sgd_seconds_to_error``: median seconds
+        paper-sgd takes to reach this method's final loss (None: never, in its 100 steps).
+    """
+    return {
+        "seconds_to_sgd_error": _time_to(results, [r.history[-1] for r in sgd]),
+        "sgd_seconds_to_error": _time_to(sgd, [r.history[-1] for r in results]),
+    }
 
 
 def set_threads(n: int = 1) -> None:

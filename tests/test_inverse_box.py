@@ -123,3 +123,41 @@ def test_box_infeasible_is_reported_not_raised():
     gn = invert(f, t, torch.full((30,), 0.5), "gauss-newton", box=(0, 1))
     assert gn.feasible is False and gn.outside_box == 0
     assert gn.rel_error == pytest.approx(0.5, abs=1e-6)
+
+
+def test_box_least_squares_batch_is_each_problem_alone():
+    """A batch gives each problem the answer it gets alone (the iterates are per problem)."""
+    from nnspaces.inverse.box import _box_least_squares
+
+    rng = np.random.default_rng(3)
+    B, K, n = 4, 5, 60
+    J = rng.normal(size=(B, K, n))
+    r = rng.normal(size=(B, K)) * np.array([[0.1], [1.0], [10.0], [100.0]])
+    x = rng.uniform(0, 1, (B, n))
+    D = _box_least_squares(J, r, -x, 1 - x)
+    assert D.shape == (B, n)
+    for b in range(B):
+        assert np.allclose(D[b], _box_least_squares(J[b], r[b], -x[b], 1 - x[b]), atol=1e-12)
+
+
+@settings(max_examples=20, deadline=None)
+@given(m=st.integers(1, 8), n=st.integers(10, 120), seed=st.integers(0, 2**16))
+def test_box_qp_certifies_an_empty_set_at_once(m, n, seed):
+    """A target outside W·box is declared unreachable within a few dual steps (the Farkas
+    test), and the point returned has bvls's least residual."""
+    from scipy.optimize import lsq_linear
+
+    from nnspaces.inverse.box import _box_qp
+
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(m, n))
+    z = W @ rng.uniform(0, 1, n) + 3 * np.sqrt(n) * rng.normal(size=m)  # far outside
+    r = rng.uniform(0, 1, n)
+    start = r + np.linalg.pinv(W) @ (z - W @ r)
+    x, feasible, iters, msg = _box_qp(W, z, r, start, 0.0, 1.0)
+    best = lsq_linear(W, z, bounds=(0, 1), method="bvls").x
+    if np.linalg.norm(W @ best - z) <= 1e-9 * max(1, np.linalg.norm(z)):
+        return  # the draw happened to be reachable
+    assert feasible is False and "not reachable" in msg and iters <= 5
+    assert x.min() >= 0 and x.max() <= 1
+    assert np.linalg.norm(W @ x - z) <= np.linalg.norm(W @ best - z) * (1 + 1e-8) + 1e-9

@@ -142,8 +142,10 @@ def solve(f, T, R, box, *, classes, max_iter=100, tol=1e-12, **unused) -> list[I
             msg = f"W has rank {sp.rank} < {m}: least-squares point (target may be missed)"
         iterations, messages, feasible = [0] * B, [msg] * B, None
     else:
-        runs = [_boxed(f, sp, b, selu, t, r, box, max_iter, tol) for t, r in zip(T, R)]
-        X, iterations, messages, feasible = zip(*runs)
+        runs = [_boxed(sp, b, selu, t, r, box, max_iter, tol) for t, r in zip(T, R)]
+        X, iterations, messages, feasible = (list(v) for v in zip(*runs))
+        if selu:
+            _refine(f, T, X, iterations, messages, feasible, box, max_iter)
     histories = [[_mse(_forward1(f, r), t), _mse(_forward1(f, x), t)] for x, t, r in zip(X, T, R)]
     return _build_results(
         f,
@@ -160,7 +162,7 @@ def solve(f, T, R, box, *, classes, max_iter=100, tol=1e-12, **unused) -> list[I
     )
 
 
-def _boxed(f, sp, b, selu, t, r, box, max_iter, tol):
+def _boxed(sp, b, selu, t, r, box, max_iter, tol):
     """One problem with a box: ``(x (*S), iterations, message, feasible)``."""
     z = _preactivation(t, b, selu)  # (m,)
     rf = r.reshape(-1)  # (n,)
@@ -172,12 +174,26 @@ def _boxed(f, sp, b, selu, t, r, box, max_iter, tol):
         max_iter=max_iter,
         tol=tol,
     )
-    x = torch.as_tensor(x).to(r).reshape(r.shape)
-    if not feasible and selu:
-        # nearest in pre-activation space is not nearest in output space: refine locally
-        gn = gauss_newton(f, t[None], x[None], box, classes=[None], max_iter=max_iter)[0]
-        x, iters = gn.image.to(r), iters + gn.iterations
-        msg += "; returned the box point whose output is nearest (refined by Gauss–Newton)"
-    elif not feasible:
+    if not feasible and not selu:
         msg += "; returned the box point whose output is nearest"
-    return x, iters, msg, feasible
+    return torch.as_tensor(x).to(r).reshape(r.shape), iters, msg, feasible
+
+
+def _refine(f, T, X, iterations, messages, feasible, box, max_iter):
+    """Unreachable targets of a SELU layer, in place: nearest in pre-activation space is not
+    nearest in output space, so box Gauss–Newton refines those points on the output error,
+    all of them in one batch."""
+    out = [i for i, ok in enumerate(feasible) if not ok]
+    if not out:
+        return
+    gn = gauss_newton(
+        f,
+        T[out],
+        torch.stack([X[i] for i in out]),
+        box,
+        classes=[None] * len(out),
+        max_iter=max_iter,
+    )
+    for i, res in zip(out, gn):
+        X[i], iterations[i] = res.image.to(X[i]), iterations[i] + res.iterations
+        messages[i] += "; returned the box point whose output is nearest (refined by Gauss–Newton)"

@@ -140,7 +140,8 @@ def _steps(f, T, X, J, res, errs, box):
     """One accepted step per problem: ``(x_new, err_new)``, or ``(None, err)`` (stagnation).
 
     With a box the held-pixel step (:func:`_box_step`) comes first; where it gains less than
-    10 %, the bounded linearised step (:func:`_bounded_step`) is tried too and the better kept.
+    10 %, the bounded linearised step (:func:`_bounded_step`, one batched solve for all of
+    them) is tried too and the better kept.
     """
     if box is None:
         D = torch.stack([_min_norm_step(Ji, ri) for Ji, ri in zip(J, res)]).reshape(X.shape)
@@ -149,7 +150,7 @@ def _steps(f, T, X, J, res, errs, box):
     new = _line_search(f, T, X, D.reshape(X.shape), errs, box)
     weak = [j for j, (x, e) in enumerate(new) if x is None or e > 0.9 * errs[j]]
     if weak:
-        D2 = torch.stack([_bounded_step(J[j], res[j], X[j], *box) for j in weak])
+        D2 = _bounded_step(J[weak], res[weak], X[weak], *box)  # all weak problems at once
         more = _line_search(f, T[weak], X[weak], D2, [errs[j] for j in weak], box)
         for j, (x2, e2) in zip(weak, more):
             if x2 is not None and e2 < new[j][1]:
