@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import math
 import subprocess
 import sys
 import time
@@ -117,3 +118,158 @@ def test_the_lock_makes_a_second_process_wait(tmp_path):
     finally:
         holder.communicate(timeout=60)
     assert acquired >= released
+
+
+# --- memo: a deterministic result kept under its inputs and its code -----------------------
+
+
+@pytest.fixture
+def counted():
+    """A computation that counts its calls and returns tensors, floats and strings."""
+    calls = []
+
+    def compute():
+        calls.append(1)
+        x = torch.linspace(0, 1, 7, dtype=torch.float64) ** 0.5
+        return {"x": x, "sum": float(x.sum()), "rows": [("a", 1.0 / 3.0)], "nan": float("nan")}
+
+    return compute, calls
+
+
+def _same(a, b):
+    assert a.keys() == b.keys()
+    assert torch.equal(a["x"], b["x"]) and a["x"].dtype == b["x"].dtype
+    assert a["sum"] == b["sum"] and a["rows"] == b["rows"]
+    assert math.isnan(a["nan"]) and math.isnan(b["nan"])
+
+
+def test_memo_computes_once_and_reads_back_the_same_bits(cache_dir, counted):
+    compute, calls = counted
+    key = {"w": torch.ones(3), "lr": 0.1, "dtype": torch.float32, "box": (0, 1)}
+    first = cache.memo("thing", key, compute)
+    second = cache.memo("thing", dict(key), compute)
+    assert len(calls) == 1
+    _same(first, second)
+    files = list((cache_dir / "results" / "thing").glob("*.pt"))
+    assert len(files) == 1 and files[0].stat().st_mode & 0o777 == 0o644
+
+
+def test_memo_recomputes_for_other_inputs(cache_dir, counted):
+    compute, calls = counted
+    w = torch.ones(3)
+    net = torch.nn.Linear(2, 1)
+    cache.memo("thing", {"w": w, "net": net}, compute)
+    flipped = w.clone()
+    flipped.view(torch.int32)[0] ^= 1  # one bit of one weight
+    cache.memo("thing", {"w": flipped, "net": net}, compute)
+    assert len(calls) == 2
+    with torch.no_grad():
+        net.bias.add_(1.0)
+    cache.memo("thing", {"w": w, "net": net}, compute)
+    assert len(calls) == 3
+    cache.memo("thing", {"w": w, "net": net.train(False)}, compute)  # another mode
+    assert len(calls) == 4
+    cache.memo("other", {"w": w, "net": net}, compute)  # another name
+    assert len(calls) == 5
+
+
+def test_memo_recomputes_when_the_code_changes(cache_dir, counted, tmp_path):
+    compute, calls = counted
+    src = tmp_path / "pkg" / "mod.py"
+    src.parent.mkdir()
+    src.write_text("x = 1\n")
+    cache.memo("thing", {}, compute, sources=[src.parent])
+    cache.memo("thing", {}, compute, sources=[src.parent])
+    assert len(calls) == 1
+    src.write_text("x = 2\n")
+    cache.memo("thing", {}, compute, sources=[src.parent])
+    assert len(calls) == 2
+
+
+def test_the_recompute_variable_bypasses_the_memo_and_stores_again(cache_dir, counted, monkeypatch):
+    compute, calls = counted
+    cache.memo("thing", {"n": 1}, compute)
+    monkeypatch.setenv("NNSPACES_RECOMPUTE", "1")
+    assert cache.recompute()
+    cache.memo("thing", {"n": 1}, compute)
+    cache.memo("thing", {"n": 1}, compute)
+    assert len(calls) == 3
+    monkeypatch.setenv("NNSPACES_RECOMPUTE", "0")
+    assert not cache.recompute()
+    cache.memo("thing", {"n": 1}, compute)
+    assert len(calls) == 3
+
+
+def test_a_corrupted_memo_is_reported_and_recomputed(cache_dir, counted):
+    compute, calls = counted
+    first = cache.memo("thing", {"n": 1}, compute)
+    (path,) = (cache_dir / "results" / "thing").glob("*.pt")
+    path.write_bytes(path.read_bytes()[:50])
+    with pytest.warns(
+        UserWarning, match=r"ignoring memoised thing .*cannot be read .*; recomputing"
+    ):
+        again = cache.memo("thing", {"n": 1}, compute)
+    assert len(calls) == 2
+    _same(first, again)
+    cache.memo("thing", {"n": 1}, compute)  # repaired: read back
+    assert len(calls) == 2
+
+
+def test_a_memo_that_does_not_decode_is_reported_and_recomputed(cache_dir, counted):
+    compute, calls = counted
+    cache.memo("thing", {"n": 1}, compute)
+
+    def bad(state):
+        raise KeyError("field")
+
+    with pytest.warns(UserWarning, match="does not decode .*KeyError.*; recomputing"):
+        cache.memo("thing", {"n": 1}, compute, decode=bad)
+    assert len(calls) == 2
+
+
+def test_memo_stores_dataclasses_through_encode_and_decode(cache_dir):
+    from dataclasses import dataclass, field
+
+    @dataclass
+    class Result:
+        image: torch.Tensor
+        error: float
+        history: list = field(default_factory=list)
+        note: str | None = None
+
+    made = []
+
+    def compute():
+        made.append(1)
+        return [Result(torch.randn(2, 3, dtype=torch.float64), 1 / 7, [0.5, 0.25])]
+
+    def encode(rs):
+        return [cache.dataclass_state(r) for r in rs]
+
+    def decode(state):
+        return [Result(**d) for d in state]
+
+    a = cache.memo("dc", {}, compute, encode=encode, decode=decode)
+    b = cache.memo("dc", {}, compute, encode=encode, decode=decode)
+    assert len(made) == 1 and isinstance(b[0], Result)
+    assert torch.equal(a[0].image, b[0].image) and a[0].error == b[0].error
+    assert a[0].history == b[0].history and b[0].note is None
+
+
+def test_key_of_refuses_what_it_cannot_key():
+    with pytest.raises(TypeError, match="cannot key a cached result on a object"):
+        cache.key_of({"x": object()})
+    assert cache.key_of(torch.zeros(2)) != cache.key_of(torch.zeros(2, dtype=torch.float64))
+
+
+def test_source_digest_reads_every_file_of_a_package(tmp_path):
+    import nnspaces.released as released
+
+    d1 = cache.source_digest(released)
+    assert d1 == cache.source_digest(released.__file__.rsplit("/", 1)[0])
+    assert d1 != cache.source_digest(released.procedure)  # one module is not the package
+    f = tmp_path / "a.py"
+    f.write_text("1")
+    d2 = cache.source_digest(f)
+    f.write_text("2")
+    assert cache.source_digest(f) != d2

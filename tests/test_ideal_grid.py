@@ -6,12 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pandas as pd
 import pytest
-from ideal_problems import _data, _nets, grid_run
+import torch
+from ideal_problems import _data, _nets, _private_cache, grid_run  # noqa: F401 (autouse)
 
+from nnspaces import cache
 from nnspaces.ideal import (
     choose_best,
     run_grid,
 )
+from nnspaces.ideal import grid as grid_module
 from nnspaces.inverse import START_KINDS
 
 
@@ -127,3 +130,34 @@ def test_choose_best_on_a_real_grid(grid):
         g = df[(df.network == b.network) & (df.digit == b.digit)]
         pool = g[g.valid & g.correct] if b.fallback == "" else g
         assert b.rel_error <= pool.rel_error.min() + 1e-9
+
+
+def _same_result(a, b):
+    """Every field of two InverseResults equal, tensors bit for bit (NaN equal to NaN)."""
+    assert type(a) is type(b)
+    for name, u in cache.dataclass_state(a).items():
+        v = getattr(b, name)
+        if isinstance(u, torch.Tensor):
+            assert u.dtype == v.dtype and torch.equal(u, v), name
+        else:
+            assert u == v or (u != u and v != v), name
+
+
+def test_run_grid_reads_its_batches_back_bit_identical(cache_dir, monkeypatch):
+    X, y = _data(40)
+    nets = {"two": _nets()["two"]}
+    kw = {"starts": ("avg", "noise"), "methods": ("gradient", "gauss-newton"), "box": (0, 1)}
+    kw["method_options"] = {"gradient": {"max_iter": 5}, "gauss-newton": {"max_iter": 5}}
+    df, results = run_grid(nets, X, y, **kw)
+
+    def computed(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(grid_module, "invert_classes", computed)
+    df2, results2 = run_grid(nets, X, y, **kw)  # read back: nothing computed
+    pd.testing.assert_frame_equal(df, df2, check_exact=True)
+    for k, r in results.items():
+        _same_result(r, results2[k])
+    monkeypatch.setenv("NNSPACES_RECOMPUTE", "1")
+    with pytest.raises(AssertionError, match="computed again"):
+        run_grid(nets, X, y, **kw)

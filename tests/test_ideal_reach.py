@@ -3,11 +3,14 @@ glue keys, on small synthetic data."""
 
 from __future__ import annotations
 
+import pandas as pd
 import pytest
 import torch
-from ideal_problems import _data
+from ideal_problems import _data, _private_cache  # noqa: F401 (autouse)
 from torch import nn
 
+from nnspaces import cache
+from nnspaces.ideal import grid as grid_module
 from nnspaces.ideal import (
     pixel_range,
     reach_keys,
@@ -85,3 +88,22 @@ def test_reach_keys_flatten_the_summary():
     )
     assert math.isnan(keys["reached_minmax_resnet18"])  # not run: filled
     assert len(keys) == len(s.columns) * 2 * 3
+
+
+def test_reachability_is_read_back_bit_identical(cache_dir, monkeypatch):
+    X, y = _data(40)
+    torch.manual_seed(2)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10), nn.SELU(), nn.Linear(10, 10))
+    opts = {"gauss-newton": {"max_iter": 5}}
+    df, results = reachability(f, X, y, method_options=opts, return_results=True)
+
+    def computed(*args, **kwargs):
+        raise AssertionError("computed again")
+
+    monkeypatch.setattr(grid_module, "invert_classes", computed)
+    df2, results2 = reachability(f, X, y, method_options=opts, return_results=True)
+    pd.testing.assert_frame_equal(df, df2, check_exact=True)
+    for k, rs in results.items():
+        for a, b in zip(rs, results2[k], strict=True):
+            assert torch.equal(a.image, b.image) and a.rel_error == b.rel_error
+            assert cache.dataclass_state(a).keys() == cache.dataclass_state(b).keys()

@@ -4,16 +4,23 @@ nothing nearer)."""
 
 from __future__ import annotations
 
+import importlib
 import math
 
 import numpy as np
 import pytest
 import torch
-from nearest_problems import SHAPE, _net, _problems, small_run_data
+from nearest_problems import (  # noqa: F401 (_private_cache: autouse)
+    SHAPE,
+    _net,
+    _private_cache,
+    _problems,
+    small_run_data,
+)
 from scipy.optimize import minimize
 from torch import nn
 
-from nnspaces import inverse, nearest
+from nnspaces import cache, inverse, nearest
 
 
 @pytest.fixture(scope="module")
@@ -130,3 +137,22 @@ def test_default_fcnn5_class_mean_targets_all_come_nearer(cache_dir):
     for g, r in zip(gn, ref):
         assert r.distance < g.distance and r.rel_error <= 1e-10
         assert r.kappa < g.kappa and r.kappa_kinks <= 1e-4
+
+
+def test_nearest_preimage_is_read_back_bit_identical(cache_dir, monkeypatch):
+    f = _net(seed=3)
+    T, R = _problems(f, B=2, seed=4)
+    gn, ref = nearest.nearest_preimage(f, T, R, max_iter=5)
+    module = importlib.import_module(
+        "nnspaces.nearest.refine"
+    )  # the package's refine is the function
+    monkeypatch.setattr(module, "_nearest_preimage", lambda *a: pytest.fail("computed"))
+    gn2, ref2 = nearest.nearest_preimage(f, T, R, max_iter=5)
+    for a, b in zip(gn + ref, gn2 + ref2, strict=True):
+        assert type(a) is type(b)
+        for name, u in cache.dataclass_state(a).items():
+            v = getattr(b, name)
+            if isinstance(u, torch.Tensor):
+                assert torch.equal(u, v), name
+            else:
+                assert u == v or (u != u and v != v), name

@@ -15,10 +15,12 @@ from released_problems import (
     _data,
     _net,
     _one_thread,  # noqa: F401  (autouse: one thread for the tiny networks)
+    _private_cache,  # noqa: F401  (autouse: memoised results in a fresh cache)
     reenacted_run,
 )
 
-from nnspaces import inverse, released
+from nnspaces import cache, inverse, released
+from nnspaces.released import procedure
 
 
 @pytest.fixture(scope="module")
@@ -84,3 +86,19 @@ def test_reenact_rejects_unknown_start_images():
     net, (X, y) = _net(), _data(6)
     with pytest.raises(ValueError, match="choose one or more of min, avg"):
         released.reenact(net, X, y, starts=["noise"])
+
+
+def test_reenact_is_read_back_bit_identical(cache_dir, monkeypatch):
+    net, (X, y) = _net(torch.float64), _data(40, dtype=torch.float64)
+    rep = released.reenact(net, X, y, steps=3)
+    monkeypatch.setattr(procedure, "_reenact", lambda *a, **k: pytest.fail("computed again"))
+    back = released.reenact(net, X, y, steps=3)
+    assert back.numbers() == rep.numbers()
+    for name, u in cache.dataclass_state(rep).items():
+        v = getattr(back, name)
+        assert type(u) is type(v) and (not isinstance(u, dict) or u.keys() == v.keys()), name
+        for k in u if isinstance(u, dict) else ():
+            same = torch.equal if isinstance(u[k], torch.Tensor) else (lambda a, b: a == b)
+            assert same(u[k], v[k]), (name, k)
+    with pytest.raises(pytest.fail.Exception, match="computed again"):
+        released.reenact(net, X, y, steps=4)  # another argument: computed

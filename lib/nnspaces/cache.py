@@ -13,19 +13,26 @@ book build and a notebook opened in JupyterLab read the same files.
 - :func:`key_digest` — the file-name hash of a key; :func:`state_digest` — the SHA-256 of a
   network's weights (or any dict of tensors).
 - :func:`lock` — one process at a time (:mod:`filelock`, so no ``fcntl`` is needed).
+- :func:`memo` — a deterministic computation's result, kept under ``results/`` and keyed by
+  its inputs (weights, tensors, parameters: :func:`key_of`) and by the code that computes it
+  (:func:`source_digest`); ``NNSPACES_RECOMPUTE=1`` (:data:`RECOMPUTE`) recomputes and
+  overwrites every memoised result; :func:`dataclass_state` — a result object as the plain
+  dict :func:`memo` stores.
 """
 
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 import hashlib
 import json
 import os
 import tempfile
+import types
 import warnings
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
-from typing import IO
+from typing import IO, TypeVar
 
 import filelock
 import torch
@@ -190,3 +197,170 @@ def lock(path: str | Path) -> Iterator[None]:
     path.parent.mkdir(parents=True, exist_ok=True)
     with filelock.FileLock(path):
         yield
+
+
+#: Environment variable: set to anything but ``""`` or ``"0"``, every :func:`memo` recomputes
+#: its result (and stores it again) instead of reading it (``make book FORCE=1`` sets it).
+RECOMPUTE = "NNSPACES_RECOMPUTE"
+
+_T = TypeVar("_T")
+
+
+def recompute() -> bool:
+    """Whether ``$NNSPACES_RECOMPUTE`` asks :func:`memo` to recompute (set, and not ``"0"``)."""
+    return os.environ.get(RECOMPUTE, "") not in ("", "0")
+
+
+def _source_files(source) -> list[Path]:
+    """The ``.py`` files of a module, a package or a folder (all of them, recursively), or a
+    file."""
+    if isinstance(source, types.ModuleType):
+        if source.__file__ is None:
+            raise ValueError(f"module {source.__name__} has no source file to digest")
+        path = Path(source.__file__)
+        path = path.parent if path.name == "__init__.py" else path
+    else:
+        path = Path(source)
+    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
+
+
+def source_digest(*sources) -> str:
+    """SHA-256 over the source files that compute a result, read from disk now.
+
+    Parameters
+    ----------
+    *sources : module, package, folder or file
+        A package or folder stands for every ``.py`` file under it.
+
+    Returns
+    -------
+    str
+        64 hex digits over each file's name and bytes; a change to any file changes it.
+    """
+    h = hashlib.sha256()
+    files = sorted({f.resolve() for s in sources for f in _source_files(s)})
+    for f in files:
+        h.update(f"{f.name}|{f.stat().st_size}|".encode())
+        h.update(f.read_bytes())
+    return h.hexdigest()
+
+
+def key_of(value):
+    """``value`` made JSON-able for a cache key: what it is, never a lossy summary.
+
+    - a Tensor → the :func:`state_digest` of it (dtype, shape, bits);
+    - a ``torch.nn.Module`` → its class, the :func:`state_digest` of its weights and buffers,
+      its mode (``training``) and its device type;
+    - a ``torch.dtype`` → its name; a mapping → its items (keys as strings); a list or
+      tuple → a list; ``None``, bool, int, float, str → themselves.
+
+    Raises
+    ------
+    TypeError
+        For anything else (a key must not silently ignore an input).
+
+    Examples
+    --------
+    >>> key_of({"dtype": torch.float32, "box": (0, 1)})
+    {'dtype': 'torch.float32', 'box': [0, 1]}
+    """
+    if isinstance(value, torch.Tensor):
+        return {"tensor": state_digest({"t": value})}
+    if isinstance(value, torch.nn.Module):
+        device = next(iter(value.state_dict().values()), torch.empty(0)).device.type
+        return {
+            "module": type(value).__qualname__,
+            "state": state_digest(value.state_dict()),
+            "training": value.training,
+            "device": device,
+        }
+    if isinstance(value, torch.dtype):
+        return str(value)
+    if isinstance(value, Mapping):
+        return {str(k): key_of(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [key_of(v) for v in value]
+    if value is None or isinstance(value, bool | int | float | str):
+        return value
+    raise TypeError(
+        f"cannot key a cached result on a {type(value).__name__}: pass tensors, modules, "
+        "dtypes, numbers, strings or containers of them"
+    )
+
+
+def memo(
+    name: str,
+    key: Mapping,
+    compute: Callable[[], _T],
+    *,
+    sources: Iterable = (),
+    encode: Callable[[_T], object] | None = None,
+    decode: Callable[[object], _T] | None = None,
+) -> _T:
+    """``compute()``, or the result it returned before for the same inputs and code.
+
+    Parameters
+    ----------
+    name : str
+        The kind of result; its files live in ``root()/results/<name>/``.
+    key : mapping
+        Every input of the computation: weights, tensors and parameters (made JSON-able by
+        :func:`key_of`, so a Tensor or a network stands for its bits).
+    compute : callable
+        Computes the result; it must be deterministic in ``key`` and ``sources``.
+    sources : modules, packages or paths
+        The code that computes the result (:func:`source_digest`): editing any recomputes.
+    encode, decode : callable, optional
+        To a value ``torch.load(weights_only=True)`` reads back exactly (tensors, numbers,
+        strings, lists, tuples, dicts) and back; default: the result is stored as it is.
+
+    Returns
+    -------
+    The result: bit-identical whether computed or read back.
+
+    Notes
+    -----
+    The full key adds the digest of ``sources``, the torch version and torch's thread count
+    (reductions may round differently with another version or number of threads). The file is
+    ``<key_digest>.pt`` and holds the full key, which is compared on reading; it is written
+    atomically while a lock is held, so a second process asking for the same result waits for
+    the first and then reads it. A file that cannot be read, holds another key or does not
+    decode gives a warning and is recomputed. With ``$NNSPACES_RECOMPUTE`` set
+    (:func:`recompute`) the result is computed and stored again without reading.
+    """
+    full = {
+        "name": name,
+        "key": key_of(key),
+        "sources": source_digest(*sources),
+        "torch": str(torch.__version__),  # a TorchVersion does not load with weights_only
+        "threads": torch.get_num_threads(),
+    }
+    path = root() / "results" / name / f"{key_digest(full)}.pt"
+    with lock(path.with_name(path.name + ".lock")):
+        if not recompute():
+            stored = load_value(path, full, what=f"memoised {name}", stacklevel=2)
+            if stored is not None:
+                try:
+                    return decode(stored) if decode is not None else stored
+                except Exception as e:
+                    warnings.warn(
+                        f"ignoring memoised {name} {path}: it does not decode "
+                        f"({type(e).__name__}: {str(e)[:120]}); recomputing",
+                        stacklevel=2,
+                    )
+        value = compute()
+        save_value(path, full, encode(value) if encode is not None else value)
+    return value
+
+
+def dataclass_state(obj) -> dict:
+    """A dataclass instance as a dict of its fields (shallow): ``type(obj)(**state)`` rebuilds
+    it. With fields that are tensors, numbers, strings and containers of them, this is what
+    :func:`memo` can store exactly (``encode``).
+
+    >>> from dataclasses import make_dataclass
+    >>> P = make_dataclass("P", ["x", "y"])
+    >>> dataclass_state(P(1.5, [2]))
+    {'x': 1.5, 'y': [2]}
+    """
+    return {f.name: getattr(obj, f.name) for f in dataclasses.fields(obj)}

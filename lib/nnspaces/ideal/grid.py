@@ -15,6 +15,7 @@ import pandas as pd
 import torch
 from torch import nn
 
+from .. import cache, certificate, common, inverse, models, spaces
 from ..inverse import (
     METHODS,
     REACHED_TOL,
@@ -75,6 +76,28 @@ TABLE_COLUMNS = [
     "iterations",
     "seconds",
 ]
+
+
+#: The code an inverse map's results come from: editing any of it recomputes the memo.
+_INVERSE_SOURCES = (inverse, certificate, spaces, models, common)
+
+
+def _invert_classes(model, T, R, method, box, **options) -> list[InverseResult]:
+    """:func:`nnspaces.inverse.invert_classes`, memoised on disk (:func:`nnspaces.cache.memo`).
+
+    The key is the network (weights, buffers, mode, device), ``T`` (B, K), ``R`` (B, *S), the
+    method, the box and every option; a result read back is bit-identical to the one computed
+    (its ``seconds`` are those of the run that computed it).
+    """
+    key = {"model": model, "targets": T, "references": R, "method": method, "box": box}
+    return cache.memo(
+        "invert_classes",
+        key | {"options": options},
+        lambda: invert_classes(model, T, R, method, box, **options),
+        sources=_INVERSE_SOURCES,
+        encode=lambda results: [cache.dataclass_state(r) for r in results],
+        decode=lambda state: [InverseResult(**d) for d in state],
+    )
 
 
 def _check_names(given: Sequence[str], allowed: Sequence[str], what: str) -> None:
@@ -145,6 +168,13 @@ def run_grid(
         runs every start image of every digit in one batch).
     results : dict (network, digit, start, method) → InverseResult
         The images (``.image``), outputs and loss histories.
+
+    Notes
+    -----
+    Each method's batch is memoised on disk (:func:`nnspaces.cache.memo`) under the network's
+    weights, the targets, the start images, the options and the code of
+    :mod:`nnspaces.inverse`: a second run reads it back bit-identical, ``seconds`` included
+    (``NNSPACES_RECOMPUTE=1`` recomputes).
     """
     _check_names(starts, START_KINDS, "start kind(s)")
     _check_names(methods, METHODS, "method(s)")
@@ -172,7 +202,7 @@ def run_grid(
                 **network_options.get(name, {}).get(method, {}),
             }
             mbox = None if method in UNCLIPPED else box
-            batch = invert_classes(model, TT, R, method, mbox, target_classes=digits, **opts)
+            batch = _invert_classes(model, TT, R, method, mbox, target_classes=digits, **opts)
             for j, res in enumerate(batch):
                 results[(name, digits[j], starts[j // K], method)] = res
             ran.append(method)

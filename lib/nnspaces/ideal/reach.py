@@ -19,12 +19,11 @@ from ..inverse import (
     REACHED_TOL,
     InverseResult,
     class_targets,
-    invert_classes,
     supports_closed_form,
 )
 from ..models import MODEL_NAMES
 from ..outputs import cached_outputs
-from .grid import _check_names, _references
+from .grid import _check_names, _invert_classes, _references
 
 
 def reachability(
@@ -73,6 +72,10 @@ def reachability(
         exact preimage, pixels outside [0, 1], its certificate).
     results : dict (target_kind, "box" | "free") → list of K InverseResult
         Only with ``return_results=True``.
+
+    Notes
+    -----
+    The inverse maps are memoised on disk as in :func:`nnspaces.ideal.run_grid`.
     """
     if methods is None:
         methods = (
@@ -90,7 +93,7 @@ def reachability(
     digits = list(range(K)) * len(Ts)
     for tag, b in (("box", box), ("free", None)):
         per_method = [
-            invert_classes(model, T, R, m, b, target_classes=digits, **method_options.get(m, {}))
+            _invert_classes(model, T, R, m, b, target_classes=digits, **method_options.get(m, {}))
             for m in methods
         ]
         for k, kind in enumerate(target_kinds):

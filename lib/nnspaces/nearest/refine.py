@@ -6,11 +6,12 @@ from __future__ import annotations
 import math
 import time
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
-from .. import certificate
+from .. import cache, certificate, common, inverse, models, spaces
 from ..inverse import InverseResult, frozen, invert_classes
 from ..inverse.common import _work_copy
 from ..inverse.gauss_newton import _outputs_and_jacobians, _selu_chain
@@ -292,7 +293,29 @@ def nearest_preimage(
     gn : list of B InverseResult
         The Gauss–Newton preimages (the starts).
     refined : list of B NearestResult
+
+    Notes
+    -----
+    Memoised on disk (:func:`nnspaces.cache.memo`) under the network's weights, the targets,
+    the references, every option and the code of this package and :mod:`nnspaces.inverse`:
+    a second call reads the results back, bit-identical (``NNSPACES_RECOMPUTE=1`` recomputes).
     """
+    key = {"model": model, "targets": targets, "references": references}
+    return cache.memo(
+        "nearest_preimage",
+        key | {"gauss_newton": gauss_newton, "options": options},
+        lambda: _nearest_preimage(model, targets, references, gauss_newton, options),
+        sources=(Path(__file__).parent, inverse, certificate, spaces, models, common),
+        encode=lambda pair: [[cache.dataclass_state(r) for r in rs] for rs in pair],
+        decode=lambda state: (
+            [InverseResult(**d) for d in state[0]],
+            [NearestResult(**d) for d in state[1]],
+        ),
+    )
+
+
+def _nearest_preimage(model, targets, references, gauss_newton, options):
+    """:func:`nearest_preimage` without the memo."""
     gn_opts = dict(gauss_newton or {})
     for key in ("dtype", "target_classes"):
         if key in options:

@@ -5,10 +5,12 @@ from __future__ import annotations
 
 import copy
 from collections.abc import Sequence
+from pathlib import Path
 
 import torch
 from torch import nn
 
+from .. import cache, models
 from ..inverse import PAPER_SGD_LR, PAPER_SGD_STEPS
 from ..models import device_of
 from .passes import (
@@ -109,8 +111,26 @@ def reenact(
     *Corrected* (a fresh copy in eval mode): outputs over ``X`` → the same target formula → start
     images → :func:`input_sgd` with one image (``"paper-sgd"``), the ``K`` classes in one batch
     (exact in eval mode, where images in a batch do not interact).
+
+    The result is memoised on disk (:func:`nnspaces.cache.memo`) under the weights, the images,
+    every argument and the code of this package: a second call reads it back, bit-identical
+    (``NNSPACES_RECOMPUTE=1`` recomputes).
     """
     starts = _check_starts(starts)
+    args = {"starts": starts, "steps": steps, "lr": lr, "batch_size": batch_size, "seed": seed}
+    data = {"X": X, "y": y, "X_test": X_test, "y_test": y_test}
+    return cache.memo(
+        "reenact",
+        {"model": model} | data | args,
+        lambda: _reenact(model, **data, **args),
+        sources=(Path(__file__).parent, models),  # this package and the networks
+        encode=cache.dataclass_state,
+        decode=lambda state: Reenactment(**state),
+    )
+
+
+def _reenact(model, X, y, X_test, y_test, *, starts, steps, lr, batch_size, seed) -> Reenactment:
+    """:func:`reenact` without the memo."""
     K = int(torch.as_tensor(y).max()) + 1
     rel = _frozen_copy(model, training=True)
     ev = _frozen_copy(model, training=False)
