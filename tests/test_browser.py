@@ -2,24 +2,30 @@
 
 Opens every page of the smoke build from a local HTTP server and checks what a reader
 sees: images load, no traceback or unresolved glue, mathematics typeset by MathJax, and the
-navigation reaches every chapter. Saves a screenshot of each page under
-``_build/screenshots/``.
+navigation reaches every chapter. Every chapter page reads like a paper: a provenance
+banner (profile, commit, the executed notebook), code collapsed behind its toggle, no
+parameters cell, nothing wider than the text column at 1280 px. Saves a screenshot of each
+page (and of each chapter's banner) under ``_build/screenshots/``.
 """
 
 from __future__ import annotations
 
 import functools
 import http.server
+import re
 import shutil
+import subprocess
 import threading
 from pathlib import Path
 
+import nbformat
 import pytest
 import yaml
 
 from nnspaces import reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
+SHOTS = ROOT / "_build" / "screenshots"
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
 FLAGS = [
     "--no-sandbox",
@@ -114,6 +120,119 @@ def test_page_renders_for_a_reader(site, page, path):
     # so the browser reports its constant as redeclared; harmless and not ours to fix.
     ours = [e for e in errors if "THEBE_JS_URL" not in e]
     assert ours == [], ours
-    shots = ROOT / "_build" / "screenshots"
-    shots.mkdir(parents=True, exist_ok=True)
-    page.screenshot(path=str(shots / (Path(path).stem + ".png")), full_page=True)
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    page.screenshot(path=str(SHOTS / (Path(path).stem + ".png")), full_page=True)
+
+
+# --- chapter pages: provenance, collapsed code, no parameters, nothing too wide -------------
+
+
+def _chapter_pages():
+    return [pytest.param(c, id=c.output) for c in reproduce.chapters()]
+
+
+def _open(site, page, chapter):
+    response = page.goto(f"{site}/book/chapters/{chapter.output}.html", wait_until="networkidle")
+    assert response is not None and response.ok, chapter.output
+    if page.locator("main .math").count():  # MathJax changes widths: measure after it
+        page.wait_for_selector("main mjx-container", timeout=15000)
+
+
+def _git(*args) -> bool:
+    return subprocess.run(["git", "-C", str(ROOT), *args], capture_output=True).returncode == 0
+
+
+def _is_git() -> bool:
+    return _git("rev-parse", "--git-dir")
+
+
+def _is_commit(sha: str) -> bool:
+    """A commit of this checkout's history (HEAD may have moved on since the build)."""
+    return _git("merge-base", "--is-ancestor", sha, "HEAD")
+
+
+@pytest.mark.parametrize("chapter", _chapter_pages())
+def test_chapter_page_says_how_it_was_made(site, page, chapter):
+    _open(site, page, chapter)
+    banners = page.locator("main article .admonition.provenance")
+    assert banners.count() == 1, f"{chapter.output}: {banners.count()} provenance banners"
+    banner = banners.first
+    assert banner.is_visible()
+    text = " ".join(banner.inner_text().split())
+    assert "Profile smoke" in text, text
+    shown = re.search(r"Commit ([0-9a-f]{7,40})(-dirty)?", text)
+    if _is_git():
+        assert shown and _is_commit(shown.group(1)), f"no commit of this checkout in {text}"
+    else:
+        assert "Commit not recorded" in text, text
+    config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
+    url = config["url"].rstrip("/")
+    want = f"{url}/blob/{config['branch']}/book/chapters/{chapter.output}.ipynb"
+    hrefs = banner.locator("a").evaluate_all("els => els.map(e => e.href)")
+    assert want in hrefs, f"{chapter.output}: no link to {want} in {hrefs}"
+    # the banner sits under the title, before the chapter's first section
+    first_h2 = page.locator("main article h2").first
+    if first_h2.count():
+        assert banner.bounding_box()["y"] < first_h2.bounding_box()["y"]
+    SHOTS.mkdir(parents=True, exist_ok=True)
+    banner.screenshot(path=str(SHOTS / f"{chapter.output}-banner.png"))
+
+
+@pytest.mark.parametrize("chapter", _chapter_pages())
+def test_chapter_code_is_collapsed_and_one_click_away(smoke_book, site, page, chapter):
+    executed = nbformat.read(smoke_book / "book" / "chapters" / f"{chapter.output}.ipynb", 4)
+    hidden = [c for c in executed.cells if "hide-input" in c.metadata.get("tags", [])]
+    _open(site, page, chapter)
+    toggles = page.locator("main article div.cell.tag_hide-input > details.above-input")
+    assert toggles.count() == len(hidden), chapter.output
+    shown = page.locator("main article .cell_input").evaluate_all(
+        "els => els.filter(e => e.checkVisibility()).length"
+    )
+    assert shown == 0, f"{chapter.output}: {shown} code cell(s) shown without a click"
+    if hidden:
+        toggles.first.locator("summary").click()
+        code = toggles.first.locator(".cell_input")
+        code.wait_for(state="visible", timeout=5000)
+        assert " ".join(hidden[0].source.split()[:3]) in " ".join(code.inner_text().split())
+    # the parameters cell and papermill's injected one are not on the page, even hidden
+    article = page.locator("main article").evaluate("e => e.textContent")
+    for cell in executed.cells:
+        tags = cell.metadata.get("tags", [])
+        if cell.cell_type == "code" and {"parameters", "injected-parameters"} & set(tags):
+            for line in cell.source.splitlines():
+                if len(line.strip()) > 12:
+                    assert line.strip() not in article, f"{chapter.output} shows {line!r}"
+
+
+_OVERFLOW = """col => {
+  const edge = col.getBoundingClientRect();
+  const scrolls = el => ["auto", "scroll"].includes(getComputedStyle(el).overflowX);
+  const name = el => el.tagName.toLowerCase() + (el.id ? "#" + el.id : "")
+    + (el.className && typeof el.className === "string"
+       ? "." + el.className.trim().split(/\\s+/).join(".") : "");
+  const bad = [];
+  if (col.scrollWidth > col.clientWidth + 1)
+    bad.push(`the column: scrollWidth ${col.scrollWidth} > clientWidth ${col.clientWidth}`);
+  for (const el of col.querySelectorAll("*")) {
+    if (!el.checkVisibility()) continue;  // e.g. the code in a closed toggle
+    if (el.parentElement.closest("mjx-container")) continue;  // MathJax clips its own glyphs
+    let box = el.parentElement, inside = false;
+    for (; box && box !== col; box = box.parentElement) if (scrolls(box)) { inside = true; break; }
+    if (inside) continue;  // a wide table or output line scrolls in its own box
+    const r = el.getBoundingClientRect();
+    if (r.right > edge.right + 1 || r.left < edge.left - 1)
+      bad.push(`${name(el)}: [${Math.round(r.left)}, ${Math.round(r.right)}] outside `
+               + `[${Math.round(edge.left)}, ${Math.round(edge.right)}]`);
+    else if (!scrolls(el) && el.scrollWidth > col.clientWidth + 1)
+      bad.push(`${name(el)}: ${el.scrollWidth} px wide in a ${col.clientWidth} px column`);
+  }
+  return bad.slice(0, 10);
+}"""
+
+
+@pytest.mark.parametrize("chapter", _chapter_pages())
+def test_chapter_stays_inside_the_text_column(site, page, chapter):
+    assert page.viewport_size["width"] == 1280
+    _open(site, page, chapter)
+    bad = page.locator("main article.bd-article").evaluate(_OVERFLOW)
+    assert bad == [], f"{chapter.output} at 1280 px: " + "; ".join(bad)
