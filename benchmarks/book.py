@@ -1,7 +1,10 @@
 """The book build: wall time of ``reproduce`` in the cases a person meets, and peak memory.
 
 - ``cold``: empty cache and no executed copies: trains every network, runs every chapter.
-- ``warm``: every network cached, every chapter re-executed (``--force``).
+- ``warm``: every network cached, every chapter re-executed (``--force``); what the chapters
+  memoise in the cache (``nnspaces.cache.memo``) is read back.
+- ``warm_recompute``: the same with ``NNSPACES_RECOMPUTE=1``: every chapter computes
+  everything again from the cached networks.
 - ``no_change``: nothing changed since the last build: every executed copy and the HTML kept.
 - ``one_chapter``: one chapter's inputs changed (its stored fingerprint no longer matches):
   that chapter runs, the appendix that reads the run log, and the HTML build; reported with
@@ -25,8 +28,8 @@ from pathlib import Path
 EDITED = "02_signal_space"
 
 
-def _nnspaces(args: list[str], cache: Path | None) -> tuple[float, str]:
-    env = dict(os.environ)
+def _nnspaces(args: list[str], cache: Path | None, recompute: bool = False) -> tuple[float, str]:
+    env = dict(os.environ, **({"NNSPACES_RECOMPUTE": "1"} if recompute else {}))
     if cache is not None:
         env["NNSPACES_CACHE"] = str(cache)
     t0 = time.perf_counter()
@@ -35,14 +38,16 @@ def _nnspaces(args: list[str], cache: Path | None) -> tuple[float, str]:
     )
     wall = time.perf_counter() - t0
     if proc.returncode != 0:
-        raise RuntimeError(f"nnspaces {args[0]} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}")
+        raise RuntimeError(
+            f"nnspaces {args[0]} failed:\n{proc.stdout[-2000:]}{proc.stderr[-2000:]}"
+        )
     return wall, proc.stdout
 
 
-def _reproduce(profile, work: Path, cache, jobs, force: bool = False) -> dict:
+def _reproduce(profile, work: Path, cache, jobs, force=False, recompute=False) -> dict:
     args = ["reproduce", "--profile", profile, "--workdir", str(work)]
     args += ([] if jobs is None else ["--jobs", str(jobs)]) + (["--force"] if force else [])
-    wall, out = _nnspaces(args, cache)
+    wall, out = _nnspaces(args, cache, recompute)
     run = json.loads((work / "book" / "chapters" / "_run.json").read_text())
     ran = [line.split("] ")[1].split(":")[0] for line in out.splitlines() if ": started (" in line]
     return {
@@ -100,7 +105,8 @@ def run(
     Returns
     -------
     dict
-        ``warm``, ``no_change``, ``one_chapter``, ``bundle`` and (when measured) ``cold``:
+        ``warm``, ``warm_recompute``, ``no_change``, ``one_chapter``, ``bundle`` and (when
+        measured) ``cold``:
         wall seconds, per-chapter seconds, chapters run and the jobs; ``peak_rss_mb``: the
         largest resident memory of any child process, in MB.
     """
@@ -110,6 +116,7 @@ def run(
         cache = tmp / "cache" if cold else None
         first = _reproduce(profile, work, cache, jobs)  # cold, or makes sure the cache is full
         out = {"profile": profile}
+        out["warm_recompute"] = _reproduce(profile, work, cache, jobs, force=True, recompute=True)
         out["warm"] = _reproduce(profile, work, cache, jobs, force=True)
         out["no_change"] = _reproduce(profile, work, cache, jobs)
         out["one_chapter"] = _one_chapter(profile, work, cache, jobs)

@@ -190,3 +190,60 @@ def test_update_readme_rewrites_only_between_the_markers():
     assert performance.update_readme(new, r) == new
     with pytest.raises(ValueError, match="bench:headline"):
         performance.update_readme(text.replace("<!-- bench:headline -->", ""), r)
+
+
+def test_book_cases_and_where_the_training_minutes_went():
+    run = {"chapters_run": ["a", "b"], "per_chapter_seconds": {"a": 5.0, "b": 7.0}, "jobs": 2}
+    book = {
+        "cold": {
+            **run,
+            "wall_seconds": 800.0,
+            "training": {
+                "seconds": 600.0,
+                "networks": {
+                    "fcnn1-mnist-5k-s0": 3.0,
+                    "resnet18-mnist-5k-s0": 290.0,
+                    "fcnn5-mnist-5k-s0": "cached",
+                },
+            },
+        },
+        "warm": {**run, "wall_seconds": 80.0},
+        "warm_recompute": {**run, "wall_seconds": 500.0},
+        "no_change": {**run, "chapters_run": [], "wall_seconds": 4.0},
+        "one_chapter": {
+            **run,
+            "wall_seconds": 30.0,
+            "edited": "a",
+            "overhead_seconds": 25.0,
+        },
+        "bundle": {
+            **run,
+            "wall_seconds": 505.0,
+            "wall_with_import_seconds": 512.0,
+            "import_seconds": 7.0,
+            "bundle_mb": 300.0,
+        },
+    }
+    r = _result(book)
+    cases = performance.book_cases(r).set_index("case")
+    assert list(cases.index) == [
+        "cold",
+        "warm_recompute",
+        "warm",
+        "bundle",
+        "one_chapter",
+        "no_change",
+    ]
+    assert cases.loc["bundle", "seconds"] == 512.0 and cases.loc["no_change", "chapters run"] == 0
+    t = performance.training_table(r)
+    assert list(t["network"]) == ["resnet18-mnist-5k-s0", "fcnn1-mnist-5k-s0", "fcnn5-mnist-5k-s0"]
+    assert t["seconds"].isna().tolist() == [False, False, True]  # a cache hit has no time
+    g = performance.goals(r).set_index("goal")
+    assert bool(g.loc["book, nothing changed: seconds", "met"])
+    one = g.loc["book, one chapter changed: seconds beyond the chapter's"]
+    assert not one["met"]  # 25 > 15
+    assert "also ran: b" in g.loc["book, one chapter changed: seconds beyond the chapter's", "note"]
+    bundle = g.loc["book from a weights bundle: seconds beyond a warm one"]
+    assert bundle["measured"] == 12.0 and not bundle["met"]
+    warm = g.loc["book warm: seconds"]
+    assert warm["met"] and "500 s" in warm["note"]

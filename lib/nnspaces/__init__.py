@@ -28,7 +28,14 @@ verdicts   the conditions behind the book's computed conclusions
 environment, performance  what the appendices record and render
 params     validate(globals(), notebook): the notebooks' papermill parameters
 notebook   trained_models(P), load_splits(P): a notebook's data and networks from its parameters
-reproduce  the pipeline: papermill → Jupyter Book
+compare    the paper's figures beside ours, and the explorer of one inverse map
+profiles   the profiles and chapters of profiles.yml, and what papermill passes each chapter
+networks   every network a profile trains (derived from its chapters), the training stage
+fingerprint  what a chapter depends on, so a rebuild re-executes only what changed
+weights    the trained networks as a portable, verified bundle (export / import)
+pages      the executed pages' provenance banner and collapsed code
+reproduce  the pipeline: train → papermill → Jupyter Book, each step only where needed
+publish, pdf  the published branch and its launch links; the PDF edition
 plots      the book's figures
 book       glue helpers for the chapter notebooks, and claim(...) for computed conclusions
 
@@ -44,6 +51,7 @@ from . import (  # noqa: E402
     cache,
     certificate,
     common,
+    compare,
     data,
     environment,
     ideal,
@@ -69,18 +77,25 @@ __all__ = [
     "cache",
     "certificate",
     "common",
+    "compare",
     "data",
     "environment",
+    "fingerprint",
     "ideal",
     "inverse",
     "models",
     "nearest",
+    "networks",
     "notebook",
     "outputs",
     "paper",
+    "pages",
     "params",
+    "pdf",
     "performance",
     "plots",
+    "profiles",
+    "publish",
     "released",
     "reproduce",
     "spaces",
@@ -88,4 +103,5 @@ __all__ = [
     "train",
     "trainlength",
     "verdicts",
+    "weights",
 ]

@@ -28,12 +28,13 @@ import subprocess
 import sys
 import time
 from dataclasses import replace
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
 
 import yaml
 
-from . import cache, fingerprint
+from . import cache, fingerprint, pages
 from . import data as _data
 from .params import NOTEBOOKS
 from .profiles import (  # noqa: F401  (the pipeline's names for them, kept)
@@ -131,7 +132,7 @@ def _prepare_workdir(root: Path, workdir: Path) -> None:
     workdir.mkdir(parents=True, exist_ok=True)
     for name in ("_config.yml", "_toc.yml"):
         shutil.copy2(root / name, workdir / name)
-    skip = shutil.ignore_patterns("chapters", ".staging", "_static")
+    skip = shutil.ignore_patterns("chapters", ".staging", "mathjax")  # MathJax: installed apart
     shutil.copytree(root / "book", workdir / "book", ignore=skip, dirs_exist_ok=True)
 
 
@@ -216,17 +217,11 @@ def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
     in this process as it completes. Each start and end is logged with how many chapters
     remain. The first failure cancels the chapters not started and is raised once the
     running ones have ended."""
-    total, started = len(todo), 0
-
     def start_line(c) -> str:
-        return (
-            f"[reproduce] {c.output}: started ({started}/{total}) — papermill "
-            f"{c.notebook}.ipynb {params[c.output]}"
-        )
+        return f"[reproduce] {c.output}: started — papermill {c.notebook}.ipynb {params[c.output]}"
 
-    if jobs == 1 or total <= 1:
+    if jobs == 1 or len(todo) <= 1:
         for c in todo:
-            started += 1
             log(start_line(c))
             finish(c, _execute(c, params[c.output], root, staging))
         return
@@ -236,9 +231,7 @@ def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
         running = {}
 
         def submit_next() -> None:
-            nonlocal started
             c = queue_.pop(0)
-            started += 1
             log(start_line(c) + f" ({threads} thread(s))")
             running[
                 pool.submit(_execute_in_worker, c, params[c.output], root, staging, threads)
@@ -263,6 +256,36 @@ def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
 
 def _write_json(path: Path, obj) -> None:
     cache.atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
+
+
+def _provenance(root: Path, profile_name: str) -> dict:
+    """What every page's banner says about this run: profile, commit, library version, and
+    the repository and published branch of ``_config.yml``."""
+    from . import __version__
+
+    repo = yaml.safe_load((root / "_config.yml").read_text()).get("repository", {})
+    return {
+        "profile": profile_name,
+        "commit": _commit(root),
+        "version": __version__,
+        "repository": repo.get("url", ""),
+        "branch": repo.get("branch", "main"),
+    }
+
+
+def _commit(root: Path) -> str | None:
+    """``git rev-parse --short HEAD`` (``-dirty`` with uncommitted changes); None outside git."""
+
+    def git(*args: str) -> str:
+        cmd = ["git", "-C", str(root), *args]
+        return subprocess.run(cmd, capture_output=True, text=True, check=True).stdout.strip()
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        dirty = bool(git("status", "--porcelain", "--untracked-files=no"))
+    except (OSError, subprocess.CalledProcessError):
+        return None
+    return head + ("-dirty" if dirty else "")
 
 
 def _stale(todo, params, final: Path, notebooks: Path, profile_name: str, force: bool):
@@ -430,11 +453,26 @@ def reproduce(
         # the fingerprints again: the checkpoints they name exist now
         fps, _ = _stale(run_now, params, final, root / "notebooks", profile_name, True)
     problems: dict[str, list[str]] = {}
+    finished: list[str] = []
+
+    provenance = _provenance(root, profile_name)
 
     def finish(c: Chapter, seconds: float) -> None:
+        path = staging / f"{c.output}.ipynb"
         if c.output != c.notebook:
-            _personalise(staging / f"{c.output}.ipynb", c)
-        os.replace(staging / f"{c.output}.ipynb", final / f"{c.output}.ipynb")
+            _personalise(path, c)
+        pages.decorate(
+            path,
+            {
+                **provenance,
+                "output": c.output,
+                "notebook": c.notebook,
+                "parameters": params[c.output],
+                "seconds": seconds,
+                "date": datetime.now(UTC).isoformat(timespec="seconds"),
+            },
+        )
+        os.replace(path, final / f"{c.output}.ipynb")
         fingerprint.write(final, c.output, fps[c.output])
         run["seconds"][c.output] = round(seconds, 2)
         _write_json(run_file, run)
@@ -442,7 +480,11 @@ def reproduce(
         if issues:
             problems[c.output] = issues
             log(f"[reproduce] {c.output}: WARNING " + "; ".join(issues))
-        log(f"[reproduce] {c.output}: done in {seconds:.1f} s")
+        finished.append(c.output)
+        log(
+            f"[reproduce] {c.output}: done in {seconds:.1f} s "
+            f"({len(finished)}/{len(run_now)} chapters, {time.perf_counter() - t0:.0f} s so far)"
+        )
 
     for c in run_now:
         (staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
