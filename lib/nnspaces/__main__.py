@@ -34,10 +34,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     rr.add_argument("path", help="the state_dict file")
     rr.add_argument("--layer", default=None, help="dotted name of a Conv2d (Figure 2's by default)")
+    _add_weights_parser(sub)
     _add_publish_parsers(sub)
     args = parser.parse_args(argv)
     if args.command in ("publish", "pdf"):
         return _publish_or_pdf(args)
+    if args.command == "weights":
+        return _weights(args)
     if args.command == "released-resnet":
         return _released_resnet(args.path, args.layer)
     if args.command == "profiles":
@@ -49,6 +52,38 @@ def main(argv: list[str] | None = None) -> int:
     except (_r.ReproduceError, ValueError) as e:
         print(f"nnspaces reproduce: error: {e}", file=sys.stderr)
         return 1
+    return 0
+
+
+def _add_weights_parser(sub) -> None:
+    """``weights export FILE [--profile P]`` and ``weights import FILE``: portable bundles."""
+    w = sub.add_parser("weights", help="export or import trained networks as one bundle file")
+    act = w.add_subparsers(dest="action", required=True)
+    ex = act.add_parser("export", help="write the cached networks of a profile into FILE")
+    ex.add_argument("file", help="the bundle to write: .tar or .tar.gz")
+    ex.add_argument("--profile", default="default", help="whose networks (default: default)")
+    im = act.add_parser("import", help="check FILE, then install its networks into the cache")
+    im.add_argument("file", help="a bundle written by `nnspaces weights export`")
+
+
+def _weights(args) -> int:
+    """``weights export``: a profile's networks into one file; ``weights import``: check it,
+    then install it into the cache. 1 with the reason on stderr on any error."""
+    from . import weights
+
+    try:
+        if args.action == "export":
+            manifest = weights.export_bundle(args.file, profile=args.profile)
+            rows = [dict(e, status="exported") for e in manifest["files"]]
+        else:
+            rows = weights.import_bundle(args.file)
+    except (OSError, ValueError) as e:  # BundleError is a ValueError
+        print(f"nnspaces weights: error: {e}", file=sys.stderr)
+        return 1
+    for r in rows:
+        network = f"{r['model']} on {r['dataset']}, seed {r['seed']}, {r['weights']} weights"
+        print(f"{r['status']}: {network} ({r['file']})")
+    print(f"{args.file}: {len(rows)} checkpoints {args.action}ed")
     return 0
 
 

@@ -1,0 +1,314 @@
+"""Bundles of trained networks: a round trip gives the same bytes; any damage is refused
+before the target cache is touched."""
+
+from __future__ import annotations
+
+import hashlib
+import io
+import json
+import sys
+import tarfile
+import types
+from pathlib import Path
+
+import pytest
+import torch
+
+from nnspaces import __main__ as cli
+from nnspaces import cache, data, models, train, weights
+from nnspaces.train import TrainConfig
+
+TINY = dict(dataset="mnist-5k", epochs=1, n_train=50, n_val=20)
+SEEDS = (0, 1)
+
+
+def _configs() -> list[TrainConfig]:
+    return [TrainConfig("fcnn1", seed=s, **TINY) for s in SEEDS]
+
+
+@pytest.fixture(scope="module")
+def source(tmp_path_factory, mnist5k):
+    """A cache holding two tiny trained fcnn1 runs (four checkpoints), and its bundle."""
+    root = tmp_path_factory.mktemp("source")
+    small = data.subsample(mnist5k, 50, 20)
+    for s in SEEDS:
+        train.train_or_load("fcnn1", seed=s, splits=small, cache_dir=root, progress=False, **TINY)
+    bundle = root.parent / "bundle.tar"
+    manifest = weights.export_bundle(bundle, _configs(), cache_dir=root)
+    return root, bundle, manifest
+
+
+def _listing(folder: Path) -> dict[str, str]:
+    """Every file under ``folder`` → SHA-256 of its bytes (empty when it does not exist)."""
+    return {
+        str(p.relative_to(folder)): hashlib.sha256(p.read_bytes()).hexdigest()
+        for p in sorted(folder.rglob("*"))
+        if p.is_file()
+    }
+
+
+def _members(bundle: Path) -> list[tuple[str, bytes]]:
+    with tarfile.open(bundle) as tar:
+        return [(m.name, tar.extractfile(m).read()) for m in tar.getmembers()]
+
+
+def _write(path: Path, members: list[tuple[str, bytes]]) -> Path:
+    with tarfile.open(path, "w") as tar:
+        for name, blob in members:
+            info = tarfile.TarInfo(name)
+            info.size = len(blob)
+            tar.addfile(info, io.BytesIO(blob))
+    return path
+
+
+def _edit_manifest(members, edit) -> list[tuple[str, bytes]]:
+    manifest = json.loads(members[0][1])
+    edit(manifest)
+    return [("manifest.json", json.dumps(manifest).encode())] + members[1:]
+
+
+def test_manifest_records_each_checkpoint_against_the_files(source):
+    root, _, manifest = source
+    assert manifest["kind"] == "nnspaces-weights" and manifest["format"] == weights.FORMAT
+    assert manifest["torch"] == str(torch.__version__) and manifest["created"].endswith("+00:00")
+    names = {c.filename() for cfg in _configs() for c in (cfg, _twin(cfg, "best"))}
+    assert {e["file"] for e in manifest["files"]} == names  # both weights of each run
+    for e in manifest["files"]:
+        blob = (root / "models" / e["file"]).read_bytes()
+        assert e["sha256"] == hashlib.sha256(blob).hexdigest() and e["size"] == len(blob)
+        ckpt = torch.load(io.BytesIO(blob), weights_only=True)
+        assert e["config"] == ckpt["config"] and e["state_digest"] == ckpt["digest"]
+        assert (e["model"], e["dataset"]) == ("fcnn1", "mnist-5k")
+
+
+def _twin(cfg: TrainConfig, w: str) -> TrainConfig:
+    import dataclasses
+
+    return dataclasses.replace(cfg, weights=w)
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz"])
+def test_round_trip_gives_identical_files_that_training_then_loads(source, tmp_path, suffix):
+    root, _, manifest = source
+    bundle = weights.export_bundle(tmp_path / f"b{suffix}", _configs(), cache_dir=root)
+    target = tmp_path / "target"
+    rows = weights.import_bundle(tmp_path / f"b{suffix}", cache_dir=target)
+    assert [r["status"] for r in rows] == ["installed"] * 4
+    for e in bundle["files"]:
+        assert (target / "models" / e["file"]).read_bytes() == (
+            root / "models" / e["file"]
+        ).read_bytes()
+    for s in SEEDS:
+        _, report = train.train_or_load("fcnn1", seed=s, cache_dir=target, progress=False, **TINY)
+        assert report["cached"]
+    again = weights.import_bundle(tmp_path / f"b{suffix}", cache_dir=target)
+    assert [r["status"] for r in again] == ["already present"] * 4
+
+
+def test_a_different_file_of_the_same_configuration_is_replaced(source, tmp_path):
+    root, bundle, manifest = source
+    target = tmp_path / "target"
+    weights.import_bundle(bundle, cache_dir=target)
+    victim = target / "models" / manifest["files"][0]["file"]
+    victim.write_bytes(b"stale")
+    rows = weights.import_bundle(bundle, cache_dir=target)
+    assert [r["status"] for r in rows] == ["replaced"] + ["already present"] * 3
+    assert victim.read_bytes() == (root / "models" / victim.name).read_bytes()
+
+
+def test_export_names_a_missing_network_and_how_to_train_it(source, tmp_path):
+    root, _, _ = source
+    with pytest.raises(weights.BundleError, match=r"fcnn5 on mnist-5k \(seed 0.*make book"):
+        weights.export_bundle(tmp_path / "b.tar", [TrainConfig("fcnn5", **TINY)], cache_dir=root)
+    assert not (tmp_path / "b.tar").exists()
+
+
+def test_export_refuses_a_damaged_checkpoint_and_another_suffix(source, tmp_path):
+    root, _, _ = source
+    with pytest.raises(weights.BundleError, match=r"\.tar, \.tar\.gz"):
+        weights.export_bundle(tmp_path / "b.zip", _configs(), cache_dir=root)
+    copy = tmp_path / "copy"
+    (copy / "models").mkdir(parents=True)
+    for p in (root / "models").glob("*.pt"):
+        (copy / "models" / p.name).write_bytes(p.read_bytes())
+    bad = copy / "models" / _configs()[0].filename()
+    bad.write_bytes(bad.read_bytes()[:-100])
+    with pytest.raises(weights.BundleError, match="delete it and retrain"):
+        weights.export_bundle(tmp_path / "b.tar", _configs(), cache_dir=copy)
+
+
+def _flip_checkpoint_byte(members):
+    name, blob = members[1]
+    i = len(blob) // 2
+    return members[:1] + [(name, blob[:i] + bytes([blob[i] ^ 1]) + blob[i + 1 :])] + members[2:]
+
+
+def _edit_config(members):
+    return _edit_manifest(members, lambda m: m["files"][0]["config"].update(epochs=2))
+
+
+def _unknown_format(members):
+    return _edit_manifest(members, lambda m: m.update(format=99))
+
+
+def _traversal(members):
+    return members + [("models/../../evil.pt", b"x")]
+
+
+def _absolute(members):
+    return members + [("/tmp/evil.pt", b"x")]
+
+
+def _unexpected(members):
+    return members + [("notes.txt", b"hello")]
+
+
+def _unlisted(members):
+    return members + [("models/extra.pt", members[1][1])]
+
+
+def _no_manifest(members):
+    return members[1:]
+
+
+def _missing_member(members):
+    return members[:-1]
+
+
+def _renamed(members):
+    (name, blob), other = members[1], members[2]
+    return [members[0], (other[0], blob), (name, other[1])] + members[3:]
+
+
+REFUSALS = {
+    "tampered": (_flip_checkpoint_byte, "SHA-256"),
+    "edited config": (_edit_config, "manifest was edited"),
+    "unknown format": (_unknown_format, "another version"),
+    "path traversal": (_traversal, "path traversal"),
+    "absolute path": (_absolute, "path traversal"),
+    "unexpected member": (_unexpected, "unexpected member"),
+    "unlisted member": (_unlisted, "not in its manifest"),
+    "no manifest": (_no_manifest, "no manifest.json"),
+    "missing member": (_missing_member, "incomplete"),
+    "swapped names": (_renamed, "SHA-256"),
+}
+
+
+@pytest.fixture
+def target(source, tmp_path):
+    """A cache already holding one run, so that 'unchanged' is checked on real contents."""
+    root, _, _ = source
+    t = tmp_path / "target"
+    (t / "models").mkdir(parents=True)
+    name = _configs()[0].filename()
+    (t / "models" / name).write_bytes((root / "models" / name).read_bytes())
+    return t
+
+
+@pytest.mark.parametrize("case", REFUSALS)
+def test_a_damaged_bundle_is_refused_and_the_cache_left_alone(source, target, tmp_path, case):
+    _, bundle, _ = source
+    damage, message = REFUSALS[case]
+    bad = _write(tmp_path / "bad.tar", damage(_members(bundle)))
+    before = _listing(target)
+    with pytest.raises(weights.BundleError, match=message):
+        weights.import_bundle(bad, cache_dir=target)
+    assert _listing(target) == before
+
+
+def test_a_consistently_forged_checkpoint_is_refused(source, target, tmp_path):
+    """Hashes and digests all recomputed after dropping a tensor: only the shapes give it away."""
+    _, bundle, _ = source
+    members = _members(bundle)
+    name, blob = members[1]
+    ckpt = torch.load(io.BytesIO(blob), weights_only=True)
+    ckpt["state_dict"].popitem()
+    ckpt["digest"] = cache.state_digest(ckpt["state_dict"])
+    buf = io.BytesIO()
+    torch.save(ckpt, buf)
+    forged = buf.getvalue()
+    sha = hashlib.sha256(forged).hexdigest()
+    entry = dict(sha256=sha, size=len(forged), state_digest=ckpt["digest"])
+    members = _edit_manifest(members, lambda m: m["files"][0].update(entry))
+    assert json.loads(members[0][1])["files"][0]["file"] == name.removeprefix("models/")
+    bad = _write(tmp_path / "bad.tar", members[:1] + [(name, forged)] + members[2:])
+    before = _listing(target)
+    with pytest.raises(weights.BundleError, match="names or shapes"):
+        weights.import_bundle(bad, cache_dir=target)
+    assert _listing(target) == before
+
+
+@pytest.mark.parametrize("suffix", [".tar", ".tar.gz"])
+def test_a_truncated_bundle_is_refused(source, target, tmp_path, suffix):
+    root, _, _ = source
+    whole = weights.export_bundle(tmp_path / f"w{suffix}", _configs(), cache_dir=root)
+    blob = (tmp_path / f"w{suffix}").read_bytes()
+    bad = tmp_path / f"bad{suffix}"
+    bad.write_bytes(blob[: len(blob) * 2 // 3])
+    before = _listing(target)
+    with pytest.raises(weights.BundleError, match="truncated|incomplete"):
+        weights.import_bundle(bad, cache_dir=target)
+    assert _listing(target) == before and whole["files"]
+
+
+def test_garbage_and_a_missing_file_are_refused(tmp_path, target):
+    (tmp_path / "junk.tar").write_bytes(b"not an archive at all" * 100)
+    before = _listing(target)
+    with pytest.raises(weights.BundleError, match="truncated or corrupt"):
+        weights.import_bundle(tmp_path / "junk.tar", cache_dir=target)
+    with pytest.raises(weights.BundleError, match="no bundle at"):
+        weights.import_bundle(tmp_path / "absent.tar", cache_dir=target)
+    assert _listing(target) == before
+
+
+def test_another_model_definition_is_refused_as_another_version(
+    source, target, tmp_path, monkeypatch
+):
+    _, bundle, _ = source
+    before = _listing(target)
+    real = models.definition_hash
+    monkeypatch.setattr(
+        models, "definition_hash", lambda name: "0" * 16 if name == "fcnn1" else real(name)
+    )
+    with pytest.raises(weights.BundleError, match="definition.*another version.*retrain"):
+        weights.import_bundle(bundle, cache_dir=target)
+    assert _listing(target) == before
+
+
+def test_another_checkpoint_format_is_refused_as_another_version(source, target, monkeypatch):
+    _, bundle, _ = source
+    before = _listing(target)
+    monkeypatch.setattr(train, "_FORMAT", train._FORMAT + 1)
+    with pytest.raises(weights.BundleError, match="format.*another version"):
+        weights.import_bundle(bundle, cache_dir=target)
+    assert _listing(target) == before
+
+
+@pytest.fixture
+def fake_profile(monkeypatch):
+    """``networks.configs`` answering the tiny runs for profile "tiny"."""
+    try:
+        from nnspaces import networks
+    except ImportError:  # the module may not exist yet: stand in for it
+        networks = types.ModuleType("nnspaces.networks")
+        monkeypatch.setitem(sys.modules, "nnspaces.networks", networks)
+    monkeypatch.setattr(
+        networks, "configs", lambda p: _configs() if p == "tiny" else [], raising=False
+    )
+
+
+def test_command_line_exports_a_profile_and_imports_it(
+    source, tmp_path, monkeypatch, capsys, fake_profile
+):
+    root, _, _ = source
+    monkeypatch.setenv("NNSPACES_CACHE", str(root))
+    assert cli.main(["weights", "export", str(tmp_path / "p.tar.gz"), "--profile", "tiny"]) == 0
+    out = capsys.readouterr().out
+    assert out.count("exported: fcnn1 on mnist-5k") == 4 and "4 checkpoints exported" in out
+    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "empty"))
+    assert cli.main(["weights", "import", str(tmp_path / "p.tar.gz")]) == 0
+    assert capsys.readouterr().out.count("installed: fcnn1") == 4
+    assert cli.main(["weights", "import", str(tmp_path / "p.tar.gz")]) == 0
+    assert capsys.readouterr().out.count("already present: fcnn1") == 4
+    assert cli.main(["weights", "import", str(tmp_path / "nothing.tar")]) == 1
+    assert capsys.readouterr().err.startswith("nnspaces weights: error: no bundle at")
