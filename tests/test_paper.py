@@ -1,6 +1,7 @@
 """nnspaces.paper: the paper's numbers hang together, and the verdict's wording."""
 
 import math
+import re
 
 import pytest
 
@@ -39,3 +40,33 @@ def test_the_figure_2_layer_is_a_resnet18_convolution():
 
     conv = spaces.conv_layer(models.build("resnet18"), paper.RESNET_LAYER)
     assert tuple(conv.weight.shape) == (64, 64, 3, 3)  # the 4096 × 9 kernels view
+
+
+def test_the_captions_state_the_numbers_the_book_compares_with():
+    assert set(paper.CAPTIONS) == {1, 2, 3}
+    assert f"condition number is {paper.CONDITION_FCNN1}" in paper.CAPTION_FIGURE1
+    last = re.search(r"\\sigma_(\d+) v_\1\$", paper.CAPTION_FIGURE1)  # the last σ_i v_i shown
+    assert int(last.group(1)) + 1 == paper.SIGNAL_DIM_FCNN1
+    assert f"{paper.CONDITION_RESNET_LAYER} condition number" in paper.CAPTION_FIGURE2
+    assert f"({100 * paper.ACCURACY['resnet18']:.0f}% accuracy" in paper.CAPTION_FIGURE2
+    accs = re.findall(r"\((\d+)% accuracy\)", paper.CAPTION_FIGURE3)
+    assert [int(a) / 100 for a in accs] == list(paper.ACCURACY.values())
+
+
+def test_the_figure_3_choices_are_the_captions():
+    # an independent reading of the caption: each "row: ...", each "<start>-img[+training]
+    # for <digits>" in it
+    names = {"avg": "avg", "min": "min", "avg-min": "avg-min"}
+    rows = re.split(r"(?:Top|Middle|Bottom) row: ", paper.CAPTION_FIGURE3)[1:]
+    parsed = {}
+    for net, row in zip(paper.FIGURE3_CHOICES, rows):
+        groups = re.findall(r"([a-z-]+)-img(\+training)? for ([\d, and]+)", row)
+        parsed[net] = tuple(
+            (
+                names[start],
+                "paper-sgd" if training else "none",
+                tuple(int(d) for d in re.findall(r"\d", digits)),
+            )
+            for start, training, digits in groups
+        )
+    assert parsed == paper.FIGURE3_CHOICES

@@ -14,7 +14,7 @@ import types
 
 from . import data, train, trainlength
 from .common import ParameterError, Spec
-from .inverse import TARGET_KINDS
+from .inverse import METHODS, START_KINDS, TARGET_KINDS
 from .models import MODEL_NAMES
 
 __all__ = [
@@ -41,6 +41,11 @@ SPECS: dict[str, Spec] = {
     "layer": Spec(str, help="dotted name of a Conv2d layer of ResNet18, e.g. 'layer1.0.conv1'"),
     "n_per_class": Spec(int, minimum=1, help="test images per class"),
     "target_kind": Spec(str, choices=TARGET_KINDS, help="how the target outputs are built"),
+    "network": Spec(str, choices=MODEL_NAMES, help="the network to invert"),
+    "digit": Spec(int, minimum=0, maximum=9, help="the class whose target is inverted"),
+    "start": Spec(str, choices=START_KINDS, help="the start (reference) image"),
+    "method": Spec(str, choices=METHODS, help="the inverse method"),
+    "box": Spec(bool, help="keep every pixel in [0, 1]"),
     "profile": Spec(str, help="name of the reproduce profile that set these parameters"),
     "run_log": Spec(str, optional=True, help="the pipeline's _run.json, or None"),
     "bench_file": Spec(str, help="benchmark result JSON written by `python -m benchmarks`"),
@@ -85,6 +90,8 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "08_seeds": TRAIN_PARAMS + ("models", "seeds"),
     "09_training_length": TRAIN_PARAMS + ("max_steps",),
     "10_released_resnet": TRAIN_PARAMS + ("max_iter",),
+    "14_explore": TRAIN_PARAMS
+    + ("network", "digit", "target_kind", "start", "method", "box", "max_iter"),
     "92_performance": ("bench_file",),
 }
 

@@ -1,0 +1,496 @@
+"""The paper beside the book, and the inverse-map explorer.
+
+- :func:`caption_markdown` — a figure's caption from the paper, quoted (for ``{glue:md}``);
+- :func:`figure1_comparison`, :func:`figure2_comparison`, :func:`figure3_comparison` — one
+  line each: this run's numbers against the paper's (or, off MNIST, why there are none);
+- :func:`start_agreement`, :func:`agreement_table` — Figure 3: the start image the book's rule
+  chose per digit against the one the paper chose by eye;
+- :func:`explore`, :func:`explore_claim`, :func:`interactive` — one inverse problem (network,
+  digit, target kind, start image, method): its preimage, output and certificate.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+
+import matplotlib.pyplot as plt
+import numpy as np
+import pandas as pd
+import torch
+from torch import nn
+
+from . import paper
+from .ideal import UNCLIPPED
+from .inverse import (
+    CERTIFIED_TOL,
+    METHODS,
+    START_KINDS,
+    TARGET_KINDS,
+    class_targets,
+    invert,
+    start_image,
+)
+from .models import DISPLAY_NAME
+from .outputs import cached_outputs
+
+# --------------------------------------------------------------------------------------
+# The paper's captions and one-line comparisons
+# --------------------------------------------------------------------------------------
+
+
+def caption_markdown(figure: int) -> str:
+    """The paper's caption of ``figure`` (1, 2 or 3), quoted, as MyST markdown.
+
+    >>> caption_markdown(2)[:60]
+    "> **The paper's Figure 2** (its caption, quoted): “The signa"
+    """
+    if figure not in paper.CAPTIONS:
+        raise ValueError(f"the paper has Figures {sorted(paper.CAPTIONS)}, not {figure!r}")
+    return f"> **The paper's Figure {figure}** (its caption, quoted): “{paper.CAPTIONS[figure]}”"
+
+
+def _same(ours: int, theirs: int) -> str:
+    return "the same" if ours == theirs else "differs"
+
+
+def _line(items: Sequence[tuple[str, str, str, str]], dataset: str) -> str:
+    """``items``: (what, ours, paper's, verdict) → one markdown sentence."""
+    if dataset in paper.DATASETS:
+        parts = [
+            f"{what} {ours} (paper: {theirs}; {verdict})" for what, ours, theirs, verdict in items
+        ]
+        return "**This run against the paper:** " + "; ".join(parts) + "."
+    parts = [f"{what} {ours} (the paper's, on MNIST: {theirs})" for what, ours, theirs, _ in items]
+    return (
+        f"**This run against the paper:** the paper's numbers are for MNIST and this run is on "
+        f"{dataset}, so they are not comparable; here: " + "; ".join(parts) + "."
+    )
+
+
+def figure1_comparison(rank: int, null_dim: int, condition: float, dataset: str) -> str:
+    """Figure 1 in one line: signal- and null-space dimensions and condition number of the
+    single-layer network's ``W`` against the paper's.
+
+    Parameters
+    ----------
+    rank, null_dim : int
+        Dimensions of the row (signal) space and null space of ``W`` (10×784).
+    condition : float
+        ``σ_max / σ_min`` of ``W``.
+    dataset : str
+        The data the network was trained on; off MNIST nothing is compared.
+
+    Examples
+    --------
+    >>> figure1_comparison(10, 774, 7.3, "mnist-5k")  # doctest: +ELLIPSIS
+    '**This run against the paper:** signal space dimension 10 (paper: 10; the same); ...'
+    """
+    theirs = paper.SIGNAL_DIM_FCNN1
+    return _line(
+        [
+            ("signal space dimension", str(rank), str(theirs), _same(rank, theirs)),
+            (
+                "null space dimension",
+                str(null_dim),
+                str(784 - theirs),
+                _same(null_dim, 784 - theirs),
+            ),
+            (
+                "condition number",
+                f"{condition:.2f}",
+                f"{paper.CONDITION_FCNN1}",
+                paper.verdict(condition, paper.CONDITION_FCNN1),
+            ),
+        ],
+        dataset,
+    )
+
+
+def figure2_comparison(condition: float, accuracy: float, dataset: str) -> str:
+    """Figure 2 in one line: condition number of the ResNet18 layer (kernels view) and the
+    network's test accuracy (a fraction) against the paper's.
+
+    >>> print(figure2_comparison(1.08, 0.99, "fashion-mnist"))  # doctest: +ELLIPSIS
+    **This run against the paper:** the paper's numbers are for MNIST and this run is on fashion-mnist, ...
+    """
+    acc = paper.ACCURACY["resnet18"]
+    return _line(
+        [
+            (
+                "condition number",
+                f"{condition:.3f}",
+                f"{paper.CONDITION_RESNET_LAYER}",
+                paper.verdict(condition, paper.CONDITION_RESNET_LAYER),
+            ),
+            (
+                "test accuracy",
+                f"{100 * accuracy:.1f} %",
+                f"{100 * acc:.0f} %",
+                paper.verdict(accuracy, acc, rel_tol=0.01),
+            ),
+        ],
+        dataset,
+    )
+
+
+# --------------------------------------------------------------------------------------
+# Figure 3: the start image per digit, the rule's against the paper's eye
+# --------------------------------------------------------------------------------------
+
+
+def paper_choices(
+    choices: Mapping[str, Sequence[tuple[str, str, Sequence[int]]]] = paper.FIGURE3_CHOICES,
+) -> dict[tuple[str, int], list[tuple[str, str]]]:
+    """The paper's Figure 3 choices keyed by (network, digit): the (start, method) pairs its
+    caption names (two for ResNet18's digit 4).
+
+    >>> paper_choices()[("resnet18", 4)]
+    [('avg', 'none'), ('avg-min', 'none')]
+    """
+    out: dict[tuple[str, int], list[tuple[str, str]]] = {}
+    for net, groups in choices.items():
+        for start, method, digits in groups:
+            for d in digits:
+                out.setdefault((net, int(d)), []).append((start, method))
+    return out
+
+
+def start_agreement(
+    best: pd.DataFrame,
+    choices: Mapping[str, Sequence[tuple[str, str, Sequence[int]]]] = paper.FIGURE3_CHOICES,
+) -> pd.DataFrame:
+    """Per network and digit: the start image the book's rule chose against the paper's.
+
+    Parameters
+    ----------
+    best : pandas.DataFrame
+        :func:`nnspaces.ideal.choose_best` output (columns ``network, digit, start, method``).
+    choices : mapping
+        The paper's choices (default :data:`nnspaces.paper.FIGURE3_CHOICES`).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        One row per row of ``best``: ``network, digit, paper`` (its ``start+method`` labels,
+        `` or ``-joined), ``ours`` (``start+method``), ``same_start`` (our start image is one the
+        paper names for that digit) and ``same_method`` (our method is one it names).
+
+    Raises
+    ------
+    ValueError
+        A (network, digit) of ``best`` the paper shows no image for.
+
+    Examples
+    --------
+    >>> best = pd.DataFrame({"network": ["resnet18", "fcnn1"], "digit": [4, 2],
+    ...                      "start": ["avg-min", "avg"], "method": ["gauss-newton", "paper-sgd"]})
+    >>> start_agreement(best)[["paper", "ours", "same_start", "same_method"]].values.tolist()
+    [['avg+none or avg-min+none', 'avg-min+gauss-newton', True, False], ['min+paper-sgd', 'avg+paper-sgd', False, True]]
+    """
+    need = {"network", "digit", "start", "method"} - set(best.columns)
+    if need:
+        raise ValueError(f"start_agreement needs choose_best's columns; missing {sorted(need)}")
+    theirs = paper_choices(choices)
+    rows = []
+    for r in best.itertuples():
+        key = (r.network, int(r.digit))
+        if key not in theirs:
+            raise ValueError(
+                f"the paper's Figure 3 has no image for network {key[0]!r} digit {key[1]}"
+            )
+        pairs = theirs[key]
+        rows.append(
+            {
+                "network": r.network,
+                "digit": int(r.digit),
+                "paper": " or ".join(f"{s}+{m}" for s, m in pairs),
+                "ours": f"{r.start}+{r.method}",
+                "same_start": r.start in {s for s, _ in pairs},
+                "same_method": r.method in {m for _, m in pairs},
+            }
+        )
+    return pd.DataFrame(
+        rows, columns=["network", "digit", "paper", "ours", "same_start", "same_method"]
+    )
+
+
+def figure3_comparison(table: pd.DataFrame, dataset: str) -> str:
+    """Figure 3 in one line: how often the book's rule picks the paper's start image.
+
+    Parameters
+    ----------
+    table : pandas.DataFrame
+        :func:`start_agreement` output.
+    dataset : str
+
+    Examples
+    --------
+    >>> t = pd.DataFrame({"network": ["fcnn1", "fcnn1"], "digit": [0, 1], "paper": ["", ""],
+    ...                   "ours": ["", ""], "same_start": [True, False], "same_method": [False, False]})
+    >>> print(figure3_comparison(t, "mnist-5k"))  # doctest: +NORMALIZE_WHITESPACE
+    **This run against the paper:** the book's rule picks the start image the paper picked by
+    eye for 1 of the 2 network–digit pairs run (1-layer FCNN 1 of 2), and the paper's method
+    for 0 of them.
+    """
+    per = table.groupby("network", sort=False)["same_start"].agg(["sum", "size"])
+    nets = ", ".join(
+        f"{DISPLAY_NAME.get(n, n)} {int(r['sum'])} of {int(r['size'])}" for n, r in per.iterrows()
+    )
+    text = (
+        f"the book's rule picks the start image the paper picked by eye for "
+        f"{int(table['same_start'].sum())} of the {len(table)} network–digit pairs run ({nets}), "
+        f"and the paper's method for {int(table['same_method'].sum())} of them"
+    )
+    if dataset not in paper.DATASETS:
+        text += f" (the paper's images are of MNIST digits, this run's of {dataset})"
+    return f"**This run against the paper:** {text}."
+
+
+def agreement_table(table: pd.DataFrame, names: Mapping[str, str] = DISPLAY_NAME) -> pd.DataFrame:
+    """:func:`start_agreement` laid out as Figure 3 is: two rows per network (the paper's
+    choice, the book's), one column per digit; a ✓ marks the book's choices whose start image
+    is the paper's.
+
+    >>> t = pd.DataFrame({"network": ["fcnn1"], "digit": [3], "paper": ["min+paper-sgd"],
+    ...                   "ours": ["min+closed-form"], "same_start": [True], "same_method": [False]})
+    >>> agreement_table(t).values.tolist()
+    [['1-layer FCNN', 'paper (by eye)', 'min+paper-sgd'], ['1-layer FCNN', 'this book (rule)', 'min+closed-form ✓']]
+    """
+    rows = []
+    for net, g in table.groupby("network", sort=False):
+        g = g.sort_values("digit")
+        digits = [str(d) for d in g["digit"]]
+        ours = [o + (" ✓" if same else "") for o, same in zip(g["ours"], g["same_start"])]
+        rows.append(
+            {
+                "network": names.get(net, net),
+                "choice": "paper (by eye)",
+                **dict(zip(digits, g["paper"])),
+            }
+        )
+        rows.append(
+            {
+                "network": names.get(net, net),
+                "choice": "this book (rule)",
+                **dict(zip(digits, ours)),
+            }
+        )
+    return pd.DataFrame(rows).fillna("")
+
+
+# --------------------------------------------------------------------------------------
+# The explorer: one inverse problem, its preimage, output and certificate
+# --------------------------------------------------------------------------------------
+
+
+#: The methods :func:`explore` passes ``max_iter`` to.
+ITERATIVE = ("closed-form", "gauss-newton", "gradient")
+
+#: The numbers in :func:`explore`'s ``info`` (what the explorer chapter glues).
+EXPLORE_NUMBERS = (
+    "rel_error",
+    "predicted",
+    "margin",
+    "distance",
+    "outside_box",
+    "pixel_min",
+    "pixel_max",
+    "iterations",
+    "seconds",
+    "kappa",
+    "kkt",
+    "certificate",
+)
+
+
+def explore(
+    model: nn.Module,
+    X: torch.Tensor,
+    y: torch.Tensor,
+    digit: int,
+    target_kind: str = "class-mean",
+    method: str = "closed-form",
+    start: str = "avg",
+    box: tuple[float, float] | None = (0.0, 1.0),
+    max_iter: int | None = None,
+    **options,
+):
+    """Solve one inverse problem and show it: the start image, the preimage found, what moved,
+    and the output against the target.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(N, 1, 28, 28)`` to ``(N, K)``.
+    X : (N, 1, 28, 28) Tensor
+        The images the target and the start image are built from (the training images).
+    y : (N,) Tensor
+    digit : int
+        The class ``c`` whose target ``t_c`` is inverted.
+    target_kind : str
+        :func:`nnspaces.inverse.class_targets` kind.
+    method : str
+        :func:`nnspaces.inverse.invert` method.
+    start : str
+        :func:`nnspaces.inverse.start_image` kind: the reference ``r``.
+    box : (lo, hi) or None
+        Pixel bounds; ignored (None) for the released procedure ``paper-sgd``, which never
+        clipped.
+    max_iter : int, optional
+        Iterations of the methods that iterate (:data:`ITERATIVE`); ignored by the others
+        (``paper-sgd`` always takes its 100 steps). None: the method's default.
+    **options
+        Passed to :func:`nnspaces.inverse.invert` (e.g. ``dtype``).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Four panels: ``r``; the preimage ``x``; ``x − r`` (signed, centred on 0); ``f(x)`` and
+        ``t_c`` per output.
+    info : dict
+        ``digit, start, method, target_kind, box`` (as used) and, from the
+        :class:`nnspaces.inverse.InverseResult`: ``rel_error, reached, predicted, margin,
+        distance, outside_box, iterations, seconds, kappa, kkt, certified, message``; plus
+        ``certificate`` (``kkt`` with a box, else ``kappa``), ``pixel_min``, ``pixel_max``,
+        ``image`` (the preimage, (1, 28, 28) Tensor in the compute dtype), ``output`` and ``target`` (lists). ``kkt`` is NaN without a box; the numbers are those
+        of :data:`EXPLORE_NUMBERS`.
+    """
+    Z = cached_outputs(model, X)  # (N, K)
+    K = Z.shape[1]
+    if not 0 <= digit < K:
+        raise ValueError(f"digit must be one of 0..{K - 1}, got {digit!r}")
+    t = class_targets(None, None, y, target_kind, Z=Z)[digit]  # (K,)
+    r = start_image(start, X, y, digit, target=t, Z=Z)  # (1, 28, 28)
+    box = None if method in UNCLIPPED else box
+    if max_iter is not None and method in ITERATIVE:
+        options["max_iter"] = max_iter
+    res = invert(model, t, r, method, box, target_class=digit, **options)
+    x = res.image  # compute dtype (float64 for the exact methods)
+    info = {
+        "digit": digit,
+        "start": start,
+        "method": method,
+        "target_kind": target_kind,
+        "box": box,
+        "rel_error": res.rel_error,
+        "reached": res.reached,
+        "predicted": res.predicted,
+        "margin": res.margin,
+        "distance": res.distance,
+        "outside_box": res.outside_box,
+        "iterations": res.iterations,
+        "seconds": res.seconds,
+        "kappa": res.kappa,
+        "kkt": math.nan if res.kkt is None else res.kkt,
+        "certificate": res.kappa if res.kkt is None else res.kkt,
+        "certified": res.certified,
+        "message": res.message,
+        "pixel_min": float(x.min()),
+        "pixel_max": float(x.max()),
+        "image": x,
+        "output": res.output.tolist(),
+        "target": res.target.tolist(),
+    }
+    return _explore_figure(r, x, res.output, res.target, info), info
+
+
+def _explore_figure(r, x, output, target, info):
+    """The four panels of :func:`explore`."""
+    fig, axes = plt.subplots(1, 4, figsize=(10, 2.6), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
+    r = r.to(x.dtype)
+    d = (x - r)[0].numpy()  # (28, 28)
+    lim = float(np.abs(d).max()) or 1.0
+    panels = [
+        (r[0].numpy(), f"start image r ({info['start']})", "gray", None),
+        (x[0].numpy(), f"preimage x ({info['method']})", "gray", None),
+        (d, "x − r", "RdBu_r", (-lim, lim)),
+    ]
+    for ax, (img, title, cmap, lims) in zip(axes, panels):
+        vmin, vmax = lims if lims else (None, None)
+        im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax)
+        ax.set_title(title, fontsize=8)
+        ax.set_xticks([]), ax.set_yticks([])
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+    k = np.arange(len(target))
+    ax = axes[3]
+    ax.bar(k - 0.2, target.numpy(), width=0.4, label=f"target t ({info['target_kind']})")
+    ax.bar(k + 0.2, output.numpy(), width=0.4, label="output f(x)")
+    ax.set_xticks(k)
+    ax.tick_params(labelsize=7)
+    ax.axhline(0, color="black", lw=0.5)
+    ax.legend(fontsize=6)
+    ax.set_title(f"digit {info['digit']}: relative error {info['rel_error']:.2g}", fontsize=8)
+    fig.tight_layout()
+    return fig
+
+
+def explore_claim(info: Mapping, network: str) -> tuple[bool, str, str]:
+    """The sentence the explorer states about its result, as ``(holds, text, otherwise)`` for
+    :func:`nnspaces.book.claim`: it holds when the preimage is certified nearest.
+
+    >>> holds, text, otherwise = explore_claim({"digit": 3, "method": "closed-form",
+    ...     "start": "avg", "target_kind": "class-mean", "reached": True, "certified": True,
+    ...     "rel_error": 1e-14, "certificate": 1e-15, "predicted": 3}, "fcnn1")
+    >>> holds, text[:40]
+    (True, 'The 1-layer FCNN reaches the class-mean ')
+    """
+    name = DISPLAY_NAME.get(network, network)
+    what = f"the {info['target_kind']} target of digit {info['digit']}"
+    how = f"`{info['method']}` from the `{info['start']}` start image"
+    cert = info["certificate"]
+    certificate = "not computed" if cert is None or math.isnan(cert) else f"{cert:.2g}"
+    text = (
+        f"The {name} reaches {what} ({how}: relative output error {info['rel_error']:.2g}), and "
+        f"the certificate {certificate} is at most {CERTIFIED_TOL:.0e}: the image is a certified "
+        "nearest preimage of its start image."
+    )
+    if info["reached"]:
+        reason = f"the target is reached, but the certificate is {certificate} (above {CERTIFIED_TOL:.0e})"
+    else:
+        reason = f"the target is missed (relative output error {info['rel_error']:.2g})"
+    otherwise = (
+        f"The {name}, {what}, {how}: {reason}, so this image is not certified nearest; the "
+        f"network classifies it as {info['predicted']}."
+    )
+    return bool(info["certified"]), text, otherwise
+
+
+def interactive(nets: Mapping[str, nn.Module], X: torch.Tensor, y: torch.Tensor, **defaults):
+    """Sliders and menus over :func:`explore` when ``ipywidgets`` is importable, else None.
+
+    Parameters
+    ----------
+    nets : mapping name → model
+        The networks to choose among.
+    X, y : the training images and labels.
+    **defaults
+        Initial ``network, digit, target_kind, method, start`` (each optional).
+
+    Returns
+    -------
+    widget or None
+        ``ipywidgets.interact``'s result; None (nothing shown) without ipywidgets: the
+        notebook's parameters cell chooses then.
+    """
+    try:
+        import ipywidgets
+    except ImportError:
+        return None
+
+    def show(network, digit, target_kind, method, start):
+        fig, _ = explore(nets[network], X, y, digit, target_kind, method, start)
+        plt.show(fig)
+
+    return ipywidgets.interact(
+        show,
+        network=ipywidgets.Dropdown(
+            options=list(nets), value=defaults.get("network", next(iter(nets)))
+        ),
+        digit=ipywidgets.IntSlider(value=defaults.get("digit", 0), min=0, max=9),
+        target_kind=ipywidgets.Dropdown(
+            options=TARGET_KINDS, value=defaults.get("target_kind", "class-mean")
+        ),
+        method=ipywidgets.Dropdown(options=METHODS, value=defaults.get("method", "closed-form")),
+        start=ipywidgets.Dropdown(options=START_KINDS, value=defaults.get("start", "avg")),
+    )

@@ -1,0 +1,160 @@
+"""nnspaces.compare: the paper's captions and numbers beside ours, Figure 3's start-image
+agreement, and the explorer — checked against direct counts and numpy forward passes."""
+
+from __future__ import annotations
+
+import sys
+import types
+
+import numpy as np
+import pandas as pd
+import pytest
+import torch
+from ideal_problems import _data
+from reference import np_forward, rel
+from torch import nn
+
+from nnspaces import compare, paper
+
+
+def _paper_best(pick=0) -> pd.DataFrame:
+    """A choose_best-like table holding, per network and digit, the paper's ``pick``-th choice."""
+    rows = [
+        {"network": net, "digit": d, "start": pairs[min(pick, len(pairs) - 1)][0],
+         "method": pairs[min(pick, len(pairs) - 1)][1]}
+        for (net, d), pairs in compare.paper_choices().items()
+    ]  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+def test_the_caption_is_quoted_from_the_paper_constants():
+    for k, text in paper.CAPTIONS.items():
+        md = compare.caption_markdown(k)
+        assert md.startswith(f"> **The paper's Figure {k}**") and text in md
+    with pytest.raises(ValueError, match="Figures"):
+        compare.caption_markdown(4)
+
+
+def test_paper_choices_name_every_digit_of_every_network():
+    ch = compare.paper_choices()
+    assert sorted(ch) == sorted((n, d) for n in paper.FIGURE3_CHOICES for d in range(10))
+    # one choice per digit, but ResNet18's 4, which the caption names twice
+    assert {k: len(v) for k, v in ch.items() if len(v) != 1} == {("resnet18", 4): 2}
+
+
+def test_the_paper_own_choices_agree_with_themselves_everywhere():
+    for pick in (0, 1):
+        t = compare.start_agreement(_paper_best(pick))
+        assert len(t) == 30 and t["same_start"].all() and t["same_method"].all()
+    line = compare.figure3_comparison(t, "mnist-5k")
+    assert "for 30 of the 30 network–digit pairs" in line and "method for 30 of them" in line
+    assert "ResNet18 10 of 10" in line
+
+
+def test_start_agreement_counts_as_a_direct_comparison():
+    rng = np.random.default_rng(0)
+    best = _paper_best()
+    best["start"] = rng.choice(["avg", "min", "avg-min", "noise"], size=len(best))
+    best["method"] = "gauss-newton"
+    t = compare.start_agreement(best)
+    ch = compare.paper_choices()
+    expected = [
+        s in {p for p, _ in ch[(n, d)]} for n, d, s in zip(best.network, best.digit, best.start)
+    ]
+    assert t["same_start"].tolist() == expected and not t["same_method"].any()
+    assert t["ours"].str.endswith("+gauss-newton").all()
+    line = compare.figure3_comparison(t, "fashion-mnist")
+    assert f"for {sum(expected)} of the 30" in line and "this run's of fashion-mnist" in line
+    # only the networks run are counted
+    sub = compare.start_agreement(best[best.network == "fcnn1"])
+    assert "of the 10 network–digit pairs run (1-layer FCNN" in compare.figure3_comparison(
+        sub, "mnist"
+    )
+
+
+def test_start_agreement_refuses_what_the_paper_does_not_show():
+    with pytest.raises(ValueError, match="missing"):
+        compare.start_agreement(pd.DataFrame({"network": ["fcnn1"], "digit": [0]}))
+    bad = pd.DataFrame({"network": ["vgg"], "digit": [0], "start": ["avg"], "method": ["none"]})
+    with pytest.raises(ValueError, match="no image for network 'vgg'"):
+        compare.start_agreement(bad)
+
+
+def test_the_agreement_table_is_laid_out_as_figure_3():
+    t = compare.start_agreement(_paper_best())
+    table = compare.agreement_table(t)
+    assert table.shape == (6, 12)  # 3 networks × (paper, book); network, choice, 10 digits
+    assert table.iloc[0]["2"] == "min+paper-sgd" and table.iloc[1]["2"] == "min+paper-sgd ✓"
+    assert table.iloc[4]["4"] == "avg+none or avg-min+none"
+
+
+def test_figure_1_and_2_lines_compare_on_mnist_only():
+    line = compare.figure1_comparison(10, 774, 5.0, "mnist-5k")
+    assert "signal space dimension 10 (paper: 10; the same)" in line
+    assert "null space dimension 774 (paper: 774; the same)" in line
+    assert paper.verdict(5.0, paper.CONDITION_FCNN1) in line
+    assert "(paper: 10; differs)" in compare.figure1_comparison(9, 775, 7.2, "mnist")
+    off = compare.figure1_comparison(10, 774, 5.0, "fashion-mnist")
+    assert "not comparable" in off and "fashion-mnist" in off and "(paper:" not in off
+    line = compare.figure2_comparison(1.07, 0.99, "mnist")
+    assert "condition number 1.070 (paper: 1.07; matches (+0.0 %))" in line
+    assert "test accuracy 99.0 % (paper: 99 %; matches (+0.0 %))" in line
+    assert "not comparable" in compare.figure2_comparison(1.2, 0.9, "fashion-mnist")
+
+
+# --- the explorer ------------------------------------------------------------------------------
+
+
+@pytest.fixture
+def small(cache_dir):
+    X, y = _data(side=6)
+    torch.manual_seed(0)
+    net = nn.Sequential(nn.Flatten(), nn.Linear(36, 10), nn.SELU())
+    return net, X, y
+
+
+def test_explore_reaches_the_class_mean_target_and_certifies_it(small):
+    net, X, y = small
+    fig, info = compare.explore(net, X, y, digit=3, target_kind="class-mean")
+    # independent references: numpy forward passes, the class-mean output and image
+    Z = np.stack([np_forward(net, x) for x in X.numpy()])  # (N, 10)
+    t = Z[y.numpy() == 3].mean(0)
+    r = X[y == 3].mean(0).numpy()
+    x = info["image"].numpy()
+    assert np.allclose(info["target"], t, atol=1e-5)
+    assert rel(np_forward(net, x), np.asarray(info["target"])) < 1e-10 and info["reached"]
+    assert info["certified"] and info["certificate"] <= 1e-6
+    assert info["box"] == (0.0, 1.0) and x.min() >= 0 and x.max() <= 1
+    assert info["distance"] == pytest.approx(np.linalg.norm(x - r), rel=1e-6)
+    assert set(compare.EXPLORE_NUMBERS) <= set(info)
+    assert len(fig.axes) == 4 + 3  # four panels, three colour bars
+    holds, text, _ = compare.explore_claim(info, "fcnn1")
+    assert holds and "certified nearest preimage" in text
+
+
+def test_explore_options_and_the_claim_when_not_certified(small):
+    net, X, y = small
+    _, info = compare.explore(net, X, y, 5, "minmax", "paper-sgd", "min", box=(0, 1))
+    assert info["box"] is None and np.isnan(info["kkt"]) and info["iterations"] == 100
+    holds, _, otherwise = compare.explore_claim(info, "fcnn1")
+    assert not holds and "target is missed" in otherwise
+    _, info = compare.explore(net, X, y, 5, "class-mean", "gauss-newton", box=None, max_iter=1)
+    assert info["iterations"] <= 1 and info["box"] is None
+    with pytest.raises(ValueError, match="digit must be one of 0..9"):
+        compare.explore(net, X, y, 10)
+
+
+def test_interactive_is_none_without_ipywidgets_and_wires_the_choices_with_it(small, monkeypatch):
+    net, X, y = small
+    monkeypatch.setitem(sys.modules, "ipywidgets", None)  # import fails
+    assert compare.interactive({"fcnn1": net}, X, y) is None
+    calls = {}
+    fake = types.SimpleNamespace(
+        interact=lambda f, **kw: calls.update(f=f, **kw) or "widget",
+        Dropdown=lambda options, value: ("dropdown", tuple(options), value),
+        IntSlider=lambda value, min, max: ("slider", value, min, max),
+    )
+    monkeypatch.setitem(sys.modules, "ipywidgets", fake)
+    assert compare.interactive({"fcnn1": net}, X, y, digit=4, method="none") == "widget"
+    assert calls["digit"] == ("slider", 4, 0, 9) and calls["method"][2] == "none"
+    assert calls["network"] == ("dropdown", ("fcnn1",), "fcnn1")
