@@ -26,7 +26,17 @@ def main(argv: list[str] | None = None) -> int:
         default=None,
         help=f"chapters executed at once (default {_r.default_jobs()}: one per core, at most 2)",
     )
+    rep.add_argument(
+        "--force", action="store_true", help="re-execute every chapter, changed or not"
+    )
     sub.add_parser("profiles", help="list the profiles")
+    nets = sub.add_parser("networks", help="list the networks a profile trains (cached or not)")
+    nets.add_argument("--profile", default="default", help=f"one of {_r.profile_names()}")
+    nets.add_argument("--json", action="store_true", help="a JSON list (for a CI matrix)")
+    tr = sub.add_parser("train", help="train (or find cached) the networks a profile needs")
+    tr.add_argument("--profile", default="default", help=f"one of {_r.profile_names()}")
+    tr.add_argument("--only", nargs="*", help="network ids (see `networks`) to train")
+    tr.add_argument("--jobs", type=int, default=None, help="networks trained at once")
     rr = sub.add_parser(
         "released-resnet",
         help="load a ResNet18 state_dict (e.g. the released models/final_model_resnet) and print "
@@ -43,47 +53,49 @@ def main(argv: list[str] | None = None) -> int:
         return _weights(args)
     if args.command == "released-resnet":
         return _released_resnet(args.path, args.layer)
+    if args.command in ("networks", "train"):
+        return _networks(args)
     if args.command == "profiles":
         for name in _r.profile_names():
             print(f"{name}: {_r.profile(name)['description']}")
         return 0
     try:
-        _r.reproduce(args.profile, args.only, not args.no_build, args.workdir, jobs=args.jobs)
+        _r.reproduce(
+            args.profile,
+            args.only,
+            not args.no_build,
+            args.workdir,
+            jobs=args.jobs,
+            force=args.force,
+        )
     except (_r.ReproduceError, ValueError) as e:
         print(f"nnspaces reproduce: error: {e}", file=sys.stderr)
         return 1
     return 0
 
 
-def _add_weights_parser(sub) -> None:
-    """``weights export FILE [--profile P]`` and ``weights import FILE``: portable bundles."""
-    w = sub.add_parser("weights", help="export or import trained networks as one bundle file")
-    act = w.add_subparsers(dest="action", required=True)
-    ex = act.add_parser("export", help="write the cached networks of a profile into FILE")
-    ex.add_argument("file", help="the bundle to write: .tar or .tar.gz")
-    ex.add_argument("--profile", default="default", help="whose networks (default: default)")
-    im = act.add_parser("import", help="check FILE, then install its networks into the cache")
-    im.add_argument("file", help="a bundle written by `nnspaces weights export`")
+def _networks(args) -> int:
+    """``networks``: list a profile's networks; ``train``: train those the cache lacks."""
+    import json
 
-
-def _weights(args) -> int:
-    """``weights export``: a profile's networks into one file; ``weights import``: check it,
-    then install it into the cache. 1 with the reason on stderr on any error."""
-    from . import weights
+    from . import networks
 
     try:
-        if args.action == "export":
-            manifest = weights.export_bundle(args.file, profile=args.profile)
-            rows = [dict(e, status="exported") for e in manifest["files"]]
-        else:
-            rows = weights.import_bundle(args.file)
-    except (OSError, ValueError) as e:  # BundleError is a ValueError
-        print(f"nnspaces weights: error: {e}", file=sys.stderr)
+        if args.command == "networks":
+            rows = networks.describe(args.profile)
+            if args.json:
+                print(json.dumps(rows))
+            for r in [] if args.json else rows:
+                state = "cached" if r["cached"] else f"to train (~{r['estimated_seconds']} s CPU)"
+                print(f"{r['id']}: {r['model']} on {r['dataset']}, seed {r['seed']} — {state}")
+            return 0
+        cfgs = networks.configs(args.profile)
+        if args.only:
+            cfgs = networks.select(cfgs, args.only)
+        networks.train_all(cfgs, args.jobs or _r.default_jobs())
+    except (ValueError, RuntimeError) as e:  # unknown name; DataError: data missing
+        print(f"nnspaces {args.command}: error: {e}", file=sys.stderr)
         return 1
-    for r in rows:
-        network = f"{r['model']} on {r['dataset']}, seed {r['seed']}, {r['weights']} weights"
-        print(f"{r['status']}: {network} ({r['file']})")
-    print(f"{args.file}: {len(rows)} checkpoints {args.action}ed")
     return 0
 
 
@@ -108,6 +120,45 @@ def _released_resnet(path: str, layer: str | None) -> int:
         f"{paper.CONDITION_RESNET_LAYER}; the released notebook printed "
         f"{paper.RELEASED_RUN['resnet_layer_condition']})"
     )
+    return 0
+
+
+def _add_weights_parser(sub) -> None:
+    """``weights export FILE [--profile P]`` and ``weights import FILE``: portable bundles."""
+    w = sub.add_parser("weights", help="export or import trained networks as one bundle file")
+    act = w.add_subparsers(dest="action", required=True)
+    ex = act.add_parser("export", help="write the cached networks of a profile into FILE")
+    ex.add_argument("file", help="the bundle to write: .tar or .tar.gz")
+    ex.add_argument("--profile", default="default", help="whose networks (default: default)")
+    ex.add_argument("--only", nargs="*", help="network ids (see `networks`) to export")
+    im = act.add_parser("import", help="check FILE, then install its networks into the cache")
+    im.add_argument("file", help="a bundle written by `nnspaces weights export`")
+
+
+def _weights(args) -> int:
+    """``weights export``: a profile's networks into one file; ``weights import``: check it,
+    then install it into the cache. 1 with the reason on stderr on any error."""
+    from . import weights
+
+    try:
+        if args.action == "export" and args.only:
+            from . import networks
+
+            chosen = networks.select(networks.configs(args.profile), args.only)
+            manifest = weights.export_bundle(args.file, configs=chosen)
+            rows = [dict(e, status="exported") for e in manifest["files"]]
+        elif args.action == "export":
+            manifest = weights.export_bundle(args.file, profile=args.profile)
+            rows = [dict(e, status="exported") for e in manifest["files"]]
+        else:
+            rows = weights.import_bundle(args.file)
+    except (OSError, ValueError) as e:  # BundleError is a ValueError
+        print(f"nnspaces weights: error: {e}", file=sys.stderr)
+        return 1
+    for r in rows:
+        network = f"{r['model']} on {r['dataset']}, seed {r['seed']}, {r['weights']} weights"
+        print(f"{r['status']}: {network} ({r['file']})")
+    print(f"{args.file}: {len(rows)} checkpoints {args.action}ed")
     return 0
 
 

@@ -12,6 +12,7 @@ images ``(N, 1, 28, 28)`` to raw outputs ``(N, 10)`` (no softmax).
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import pickle
 from pathlib import Path
@@ -86,9 +87,15 @@ def definition_hash(name: str) -> str:
     """A short hash of a model's definition (module tree and parameter shapes).
 
     Part of every checkpoint's cache key, so that changing an architecture invalidates
-    the checkpoints trained with the old one.
+    the checkpoints trained with the old one. Computed once per builder function (it builds
+    the model).
     """
-    model = build(name)
+    return _definition_hash(_BUILDERS[check_name(name)])
+
+
+@functools.cache
+def _definition_hash(builder) -> str:
+    model = builder()
     shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
     text = repr(model) + repr(shapes)
     return hashlib.sha256(text.encode()).hexdigest()[:16]

@@ -302,7 +302,8 @@ def train_or_load(
             cached = False
         else:
             cached = True
-    _record_use(path, cached)
+    if cache_dir is None:
+        _record_use(path, cached)
     model = models.build(model_name)
     model.load_state_dict(ckpt["state_dict"])
     model.to(cfg.device).eval()
@@ -316,9 +317,11 @@ def train_or_load(
     return model, report
 
 
-#: Environment variable naming a file to which every :func:`train_or_load` call appends one
-#: JSON line (``file``, ``trained``): the reproduce pipeline sets it to check that its
-#: training stage trained every network the chapters load (so no chapter trains).
+#: Environment variable naming a file to which every :func:`train_or_load` call on the shared
+#: cache appends one JSON line (``file``, ``trained``): the reproduce pipeline sets it to check
+#: that its training stage trained every network the chapters load (so no chapter trains).
+#: Calls with a ``cache_dir`` of their own (a deliberate retraining, e.g. the determinism
+#: check of the reproducibility appendix) are not recorded.
 USE_LOG = "NNSPACES_TRAIN_LOG"
 
 
