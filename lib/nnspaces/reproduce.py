@@ -217,6 +217,7 @@ def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
     in this process as it completes. Each start and end is logged with how many chapters
     remain. The first failure cancels the chapters not started and is raised once the
     running ones have ended."""
+
     def start_line(c) -> str:
         return f"[reproduce] {c.output}: started — papermill {c.notebook}.ipynb {params[c.output]}"
 
