@@ -123,8 +123,10 @@ def publish_tree(workdir: str | Path, dest: str | Path, root: str | Path | None 
     try:
         _git_archive(root, tmp)
         (tmp / "book" / "chapters").mkdir(parents=True, exist_ok=True)
+        repo = repository(root / "_config.yml")
+        first = bootstrap_cell_source(repo.url, repo.branch, root)
         for nb in sorted(chapters.glob("*.ipynb")):
-            shutil.copy2(nb, tmp / "book" / "chapters" / nb.name)
+            _with_bootstrap(nb, tmp / "book" / "chapters" / nb.name, first)
         tmp.chmod(0o755)
         if dest.exists():
             dest.rmdir()  # empty (checked above)
@@ -260,6 +262,18 @@ def _parse(kind: str, rest: str, url: str, page: str) -> LaunchLink | None:
     # urlpath: {ui}/{NAME}/{PATH}: nbgitpuller clones into a folder named after the repository
     path = re.sub(r"^(lab/tree|tree|notebooks)/[^/]+/", "", query.get("urlpath", [""])[0])
     return LaunchLink(page, "jupyterhub", url, repo, query.get("branch", [""])[0], path)
+
+
+def _with_bootstrap(src: Path, dest: Path, source: str) -> None:
+    """Copy an executed notebook with :func:`bootstrap_cell_source`'s cell first (tagged
+    ``remove-cell``: it is for Colab, never for a page)."""
+    import nbformat
+
+    nb = nbformat.read(src, as_version=4)
+    cell = nbformat.v4.new_code_cell(source, metadata={"tags": ["remove-cell", "bootstrap"]})
+    cell.id = "colab-bootstrap"
+    nb.cells.insert(0, cell)
+    nbformat.write(nb, dest)
 
 
 def _pin(name: str, root: Path) -> str:
