@@ -122,7 +122,8 @@ def small_repo(tmp_path, monkeypatch):
     repo.mkdir()
     _git(repo, "init", "--quiet")
     (repo / ".gitignore").write_text("book/chapters/\n")
-    (repo / "README.md").write_text("book\n")
+    for name in ("_config.yml", "requirements.txt"):  # the bootstrap cell reads both
+        (repo / name).write_text((ROOT / name).read_text())
     _git(repo, "add", ".")
     _git(repo, "commit", "--quiet", "-m", "first")
     return repo
@@ -137,7 +138,7 @@ def test_commit_tree_records_ignored_notebooks_on_top_of_head_and_moves_nothing(
     assert _git(small_repo, "rev-parse", f"{sha}^") == head  # its parent is the built commit
     files = set(_git(small_repo, "ls-tree", "-r", "--name-only", sha).splitlines())
     chapters = {f"book/chapters/{c.output}.ipynb" for c in reproduce.chapters()}
-    assert files == {".gitignore", "README.md"} | chapters
+    assert files == {".gitignore", "_config.yml", "requirements.txt"} | chapters
     assert _git(small_repo, "rev-parse", "HEAD") == head
     assert _git(small_repo, "status", "--porcelain") == ""  # index and files untouched
 

@@ -228,7 +228,7 @@ def build_pdf(html: str | Path, out: str | Path, log=print) -> dict:
                 book = book or page.title().rsplit(" \N{EM DASH} ", 1)[-1]
                 first = len(writer.pages)
                 writer.append(PdfReader(part))
-                writer.add_outline_item(title, first)
+                writer.add_outline_item(title=title, page_number=first)
                 chapters.append((rel, title, first + 1))
                 log(f"[pdf] {rel}: {len(writer.pages) - first} page(s)")
         finally:
