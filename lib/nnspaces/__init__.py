@@ -46,32 +46,6 @@ bottom to ``reproduce`` and ``__main__`` at the top.
 
 __version__ = "0.1.0"
 
-from . import (  # noqa: E402
-    book,
-    cache,
-    certificate,
-    common,
-    compare,
-    data,
-    environment,
-    ideal,
-    inverse,
-    models,
-    nearest,
-    notebook,
-    outputs,
-    paper,
-    params,
-    performance,
-    plots,
-    released,
-    spaces,
-    summary,
-    train,
-    trainlength,
-    verdicts,
-)
-
 __all__ = [
     "book",
     "cache",
@@ -105,3 +79,17 @@ __all__ = [
     "verdicts",
     "weights",
 ]
+
+
+def __getattr__(name: str):
+    """Import a submodule on first use (``nnspaces.paper``, …): ``import nnspaces`` stays
+    cheap, so the command line answers at once when there is nothing to compute."""
+    if name in __all__:
+        import importlib
+
+        return importlib.import_module(f".{name}", __name__)
+    raise AttributeError(f"module 'nnspaces' has no attribute {name!r}")
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))

@@ -36,7 +36,7 @@ def file_digest(path: Path) -> str:
     return hashlib.sha256(Path(path).read_bytes()).hexdigest()[:16]
 
 
-def _stat(path: Path) -> str:
+def file_stat(path: Path) -> str:
     """Size and modification time of a file (cheap; the checkpoints are tens of MB)."""
     st = path.stat()
     return f"{st.st_size}:{st.st_mtime_ns}"
@@ -96,7 +96,7 @@ def chapter(
     for cfg in chapter_configs(c, profile_name):
         for w in ("final", "best"):
             p = checkpoint_path(dataclasses.replace(cfg, weights=w))
-            ckpts[p.name] = _stat(p) if p.is_file() else "missing"
+            ckpts[p.name] = file_stat(p) if p.is_file() else "missing"
     files = {
         k: file_digest(Path(v))
         for k, v in params.items()

@@ -319,10 +319,12 @@ def _build_inputs_digest(work: Path, final: Path) -> str:
     """What the HTML is made of: executed copies, prose, bibliography, config, styles."""
     files = [work / "_config.yml", work / "_toc.yml"]
     files += sorted(
-        p for p in (work / "book").rglob("*") if p.is_file() and ".staging" not in p.parts
-    )
+        p
+        for p in (work / "book").rglob("*")
+        if p.is_file() and ".staging" not in p.parts and p.suffix not in (".json", ".jsonl")
+    )  # the run log and the fingerprints are not pages
     return fingerprint.digest(
-        [(p.relative_to(work).as_posix(), fingerprint._stat(p)) for p in files if p.is_file()]
+        [(p.relative_to(work).as_posix(), fingerprint.file_stat(p)) for p in files if p.is_file()]
     )
 
 
