@@ -236,3 +236,36 @@ def test_chapter_stays_inside_the_text_column(site, page, chapter):
     _open(site, page, chapter)
     bad = page.locator("main article.bd-article").evaluate(_OVERFLOW)
     assert bad == [], f"{chapter.output} at 1280 px: " + "; ".join(bad)
+
+
+#: The chapters that regenerate the paper's Figures 1–3 (and their Fashion-MNIST copies).
+PAPER_FIGURES = {
+    "02_signal_space": 1,
+    "12_fashion_signal_space": 1,
+    "03_resnet_kernels": 2,
+    "13_fashion_resnet_kernels": 2,
+    "05_ideal_inputs": 3,
+}
+
+
+@pytest.mark.parametrize("output", sorted(PAPER_FIGURES))
+def test_paper_figures_stand_beside_the_papers_caption(site, page, output):
+    """Each of the paper's Figures 1–3 has one side-by-side block: the paper's caption
+    quoted word for word, our regenerated figure (loaded), and a computed line comparing
+    the two."""
+    from nnspaces import paper
+
+    chapter = next(c for c in reproduce.chapters() if c.output == output)
+    _open(site, page, chapter)
+    blocks = page.locator("main article div.paper-compare")
+    assert blocks.count() == 1, f"{output}: {blocks.count()} side-by-side blocks"
+    block = blocks.first
+    quote = " ".join(block.locator("blockquote").first.inner_text().split())
+    caption = " ".join(paper.CAPTIONS[PAPER_FIGURES[output]].split())
+    assert caption[:80] in quote, f"{output}: the paper's caption is not quoted: {quote[:120]}"
+    img = block.locator("img").first
+    assert img.is_visible() and img.evaluate("i => i.complete && i.naturalWidth > 0")
+    text = " ".join(block.inner_text().split())
+    assert "This run against the paper" in text, text[-300:]
+    assert "{glue" not in text and "???" not in text
+    block.screenshot(path=str(SHOTS / f"{output}-paper-compare.png"))
