@@ -240,9 +240,9 @@ def test_book_cases_and_where_the_training_minutes_went():
     assert t["seconds"].isna().tolist() == [False, False, True]  # a cache hit has no time
     g = performance.goals(r).set_index("goal")
     assert bool(g.loc["book, nothing changed: seconds", "met"])
-    one = g.loc["book, one chapter changed: seconds beyond the chapter's"]
+    one = g.loc["book, one chapter changed: seconds beyond its chapters'"]
     assert not one["met"]  # 25 > 15
-    assert "also ran: b" in g.loc["book, one chapter changed: seconds beyond the chapter's", "note"]
+    assert "log: b" in g.loc["book, one chapter changed: seconds beyond its chapters'", "note"]
     bundle = g.loc["book from a weights bundle: seconds beyond a warm one"]
     assert bundle["measured"] == 12.0 and not bundle["met"]
     warm = g.loc["book warm: seconds"]

@@ -183,7 +183,7 @@ GOALS = {
     "book cold: seconds": 900.0,
     "book warm: seconds": 90.0,
     "book, nothing changed: seconds": 15.0,
-    "book, one chapter changed: seconds beyond the chapter's": 15.0,
+    "book, one chapter changed: seconds beyond its chapters'": 15.0,
     "book from a weights bundle: seconds beyond a warm one": 10.0,
 }
 
@@ -262,9 +262,9 @@ def goals(result: dict) -> pd.DataFrame:
         measured["book, nothing changed: seconds"] = (book["no_change"]["wall_seconds"], "")
     if "one_chapter" in book:
         one = book["one_chapter"]
-        measured["book, one chapter changed: seconds beyond the chapter's"] = (
+        measured["book, one chapter changed: seconds beyond its chapters'"] = (
             one["overhead_seconds"],
-            f"{one['edited']} changed; also ran: "
+            f"{one['edited']} changed; also ran, as it reads the run log: "
             + ", ".join(c for c in one["chapters_run"] if c != one["edited"]),
         )
     if "bundle" in book and "warm_recompute" in book:
