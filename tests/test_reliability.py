@@ -81,7 +81,7 @@ def test_an_interrupted_run_leaves_the_previous_book_and_a_rerun_completes(built
     work, cache = built_copy
     chapters, html = work / "book" / "chapters", work / "_build" / "html"
     before_nb, before_html = _digest(chapters), _digest(html)
-    log = _kill_when(_start(work, cache), marker, sig)
+    log = _kill_when(_start(work, cache, "--force"), marker, sig)  # unchanged: forced to run
     assert _digest(html) == before_html, log
     if marker == "papermill":  # killed mid-notebook: the executed copies are untouched
         assert _digest(chapters) == before_nb, log
@@ -90,7 +90,7 @@ def test_an_interrupted_run_leaves_the_previous_book_and_a_rerun_completes(built
             cells = json.loads(nb.read_text())["cells"]
             assert all(c.get("execution_count") for c in cells if c["cell_type"] == "code")
     first = json.loads((chapters / "_run.json").read_text())["seconds"]
-    proc = _start(work, cache, "--only", next(iter(first)))
+    proc = _start(work, cache, "--force", "--only", next(iter(first)))
     out, _ = proc.communicate(timeout=600)
     assert proc.returncode == 0, out
     assert (html / "index.html").is_file() and not list((work / "_build").glob(".staging-*"))
