@@ -158,7 +158,7 @@ def test_readme_blocks_follow_the_result_file():
     r = dict(_result(book), date="2026-01-02 03:04:05", seconds=3300.0)
     r["machine"] = {"cpu cores": "8", "GPU": "NVIDIA H200"}
     b = performance.readme_blocks(r)
-    assert "| networks cached (warm) | 3 min 48 s |" in b["book-times"]
+    assert "| networks cached, every chapter re-executed (warm) | 3 min 48 s |" in b["book-times"]
     assert (
         "| empty cache (cold): trains every network the book uses | 49 min 21 s |"
         in (b["book-times"])
@@ -174,6 +174,9 @@ def test_readme_blocks_follow_the_result_file():
     assert b["bench-duration"].endswith(
         "took 55 min 0 s in all, 49 min 21 s of it the cold book build."
     )
+    more = dict(book, no_change={"wall_seconds": 4.2, "per_chapter_seconds": {}})
+    rows = performance.readme_blocks(dict(r, book=more))["book-times"]
+    assert "| nothing changed (every page kept) | 4 s |" in rows
     quick = performance.readme_blocks(dict(_result(), date="2026-01-02 03:04:05"))
     assert "timed no book build" in quick["book-times"]
     assert "did not record its duration" in quick["bench-duration"]
