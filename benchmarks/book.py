@@ -49,7 +49,7 @@ def _reproduce(profile, work: Path, cache, jobs, force=False, recompute=False) -
     args += ([] if jobs is None else ["--jobs", str(jobs)]) + (["--force"] if force else [])
     wall, out = _nnspaces(args, cache, recompute)
     run = json.loads((work / "book" / "chapters" / "_run.json").read_text())
-    ran = [line.split("] ")[1].split(":")[0] for line in out.splitlines() if ": started (" in line]
+    ran = [line.split("] ")[1].split(":")[0] for line in out.splitlines() if ": started" in line]
     return {
         "wall_seconds": wall,
         "per_chapter_seconds": run["seconds"],
