@@ -5,12 +5,14 @@ per class (:func:`null_energy_by_layer`)."""
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
+from .. import cache, models
 from ..common import eval_mode
 from ..models import device_of, linear_layers
 from .matrices import _check_finite, _check_view, _weight_of
@@ -308,6 +310,23 @@ def null_energy_by_layer(
     y = torch.as_tensor(y).reshape(-1).cpu()
     if len(y) != len(X):
         raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
+    key = {"model": model, "X": X, "y": y, "view": view, "rtol": rtol, "batch_size": batch_size}
+    data, notes, classes = cache.memo(  # minutes for ResNet18: read back on a rebuild
+        "null-energy",
+        key,
+        lambda: _null_energy(model, X, y, view, rtol, batch_size),
+        sources=(Path(__file__).parent, models),  # this package and the networks
+    )
+    df = pd.DataFrame.from_dict(data, orient="index", columns=classes)
+    df.index.name = "layer"
+    df.columns.name = "class"
+    df["note"] = notes
+    return df
+
+
+def _null_energy(model, X, y, view, rtol, batch_size) -> tuple[dict, list, list]:
+    """:func:`null_energy_by_layer`'s numbers: ``data`` (layer → mean fraction per class),
+    ``notes`` (one per layer) and ``classes`` (sorted labels), all plain Python values."""
     classes = torch.unique(y).tolist()
     probes = _run_probes(model, view, rtol, X, batch_size, None)
     data, notes = {}, []
@@ -322,8 +341,4 @@ def null_energy_by_layer(
         if not note and empty:
             note = f"classes {empty}: every input reaching this layer is zero"
         notes.append(note)
-    df = pd.DataFrame.from_dict(data, orient="index", columns=classes)
-    df.index.name = "layer"
-    df.columns.name = "class"
-    df["note"] = notes
-    return df
+    return data, notes, classes
