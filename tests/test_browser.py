@@ -13,7 +13,6 @@ from __future__ import annotations
 import functools
 import http.server
 import re
-import shutil
 import subprocess
 import threading
 from pathlib import Path
@@ -22,20 +21,15 @@ import nbformat
 import pytest
 import yaml
 
-from nnspaces import reproduce
+from nnspaces import pdf, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 SHOTS = ROOT / "_build" / "screenshots"
-CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
-FLAGS = [
-    "--no-sandbox",
-    "--disable-gpu",
-    "--disable-quic",
-    "--no-first-run",
-    "--disable-background-networking",
-    "--disable-component-update",
-    "--disable-sync",
-]
+try:  # the PDF edition's Chromium and flags: one place for both
+    CHROMIUM = pdf.chromium()
+except pdf.PdfError:
+    CHROMIUM = None
+FLAGS = pdf.CHROMIUM_FLAGS
 
 pytestmark = [
     pytest.mark.browser,
