@@ -273,3 +273,19 @@ def test_source_digest_reads_every_file_of_a_package(tmp_path):
     d2 = cache.source_digest(f)
     f.write_text("2")
     assert cache.source_digest(f) != d2
+
+
+def test_memo_records_each_result_it_reads_or_computes_in_the_result_log(
+    cache_dir, counted, tmp_path, monkeypatch
+):
+    compute, _ = counted
+    log = tmp_path / "results.jsonl"
+    monkeypatch.setenv(cache.RESULT_LOG, str(log))
+    cache.memo("thing", {"a": 1}, compute)  # computed
+    cache.memo("thing", {"a": 1}, compute)  # read back
+    (stored,) = (cache_dir / "results" / "thing").glob("*.pt")
+    lines = [json.loads(line) for line in log.read_text().splitlines()]
+    assert lines == [{"result": f"results/thing/{stored.name}"}] * 2
+    # a file outside the shared cache (a private folder) is not recorded
+    cache.record_result(tmp_path / "elsewhere" / "x.pt")
+    assert len(log.read_text().splitlines()) == 2

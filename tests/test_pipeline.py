@@ -164,3 +164,19 @@ def test_a_rebuild_runs_only_what_changed(smoke_book, tmp_path):
     assert sorted(ran) == ["02_signal_space", "91_reproducibility"], out
     assert "02_signal_space: will run (notebook)" in out and "jupyter-book build" in out
     assert json.loads(fp.read_text()) == stored  # the run stored the fingerprint again
+
+
+@pytest.mark.slow
+def test_the_results_each_chapter_used_are_recorded_for_the_profile_bundle(smoke_book):
+    """Each chapter's memoised results (read or computed) are in the run log, and their union,
+    in the cache's index for the profile, names files the cache holds: what `weights export
+    --profile smoke` carries."""
+    run = json.loads((smoke_book / "book" / "chapters" / "_run.json").read_text())
+    used = run["results"]
+    assert set(used) == {c.output for c in reproduce.chapters()}
+    assert any(f.startswith("results/reenact/") for f in used["10_released_resnet"])
+    assert any(f.startswith("results/invert_classes/") for f in used["05_ideal_inputs"])
+    assert any(f.startswith("results/null-energy/") for f in used["04_information_lost"])
+    index = json.loads((smoke_book / "cache" / "results" / "index-smoke.json").read_text())
+    assert index["files"] == sorted({f for files in used.values() for f in files})
+    assert index["files"] and all((smoke_book / "cache" / f).is_file() for f in index["files"])

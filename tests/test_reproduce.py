@@ -83,3 +83,31 @@ def test_bad_jobs_is_refused_before_anything_runs(tmp_path):
     with pytest.raises(ValueError, match="jobs must be a positive int"):
         reproduce.reproduce("smoke", workdir=tmp_path, jobs=0, build=False)
     assert not list((tmp_path / "book" / "chapters").glob("*.ipynb"))
+
+
+def _lpt_makespan(durations: list[float], jobs: int = 2) -> float:
+    """Wall time of running ``durations`` in that order on ``jobs`` workers, each task
+    starting when a worker frees (as ``_run_parallel`` does)."""
+    free = [0.0] * jobs
+    for d in durations:
+        i = free.index(min(free))
+        free[i] += d
+    return max(free)
+
+
+def test_longest_first_starts_the_timed_chapters_longest_first_then_the_rest_in_order():
+    todo = [reproduce.Chapter(n, n) for n in ("a", "b", "c", "d", "e")]
+    seconds = {"a": 2.0, "b": 30.0, "d": 9.5, "zz": 100.0, "c": "n/a"}
+    order = [c.output for c in reproduce.longest_first(todo, seconds)]
+    assert order == ["b", "d", "a", "c", "e"]  # untimed (c, e) keep their listed order
+    assert reproduce.longest_first(todo, {}) == todo
+    # the point of it: the long chapter listed last no longer runs alone at the end
+    times = {"a": 6.0, "b": 6.0, "c": 6.0, "d": 6.0, "e": 30.0}
+    listed = _lpt_makespan([times[c.output] for c in todo])
+    lpt = _lpt_makespan([times[c.output] for c in reproduce.longest_first(todo, times)])
+    assert (listed, lpt) == (42.0, 30.0)
+
+
+def test_the_profile_lists_the_longest_chapter_of_a_cold_build_first():
+    order = [c.output for c in reproduce.chapters()]
+    assert order[0] == "10_released_resnet" and order[-1] == "91_reproducibility"

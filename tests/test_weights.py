@@ -304,7 +304,8 @@ def test_command_line_exports_a_profile_and_imports_it(
     monkeypatch.setenv("NNSPACES_CACHE", str(root))
     assert cli.main(["weights", "export", str(tmp_path / "p.tar.gz"), "--profile", "tiny"]) == 0
     out = capsys.readouterr().out
-    assert out.count("exported: fcnn1 on mnist-5k") == 4 and "4 checkpoints exported" in out
+    assert out.count("exported: fcnn1 on mnist-5k") == 4
+    assert "4 checkpoints and 0 cached results exported" in out  # no build of "tiny" yet
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "empty"))
     assert cli.main(["weights", "import", str(tmp_path / "p.tar.gz")]) == 0
     assert capsys.readouterr().out.count("installed: fcnn1") == 4
@@ -312,3 +313,121 @@ def test_command_line_exports_a_profile_and_imports_it(
     assert capsys.readouterr().out.count("already present: fcnn1") == 4
     assert cli.main(["weights", "import", str(tmp_path / "nothing.tar")]) == 1
     assert capsys.readouterr().err.startswith("nnspaces weights: error: no bundle at")
+
+
+# --- cached results: a profile's bundle carries what its chapters computed -----------------
+
+
+def _expensive():
+    return {"x": torch.linspace(0, 1, 5, dtype=torch.float64), "note": "computed"}
+
+
+def _never():
+    raise AssertionError("the result should have been read from the imported bundle")
+
+
+@pytest.fixture
+def with_results(source, tmp_path, monkeypatch, fake_profile):
+    """A copy of the source cache holding one memoised result, listed in the index of
+    profile "tiny" as the pipeline writes it; and the profile's bundle."""
+    root = tmp_path / "with-results"
+    for rel, _ in _listing(source[0]).items():
+        (root / rel).parent.mkdir(parents=True, exist_ok=True)
+        (root / rel).write_bytes((source[0] / rel).read_bytes())
+    monkeypatch.setenv("NNSPACES_CACHE", str(root))
+    log = tmp_path / "results.jsonl"
+    monkeypatch.setenv(cache.RESULT_LOG, str(log))
+    cache.memo("study", {"n": 3}, _expensive)
+    used = [json.loads(line)["result"] for line in log.read_text().splitlines()]
+    index = cache.results_index("tiny")
+    index.write_text(json.dumps({"profile": "tiny", "files": used + ["results/gone/x.pt"]}))
+    bundle = tmp_path / "tiny.tar"
+    manifest = weights.export_bundle(bundle, profile="tiny")
+    monkeypatch.delenv(cache.RESULT_LOG)
+    return root, bundle, manifest, used
+
+
+def test_a_profile_bundle_carries_the_results_its_chapters_used(
+    with_results, tmp_path, monkeypatch
+):
+    root, bundle, manifest, used = with_results
+    # the result the index lists and the cache holds; the one it no longer holds is left out
+    assert [e["file"] for e in manifest["results"]] == used
+    (entry,) = manifest["results"]
+    assert entry["sha256"] == hashlib.sha256((root / used[0]).read_bytes()).hexdigest()
+    fresh = tmp_path / "fresh"
+    rows = weights.import_bundle(bundle, cache_dir=fresh)
+    assert [r["status"] for r in rows if r.get("result")] == ["installed"]
+    def files(folder):
+        return {k: v for k, v in _listing(folder).items() if k.endswith(".pt")}
+
+    assert files(fresh) == files(root)
+    # what the import installed is what the memo reads back: nothing is recomputed
+    monkeypatch.setenv("NNSPACES_CACHE", str(fresh))
+    back = cache.memo("study", {"n": 3}, _never)
+    assert torch.equal(back["x"], _expensive()["x"]) and back["note"] == "computed"
+    again = weights.import_bundle(bundle, cache_dir=fresh)
+    assert [r["status"] for r in again if r.get("result")] == ["already present"]
+
+
+def _result_member(members):
+    return next(i for i, (n, _) in enumerate(members) if n.startswith("results/"))
+
+
+def _flip_result_byte(members):
+    i = _result_member(members)
+    name, blob = members[i]
+    j = len(blob) // 2
+    return (
+        members[:i] + [(name, blob[:j] + bytes([blob[j] ^ 1]) + blob[j + 1 :])] + members[i + 1 :]
+    )
+
+
+def _forged_result(members):
+    """A result whose bytes and manifest agree, but under another digest's name."""
+    i = _result_member(members)
+    name, blob = members[i]
+    forged = name.rsplit("/", 1)[0] + "/0123456789abcdef.pt"
+
+    def edit(m):
+        m["results"][0]["file"] = forged
+
+    members = _edit_manifest(members, edit)
+    return members[:i] + [(forged, blob)] + members[i + 1 :]
+
+
+def _not_a_result(members):
+    i = _result_member(members)
+    name, _ = members[i]
+    buf = io.BytesIO()
+    torch.save({"weights": torch.ones(2)}, buf)
+    blob = buf.getvalue()
+
+    def edit(m):
+        m["results"][0].update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
+
+    members = _edit_manifest(members, edit)
+    return members[:i] + [(name, blob)] + members[i + 1 :]
+
+
+def _result_outside(members):
+    return _edit_manifest(members, lambda m: m["results"][0].update(file="results/../x.pt"))
+
+
+RESULT_REFUSALS = {
+    "tampered result": (_flip_result_byte, "SHA-256"),
+    "forged name": (_forged_result, "not the digest of the key"),
+    "not a result": (_not_a_result, "not a cached result"),
+    "result path": (_result_outside, "malformed list of results"),
+}
+
+
+@pytest.mark.parametrize("case", RESULT_REFUSALS)
+def test_a_damaged_result_is_refused_and_the_cache_left_alone(with_results, target, tmp_path, case):
+    _, bundle, _, _ = with_results
+    damage, message = RESULT_REFUSALS[case]
+    bad = _write(tmp_path / "bad.tar", damage(_members(bundle)))
+    before = _listing(target)
+    with pytest.raises(weights.BundleError, match=message):
+        weights.import_bundle(bad, cache_dir=target)
+    assert _listing(target) == before

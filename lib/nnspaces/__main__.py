@@ -155,10 +155,14 @@ def _weights(args) -> int:
     except (OSError, ValueError) as e:  # BundleError is a ValueError
         print(f"nnspaces weights: error: {e}", file=sys.stderr)
         return 1
-    for r in rows:
+    if args.action == "export":
+        rows += [dict(e, status="exported", result=True) for e in manifest["results"]]
+    nets = [r for r in rows if not r.get("result")]
+    for r in nets:
         network = f"{r['model']} on {r['dataset']}, seed {r['seed']}, {r['weights']} weights"
         print(f"{r['status']}: {network} ({r['file']})")
-    print(f"{args.file}: {len(rows)} checkpoints {args.action}ed")
+    results = [r for r in rows if r.get("result")]
+    print(f"{args.file}: {len(nets)} checkpoints and {len(results)} cached results {args.action}ed")
     return 0
 
 

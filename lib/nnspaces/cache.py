@@ -43,6 +43,41 @@ def root() -> Path:
     return Path(os.environ.get("NNSPACES_CACHE", Path.home() / ".cache" / "nnspaces"))
 
 
+#: Environment variable naming a file to which every network
+#: :func:`nnspaces.train.train_or_load` loads or trains on the shared cache appends one JSON
+#: line (``file``, ``trained``). The reproduce pipeline sets it per chapter to check that its
+#: training stage trained every network the chapters load.
+USE_LOG = "NNSPACES_TRAIN_LOG"
+#: Environment variable naming a file to which every memoised result (:func:`memo`) or
+#: training curve read or computed in the shared cache appends one JSON line (``result``: its
+#: path relative to :func:`root`). The reproduce pipeline sets it per chapter and records
+#: what each chapter used: a weights bundle of the profile carries those files too.
+RESULT_LOG = "NNSPACES_RESULT_LOG"
+
+
+def record_use(entry: dict, log_variable: str = USE_LOG) -> None:
+    """Append ``entry`` as one JSON line to the file ``$log_variable`` names, when it is set."""
+    log = os.environ.get(log_variable)
+    if log:
+        with open(log, "a") as f:  # one short line per call: appends do not interleave
+            f.write(json.dumps(entry) + "\n")
+
+
+def record_result(path: Path) -> None:
+    """Record the use of the result file ``path``, when it lies in the shared cache."""
+    try:
+        rel = Path(path).resolve().relative_to(root().resolve())
+    except ValueError:  # a private cache folder (a test, a deliberate recomputation)
+        return
+    record_use({"result": rel.as_posix()}, RESULT_LOG)
+
+
+def results_index(profile: str) -> Path:
+    """``root()/results/index-<profile>.json``: the results (:data:`RESULT_LOG` entries) the
+    reproduce pipeline's chapters used under ``profile``, which a weights bundle carries."""
+    return root() / "results" / f"index-{profile}.json"
+
+
 def atomic_write(path: str | Path, write: Callable[[IO[bytes]], object]) -> Path:
     """Write ``path`` through a temporary file in its folder, renamed over it when complete.
 
@@ -341,7 +376,9 @@ def memo(
             stored = load_value(path, full, what=f"memoised {name}", stacklevel=2)
             if stored is not None:
                 try:
-                    return decode(stored) if decode is not None else stored
+                    value = decode(stored) if decode is not None else stored
+                    record_result(path)
+                    return value
                 except Exception as e:
                     warnings.warn(
                         f"ignoring memoised {name} {path}: it does not decode "
@@ -350,6 +387,7 @@ def memo(
                     )
         value = compute()
         save_value(path, full, encode(value) if encode is not None else value)
+    record_result(path)
     return value
 
 

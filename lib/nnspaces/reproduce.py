@@ -94,6 +94,20 @@ def kernel_threads(jobs: int) -> int:
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
+def longest_first(todo: list[Chapter], seconds: dict) -> list[Chapter]:
+    """``todo`` in the order to start them: those the last run timed (``seconds``: output stem
+    → seconds) longest first, then the others in ``profiles.yml`` order (which lists the
+    longest of a build from an empty cache first).
+
+    With two chapters at a time, starting the long ones first keeps the last minutes from
+    running one chapter on one core (longest-processing-time scheduling)."""
+    timed = sorted(
+        (c for c in todo if isinstance(seconds.get(c.output), (int, float))),
+        key=lambda c: -seconds[c.output],
+    )
+    return timed + [c for c in todo if c not in timed]
+
+
 def _execute_in_worker(chapter: Chapter, params: dict, root: Path, staging: Path, threads: int):
     """:func:`_execute` in a worker process whose kernels get ``threads`` threads."""
     for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
@@ -107,7 +121,10 @@ def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float
     src = root / "notebooks" / f"{chapter.notebook}.ipynb"
     out = staging / f"{chapter.output}.ipynb"
     t0 = time.perf_counter()
-    uses = {USE_LOG: str(staging / f"{chapter.output}.uses.jsonl")}  # networks it loads
+    uses = {
+        USE_LOG: str(staging / f"{chapter.output}.uses.jsonl"),  # networks it loads
+        cache.RESULT_LOG: str(staging / f"{chapter.output}.results.jsonl"),  # results it reads
+    }
     try:
         with _environ(uses):
             pm.execute_notebook(
@@ -328,6 +345,20 @@ def _build_inputs_digest(work: Path, final: Path) -> str:
     )
 
 
+def _results_used(staging: Path, c: Chapter) -> list[str]:
+    """The cached results (paths relative to the cache root) chapter ``c`` read or computed,
+    from its result log (:data:`nnspaces.cache.RESULT_LOG`)."""
+    log = staging / f"{c.output}.results.jsonl"
+    lines = log.read_text().splitlines() if log.is_file() else []
+    return sorted({json.loads(line)["result"] for line in lines})
+
+
+def _write_results_index(profile_name: str, results: dict) -> None:
+    """The union of every chapter's results, in the cache's index for the profile."""
+    files = sorted({f for used in results.values() for f in used})
+    _write_json(cache.results_index(profile_name), {"profile": profile_name, "files": files})
+
+
 def _check_uses(c: Chapter, uses: Path, profile_name: str) -> list[str]:
     """Problems with the networks chapter ``c`` loaded: any it trained itself, any not in
     :func:`nnspaces.networks.chapter_configs` (so its fingerprint would miss it)."""
@@ -479,6 +510,7 @@ def reproduce(
         fingerprint.write(final, c.output, fps[c.output])
         run["seconds"][c.output] = round(seconds, 2)
         _write_json(run_file, run)
+        run.setdefault("results", {})[c.output] = _results_used(staging, c)
         issues = _check_uses(c, staging / f"{c.output}.uses.jsonl", profile_name)
         if issues:
             problems[c.output] = issues
@@ -491,14 +523,17 @@ def reproduce(
 
     for c in run_now:
         (staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
+        (staging / f"{c.output}.results.jsonl").unlink(missing_ok=True)
     reads_log = [c for c in run_now if "run_log" in NOTEBOOKS.get(c.notebook, ())]
-    first = [c for c in run_now if c not in reads_log]
+    first = longest_first([c for c in run_now if c not in reads_log], run["seconds"])
     t0 = time.perf_counter()
     _run_parallel(first, params, root, staging, jobs, finish, log)
     _run_parallel(reads_log, params, root, staging, 1, finish, log)
     if run_now:
         log(f"[reproduce] {len(run_now)} chapter(s) in {time.perf_counter() - t0:.1f} s")
     run["network_problems"] = problems
+    if run_now:
+        _write_results_index(profile_name, run.get("results", {}))
     # the run log lists the chapters in the profile's order, whatever order they finished in
     # (then anything else it holds, such as the previous build's time)
     order = {c.output: i for i, c in enumerate(chapters())}

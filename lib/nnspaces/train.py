@@ -11,8 +11,6 @@ from __future__ import annotations
 
 import copy
 import dataclasses
-import json
-import os
 import time
 from pathlib import Path
 
@@ -317,19 +315,15 @@ def train_or_load(
     return model, report
 
 
-#: Environment variable naming a file to which every :func:`train_or_load` call on the shared
-#: cache appends one JSON line (``file``, ``trained``): the reproduce pipeline sets it to check
-#: that its training stage trained every network the chapters load (so no chapter trains).
-#: Calls with a ``cache_dir`` of their own (a deliberate retraining, e.g. the determinism
-#: check of the reproducibility appendix) are not recorded.
-USE_LOG = "NNSPACES_TRAIN_LOG"
+#: The use log (:data:`nnspaces.cache.USE_LOG`): every :func:`train_or_load` call on the shared
+#: cache appends one JSON line (``file``, ``trained``). Calls with a ``cache_dir`` of their own
+#: (a deliberate retraining, e.g. the determinism check of the reproducibility appendix) are
+#: not recorded.
+USE_LOG = cache.USE_LOG
 
 
 def _record_use(path: Path, cached: bool) -> None:
-    log = os.environ.get(USE_LOG)
-    if log:
-        with open(log, "a") as f:  # one short line per call: appends do not interleave
-            f.write(json.dumps({"file": path.name, "trained": not cached}) + "\n")
+    cache.record_use({"file": path.name, "trained": not cached})
 
 
 def accuracy_table(reports: dict[str, dict]):

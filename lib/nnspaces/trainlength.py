@@ -258,6 +258,7 @@ def training_curve(
             cols = _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, device)
         value = {"columns": cols, "seconds": time.perf_counter() - t0}
         cache.save_value(path, key, value)
+    cache.record_result(path)
     m, n = layer.weight.shape  # (out, in)
     info = {
         "seconds": value["seconds"],

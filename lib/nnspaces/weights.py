@@ -14,7 +14,12 @@ import FILE`` do the same from the command line.
 An archive holds ``manifest.json`` (first) and ``models/<file>.pt``, one member per
 checkpoint, under the names :meth:`nnspaces.train.TrainConfig.filename` gives them. One
 training run caches two checkpoints (final and best-validation weights): a bundle always holds
-both.
+both. A bundle of a profile also carries the cached results its chapters used in the last
+build (memoised computations, ``results/<kind>/<digest>.pt``, and training curves,
+``trainlength/<file>.pt``; listed by the pipeline in :func:`nnspaces.cache.results_index`),
+so that a book built from it computes nothing the exporting build computed. A result is
+keyed by everything it was computed from, this library's code included: one a different
+version would compute differently is never read, only recomputed.
 """
 
 from __future__ import annotations
@@ -40,12 +45,15 @@ from . import __version__, cache, models
 from .train import WEIGHTS, TrainConfig
 
 #: Version of the bundle layout (manifest fields, member names); bump it when they change.
-FORMAT = 1
+FORMAT = 2
 #: What the manifest's ``kind`` says, so that another tool's archive is recognised as such.
 KIND = "nnspaces-weights"
 MANIFEST = "manifest.json"
 
 _MEMBER = re.compile(r"models/([A-Za-z0-9][A-Za-z0-9._-]*\.pt)")
+#: A cached result's path relative to the cache root (and its member name).
+_RESULT = re.compile(r"(?:results/[A-Za-z0-9_-]+|trainlength)/[A-Za-z0-9][A-Za-z0-9._-]*\.pt")
+_RESULT_FIELDS = ("file", "sha256", "size")
 _MODES = {".tar": "w|", ".tar.gz": "w|gz", ".tgz": "w|gz"}
 _MANIFEST_MAX = 16 * 2**20  # bytes: a manifest of thousands of networks is far smaller
 _ENTRY_FIELDS = ("file", "model", "dataset", "seed", "weights", "config", "sha256")
@@ -88,7 +96,9 @@ def export_bundle(
         What ``manifest.json`` holds: ``kind``, ``format``, ``nnspaces`` and ``torch``
         versions, ``created`` (UTC, ISO 8601), ``profile`` and ``files``, one dict per
         checkpoint: ``file``, ``model``, ``dataset``, ``seed``, ``weights``, ``config`` (the
-        full cache key), ``sha256`` (of the file's bytes), ``state_digest``, ``size`` (bytes).
+        full cache key), ``sha256`` (of the file's bytes), ``state_digest``, ``size`` (bytes);
+        and ``results``, one dict per cached result (``file``: its path in the cache,
+        ``sha256``, ``size``), those the profile's chapters used (none for ``configs``).
 
     Raises
     ------
@@ -104,6 +114,7 @@ def export_bundle(
         configs = _profile_configs(profile)
     folder = _models_folder(cache_dir)
     entries = [_export_entry(folder / name, cfg) for name, cfg in _runs(configs).items()]
+    results = _used_results(profile, folder.parent)
     manifest = {
         "kind": KIND,
         "format": FORMAT,
@@ -112,6 +123,7 @@ def export_bundle(
         "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
         "profile": profile,
         "files": entries,
+        "results": results,
     }
     cache.atomic_write(path, lambda f: _write_tar(f, mode, manifest, folder))
     return manifest
@@ -134,7 +146,8 @@ def import_bundle(path: str | Path, cache_dir: str | Path | None = None) -> list
         One per checkpoint, in the manifest's order: ``file``, ``model``, ``dataset``,
         ``seed``, ``weights``, ``path`` (where it now is) and ``status``: ``"installed"``,
         ``"already present"`` (an identical file was there: left alone) or ``"replaced"``
-        (a different file of the same configuration was there).
+        (a different file of the same configuration was there); then one per cached result:
+        ``file`` (its path in the cache), ``path``, ``status`` and ``result: True``.
 
     Raises
     ------
@@ -151,7 +164,9 @@ def import_bundle(path: str | Path, cache_dir: str | Path | None = None) -> list
     with this library's model definition hashes and checkpoint format — must give the
     file's name; its weights must match their recorded digest and load into the model.
     Each file is then installed atomically, under the lock :func:`~nnspaces.train.train_or_load`
-    takes for its training run.
+    takes for its training run. A cached result must match its SHA-256 and size, load with
+    ``torch.load(weights_only=True)`` as a stored key and value, and be named by its key's
+    digest (as :func:`nnspaces.cache.memo` names it).
     """
     path = Path(path)
     folder = _models_folder(cache_dir)
@@ -159,7 +174,13 @@ def import_bundle(path: str | Path, cache_dir: str | Path | None = None) -> list
         raw, staged = _unpack(path, Path(tmp))
         manifest = _parse_manifest(raw, staged, path)
         checked = [_verify_entry(e, staged[e["file"]], manifest) for e in manifest["files"]]
-        return [_install(entry, cfg, staged[entry["file"]], folder) for entry, cfg in checked]
+        for e in manifest["results"]:
+            _verify_result(e, staged[e["file"]])
+        rows = [_install(entry, cfg, staged[entry["file"]], folder) for entry, cfg in checked]
+        results = [
+            _install_result(e, staged[e["file"]], folder.parent) for e in manifest["results"]
+        ]
+        return rows + results
 
 
 # --- export ------------------------------------------------------------------------------
@@ -170,6 +191,28 @@ def _profile_configs(profile: str) -> list[TrainConfig]:
     from . import networks
 
     return networks.configs(profile)
+
+
+def _used_results(profile: str | None, root: Path) -> list[dict]:
+    """Manifest entries of the cached results the profile's chapters used in the last build
+    (:func:`nnspaces.cache.results_index`) that are still in the cache; none without a
+    profile or an index."""
+    if profile is None:
+        return []
+    index = root / cache.results_index(profile).relative_to(cache.root())
+    try:
+        files = json.loads(index.read_text())["files"]
+    except (OSError, ValueError, KeyError, TypeError):
+        return []  # no build of this profile yet, or an unreadable index: checkpoints only
+    entries = []
+    for rel in files:
+        p = root / rel
+        if isinstance(rel, str) and _RESULT.fullmatch(rel) and p.is_file():
+            data = p.read_bytes()
+            entries.append(
+                {"file": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
+            )
+    return entries
 
 
 def _models_folder(cache_dir: str | Path | None) -> Path:
@@ -245,6 +288,11 @@ def _write_tar(f, mode: str, manifest: dict, folder: Path) -> None:
             if hashlib.sha256(data).hexdigest() != e["sha256"]:
                 raise BundleError(f"{folder / e['file']} changed while exporting: export again")
             _add(tar, f"models/{e['file']}", data, now)
+        for e in manifest["results"]:
+            data = (folder.parent / e["file"]).read_bytes()
+            if hashlib.sha256(data).hexdigest() != e["sha256"]:
+                raise BundleError(f"{folder.parent / e['file']} changed while exporting: again")
+            _add(tar, e["file"], data, now)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
@@ -275,6 +323,7 @@ def _unpack(path: Path, tmp: Path) -> tuple[bytes | None, dict[str, Path]]:
                     raw = f.read()
                 else:
                     staged[name] = tmp / name
+                    staged[name].parent.mkdir(parents=True, exist_ok=True)
                     with open(tmp / name, "wb") as out:
                         shutil.copyfileobj(f, out)
     except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
@@ -294,10 +343,10 @@ def _check_member(member: tarfile.TarInfo, seen: set, path: Path) -> str:
             "refusing the bundle"
         )
     m = _MEMBER.fullmatch(name)
-    if name != MANIFEST and m is None:
+    if name != MANIFEST and m is None and not _RESULT.fullmatch(name):
         raise BundleError(
-            f"bundle {path}: unexpected member {name!r} (a bundle holds only {MANIFEST} and "
-            "models/*.pt): it was not written by `nnspaces weights export`"
+            f"bundle {path}: unexpected member {name!r} (a bundle holds only {MANIFEST}, "
+            "models/*.pt and cached results): it was not written by `nnspaces weights export`"
         )
     if not member.isreg():
         raise BundleError(
@@ -334,7 +383,10 @@ def _parse_manifest(raw: bytes | None, staged: dict[str, Path], path: Path) -> d
     files = manifest.get("files")
     if not isinstance(files, list) or not all(_well_formed(e) for e in files):
         raise BundleError(f"bundle {path}: {MANIFEST} has a malformed list of files")
-    listed = [e["file"] for e in files]
+    results = manifest.get("results")
+    if not isinstance(results, list) or not all(_well_formed_result(e) for e in results):
+        raise BundleError(f"bundle {path}: {MANIFEST} has a malformed list of results")
+    listed = [e["file"] for e in files] + [e["file"] for e in results]
     if len(set(listed)) != len(listed):
         raise BundleError(f"bundle {path}: {MANIFEST} lists a file twice")
     if missing := sorted(set(listed) - set(staged)):
@@ -343,7 +395,8 @@ def _parse_manifest(raw: bytes | None, staged: dict[str, Path], path: Path) -> d
             "incomplete; copy it again or export a new one"
         )
     if extra := sorted(set(staged) - set(listed)):
-        raise BundleError(f"bundle {path}: member models/{extra[0]} is not in its manifest")
+        member = extra[0] if "/" in extra[0] else f"models/{extra[0]}"
+        raise BundleError(f"bundle {path}: member {member} is not in its manifest")
     return manifest
 
 
@@ -354,6 +407,16 @@ def _well_formed(entry) -> bool:
         and all(k in entry for k in _ENTRY_FIELDS)
         and isinstance(entry["config"], dict)
         and isinstance(entry["file"], str)
+    )
+
+
+def _well_formed_result(entry) -> bool:
+    """A result entry: a dict with every field and a cache path a result may have."""
+    return (
+        isinstance(entry, dict)
+        and all(k in entry for k in _RESULT_FIELDS)
+        and isinstance(entry["file"], str)
+        and _RESULT.fullmatch(entry["file"]) is not None
     )
 
 
@@ -465,6 +528,45 @@ def _install(entry: dict, cfg: TrainConfig, staged: Path, folder: Path) -> dict:
                 cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
     summary = {k: entry[k] for k in ("file", "model", "dataset", "seed", "weights")}
     return dict(summary, path=str(target), status=status)
+
+
+def _verify_result(entry: dict, staged: Path) -> None:
+    """Check one staged cached result: bytes, a safe load, a stored key that names the file."""
+    name = entry["file"]
+    data = staged.read_bytes()
+    if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
+        raise BundleError(
+            f"bundle member {name} does not match the SHA-256 its manifest records: it was "
+            "changed or corrupted after export; copy the bundle again or export a new one"
+        )
+    try:
+        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+    except Exception as e:  # unpickling refusal, not a torch file
+        raise BundleError(
+            f"bundle member {name} cannot be loaded safely ({type(e).__name__}: {str(e)[:120]})"
+        ) from e
+    key = obj.get("key") if isinstance(obj, dict) else None
+    if not isinstance(key, dict) or "value" not in obj:
+        raise BundleError(f"bundle member {name} is not a cached result (a stored key and value)")
+    if not Path(name).stem.endswith(cache.key_digest(key)):
+        raise BundleError(
+            f"bundle member {name}: its name is not the digest of the key it holds (renamed or "
+            "forged); export the bundle again"
+        )
+
+
+def _install_result(entry: dict, staged: Path, root: Path) -> dict:
+    """Copy one checked result into the cache ``root`` atomically, under the lock
+    :func:`nnspaces.cache.memo` takes for it."""
+    target = root / entry["file"]
+    with cache.lock(target.with_name(target.name + ".lock")):
+        if target.is_file() and _sha256(target) == entry["sha256"]:
+            status = "already present"
+        else:
+            status = "replaced" if target.exists() else "installed"
+            with open(staged, "rb") as src:
+                cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
+    return {"file": entry["file"], "path": str(target), "status": status, "result": True}
 
 
 def _sha256(path: Path) -> str:
