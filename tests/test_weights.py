@@ -358,6 +358,7 @@ def test_a_profile_bundle_carries_the_results_its_chapters_used(
     fresh = tmp_path / "fresh"
     rows = weights.import_bundle(bundle, cache_dir=fresh)
     assert [r["status"] for r in rows if r.get("result")] == ["installed"]
+
     def files(folder):
         return {k: v for k, v in _listing(folder).items() if k.endswith(".pt")}
 
