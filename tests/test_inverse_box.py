@@ -8,7 +8,7 @@ import pytest
 import torch
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from reference import layer, mlp, np_forward, np_selu_inv, rel, wb
+from reference import LAM_ALPHA, LAMBDA, layer, mlp, np_forward, np_selu, np_selu_inv, rel, wb
 from scipy.optimize import minimize
 from torch import nn
 
@@ -162,3 +162,112 @@ def test_box_qp_certifies_an_empty_set_at_once(m, n, seed):
     assert feasible is False and "not reachable" in msg and iters < 15
     assert x.min() >= 0 and x.max() <= 1
     assert np.linalg.norm(W @ x - z) <= np.linalg.norm(W @ best - z) * (1 + 1e-8) + 1e-9
+
+
+# ---- _box_min: exact KKT points of min φ(W x) over the box --------------------------------
+
+
+def _kkt_violation(W, mu, x, lo=0.0, hi=1.0, floor=0.0):
+    """Independent KKT check of min φ(W x) over [lo, hi]^n: the part of the gradient ``Wᵀμ``
+    that no bound multiplier can absorb, relative to ``‖W‖_F max(‖μ‖, floor)`` (≥ ‖Wᵀμ‖;
+    ``floor`` for a zero residual, where μ is round-off)."""
+    g = W.T @ mu
+    bad = np.where(x <= lo, np.minimum(g, 0), np.where(x >= hi, np.maximum(g, 0), g))
+    return np.linalg.norm(bad) / max(np.linalg.norm(W) * max(np.linalg.norm(mu), floor), 1e-300)
+
+
+def _random_bounded_ls(K, n, seed, degenerate, scale):
+    """W (K, n) and z (K,) of a bounded least-squares problem; ``degenerate`` repeats and
+    zeroes columns and makes the rows dependent."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(K, n)) * rng.uniform(0.1, 10)
+    if degenerate and n > 2:
+        W[:, : n // 3] = W[:, [n // 3]]  # a third of the columns equal
+        W[:, -1] = 0.0
+        if K > 1:
+            W[-1] = W[0]  # rank K − 1
+    z = W @ rng.uniform(0, 1, n) + scale * rng.normal(size=K)
+    return W, z
+
+
+@settings(max_examples=80, deadline=None)
+@given(
+    K=st.integers(1, 10),
+    n=st.integers(1, 300),
+    seed=st.integers(0, 2**16),
+    degenerate=st.booleans(),
+    scale=st.sampled_from([0.0, 1e-2, 1.0, 1e2, 1e4]),
+)
+def test_box_min_least_squares_matches_scipy_bvls(K, n, seed, degenerate, scale):
+    """Bounded least squares by _box_min: bvls's residual (to round-off) and the KKT
+    conditions, on random and degenerate problems, reachable or not."""
+    from scipy.optimize import lsq_linear
+
+    from nnspaces.inverse.box import _box_min, _ls_objective
+
+    W, z = _random_bounded_ls(K, n, seed, degenerate, scale)
+    start = np.random.default_rng(seed + 1).uniform(0, 1, n)
+    x, ok, _, _ = _box_min(W, _ls_objective(z), start, 0.0, 1.0)
+    best = np.clip(lsq_linear(W, z, bounds=(0, 1), method="bvls").x, 0, 1)
+    assert ok  # kkt ≤ 1e-10, or round-off where the residual is zero
+    assert x.min() >= 0 and x.max() <= 1
+    ours, ref = np.linalg.norm(W @ x - z), np.linalg.norm(W @ best - z)
+    assert ours**2 <= ref**2 + 1e-12 * max(1.0, np.linalg.norm(z)) ** 2
+    assert _kkt_violation(W, W @ x - z, x, floor=1e-6 * max(1.0, np.abs(W).sum())) <= 1e-8
+
+
+def _selu_problem(m, n, seed):
+    """W (m, n), b (m,), and a target t (m,) in SELU's range that the box cannot reach."""
+    rng = np.random.default_rng(seed)
+    W = rng.normal(size=(m, n)) / np.sqrt(n)
+    b = rng.normal(size=m)
+    u = W @ rng.uniform(0, 1, n) + b + np.sqrt(n) * rng.normal(size=m)  # outside W·box + b
+    return W, b, np_selu(u)
+
+
+def np_forward_selu(W, b, x):
+    return np_selu(W @ x + b)
+
+
+@pytest.mark.parametrize("m,n,seed", [(3, 20, 0), (5, 60, 1), (10, 200, 2), (10, 784, 3)])
+def test_box_min_selu_output_error_matches_lbfgsb(m, n, seed):
+    """The output error ½‖selu(W x + b) − t‖² over the box: a KKT point (checked
+    independently) whose error L-BFGS-B, started from the same point with tight
+    tolerances, does not beat by more than 1e-9 relatively."""
+    from scipy.optimize import minimize
+
+    from nnspaces.inverse.box import _box_min
+    from nnspaces.inverse.closed_form import _selu_objective
+
+    W, b, t = _selu_problem(m, n, seed)
+    phi = _selu_objective(b, t)
+    start = np.random.default_rng(seed).uniform(0, 1, n)
+    x, ok, _, kkt = _box_min(W, phi, start, 0.0, 1.0)
+    assert ok and kkt <= 1e-10 and x.min() >= 0 and x.max() <= 1
+
+    def fg(v):
+        u = W @ v + b
+        r = np_forward_selu(W, b, v) - t
+        slope = np.where(u > 0, LAMBDA, LAM_ALPHA * np.exp(np.minimum(u, 0)))
+        return 0.5 * r @ r, W.T @ (slope * r)
+
+    err, grad = fg(x)
+    assert _kkt_violation(W, np.linalg.lstsq(W.T, grad, rcond=None)[0], x) <= 1e-9
+    ref = minimize(
+        fg,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0, 1)] * n,
+        options={"ftol": 1e-16, "gtol": 1e-14, "maxiter": 20000, "maxcor": 30},
+    )
+    assert err <= ref.fun * (1 + 1e-9) + 1e-300
+
+
+def test_box_min_reports_a_failure_instead_of_an_approximation():
+    """With no room to converge (no steps allowed) the answer is not passed off as exact."""
+    from nnspaces.inverse.box import _box_min, _ls_objective
+
+    W, z = _random_bounded_ls(6, 100, 5, False, 10.0)
+    x, ok, _, kkt = _box_min(W, _ls_objective(z), np.full(100, 0.5), 0.0, 1.0, 0, 0)
+    assert not ok and kkt > 1e-10

@@ -141,3 +141,44 @@ def test_closed_form_properties(m, extra, rank_drop, seed):
     assert rel(np_forward(f, x), t) <= 1e-8
     P_null = np.eye(n) - np.linalg.pinv(W) @ W
     assert np.linalg.norm(P_null @ (x - r)) <= 1e-8 * (1 + np.linalg.norm(x - r))
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_closed_form_unreachable_selu_target_is_a_kkt_point_of_the_output_error(seed):
+    """A target the box cannot reach: the closed form returns a KKT point of
+    ‖selu(W x + b) − t‖ over the box (checked independently), whose error L-BFGS-B, from the
+    box point of least pre-activation error, does not beat by more than 1e-9 relatively."""
+    from scipy.optimize import lsq_linear, minimize
+
+    n, m = 100, 6
+    f = layer(n=n, m=m, seed=seed)
+    W, b = wb(f)
+    rng = np.random.default_rng(seed)
+    t = np_selu(W @ rng.uniform(0, 1, n) + b + 3 * np.sqrt(n) * rng.normal(size=m) / 10)
+    res = invert(
+        f, torch.tensor(t), torch.full((n,), 0.5, dtype=torch.float64), "closed-form", box=(0, 1)
+    )
+    assert res.feasible is False and "KKT point" in res.message
+    x = res.image.numpy().astype(np.float64)
+    assert x.min() >= 0 and x.max() <= 1
+
+    def fg(v):
+        u = W @ v + b
+        r = np_selu(u) - t
+        slope = np.where(u > 0, 1.0507009873554805, 1.7580993408473766 * np.exp(np.minimum(u, 0)))
+        return 0.5 * r @ r, W.T @ (slope * r)
+
+    err, g = fg(x)
+    bad = np.where(x <= 0, np.minimum(g, 0), np.where(x >= 1, np.maximum(g, 0), g))
+    assert np.linalg.norm(bad) <= 1e-9 * np.linalg.norm(g)
+    start = lsq_linear(W, np_selu_inv(t) - b, bounds=(0, 1), method="bvls").x
+    ref = minimize(
+        fg,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0, 1)] * n,
+        options={"ftol": 1e-16, "gtol": 1e-14, "maxiter": 20000, "maxcor": 30},
+    )
+    assert err <= ref.fun * (1 + 1e-9)
+    assert res.rel_error == pytest.approx(np.sqrt(2 * err) / np.linalg.norm(t), rel=1e-9)

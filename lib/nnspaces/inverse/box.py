@@ -4,11 +4,14 @@
   Newton (the closed form's box problem);
 - :func:`_box_least_squares` — bounded least squares with few rows, by a primal–dual
   interior-point method, for one problem or a batch (the bounded linearised Gauss–Newton
-  step, :func:`_bounded_step`, and the closed form's unreachable targets);
+  step, :func:`_bounded_step`);
 - :func:`_box_step` — the minimum-norm Gauss–Newton step with the pixels at a bound that it
-  would push outward held fixed.
+  would push outward held fixed;
+- :func:`_box_min` — an exact KKT point of ``min φ(W x)`` over the box for separable smooth
+  ``φ`` (few rows): bounded least squares (the closed form's unreachable targets) and the
+  output error of a SELU layer, by proximal Newton then an active-set Newton.
 
-All work on flattened images; the first two in NumPy float64.
+All work on flattened images; all but :func:`_box_step` in NumPy float64.
 """
 
 from __future__ import annotations
@@ -35,8 +38,10 @@ def _box_qp(
     ``W`` (m, n), ``z`` (m,), ``r`` (n,); ``start`` (n,) is the nearest point of the preimage
     with the box ignored, ``r + W⁺(z − W r)`` (:func:`~nnspaces.inverse.closed_form_inverse`),
     which is the answer when it lies in the box. Returns ``(x, feasible, iterations, message)``.
-    When the set is empty, ``x`` minimises ``‖W x − z‖`` over the box
-    (scipy's bounded-variable least squares, exact).
+    When the set is empty, ``x`` minimises ``‖W x − z‖`` over the box, exactly: the
+    active-set Newton of :func:`_box_min` started from the last dual iterate (scipy's
+    bounded-variable least squares, ``lsq_linear(method="bvls")``, if that fails; the
+    message says so).
 
     The dual of ``min ½‖x − r‖²  s.t.  W x = z, x ∈ box`` is the unconstrained, convex,
     piecewise-quadratic ``ψ(λ) = −½‖x(λ) − r‖² + λᵀ(W x(λ) − z)``, ``x(λ) = clip(r + Wᵀλ)``,
@@ -58,14 +63,19 @@ def _box_qp(
         g = W @ x - z
         return -0.5 * float((x - r) @ (x - r)) + float(lam @ g), x, g
 
-    def least_squares():
-        # the answer when the set is empty: exact bounded-variable least squares (the
+    def least_squares(start):
+        # the answer when the set is empty: exact bounded least squares, min over the box of
+        # ½‖W x − z‖², by the active-set Newton of _box_min started from the dual iterate;
+        # scipy's bounded-variable least squares if that ends without a KKT point (the
         # interior point of _box_least_squares stops short by up to a few % of the residual
         # on some problems, fine for a Gauss–Newton step, not for a returned best point)
-        from scipy.optimize import lsq_linear
+        ls, ok, _, _ = _box_min(W, _ls_objective(z), start, lo, hi)
+        if not ok:
+            from scipy.optimize import lsq_linear
 
-        ls = np.clip(lsq_linear(W, z, bounds=(float(lo), float(hi)), method="bvls").x, lo, hi)
-        return ls, float(np.linalg.norm(W @ ls - z))
+            ls = lsq_linear(W, z, bounds=(float(lo), float(hi)), method="bvls").x
+            ls = np.clip(ls, lo, hi)
+        return ls, float(np.linalg.norm(W @ ls - z)), ok
 
     def empty(g):
         """Farkas: ``v = −g`` separates ``z`` from ``W · box`` by a clear margin."""
@@ -84,7 +94,7 @@ def _box_qp(
         if empty(g):
             break
         if it % check_every == 0:
-            ls, resid = least_squares()
+            ls, resid, exact = least_squares(x)
             if resid > 1e-9 * scale:
                 break
         u = r + W.T @ lam
@@ -111,7 +121,7 @@ def _box_qp(
     if np.linalg.norm(g) <= tol * scale:
         return x, True, it, done
     if ls is None:
-        ls, resid = least_squares()
+        ls, resid, exact = least_squares(x)
     if resid <= 1e-9 * scale:
         note = (
             "the box meets the preimage, but the dual Newton did not converge: returned a "
@@ -120,7 +130,9 @@ def _box_qp(
         return ls, True, it, note
     note = (
         "target not reachable inside the box: {x : W x = z} misses it "
-        f"(min over the box of ‖W x − z‖ = {resid:.3g})"
+        f"(min over the box of ‖W x − z‖ = {resid:.3g}"
+        + ("" if exact else "; bounded least squares by scipy bvls: active-set Newton failed")
+        + ")"
     )
     return ls, False, it, note
 
@@ -285,3 +297,281 @@ def _box_step(J: torch.Tensor, res: torch.Tensor, x: torch.Tensor, lo: float, hi
             break
         fixed |= push
     return d
+
+
+# --------------------------------------------------------------------------------------
+# min over the box of a separable smooth function of W x: exact active-set Newton
+# --------------------------------------------------------------------------------------
+
+
+def _ls_objective(z: np.ndarray):
+    """``φ(u) = ½‖u − z‖²`` for :func:`_box_min`: ``u`` (m,) → ``(φ, ∇φ, h, h_gn)``, the last
+    three (m,)."""
+
+    def phi(u):
+        r = u - z
+        one = np.ones_like(u)
+        return 0.5 * float(r @ r), r, one, one
+
+    return phi
+
+
+def _box_min(
+    W: np.ndarray,
+    phi,
+    x: np.ndarray,
+    lo: float,
+    hi: float,
+    max_outer: int = 60,
+    max_iter: int = 200,
+    kkt_tol: float = 1e-10,
+) -> tuple[np.ndarray, bool, int, float]:
+    """A KKT point of ``min φ(W x)`` over ``lo ≤ x ≤ hi``, for separable smooth ``φ``.
+
+    Parameters
+    ----------
+    W : (m, n) ndarray
+        Few rows (m ≤ ~10), many columns.
+    phi : callable
+        ``u`` (m,) ↦ ``(φ(u), μ = ∇φ(u), h, h_gn)``: the value, the gradient, the diagonal of
+        the Hessian and a positive diagonal that may replace it (Gauss–Newton), each (m,).
+    x : (n,) ndarray
+        The start (clipped to the box); a point near the answer's bound pattern helps.
+    lo, hi : float
+    max_outer, max_iter : int
+        Proximal Newton steps (phase 1) and active-set steps (phase 2).
+    kkt_tol : float
+        The answer must have ``kkt ≤ kkt_tol``.
+
+    Returns
+    -------
+    x : (n,) ndarray
+        In the box; pixels at a bound are exactly ``lo`` or ``hi``.
+    ok : bool
+        Whether ``kkt ≤ kkt_tol`` (else ``x`` is the best point reached, not a KKT point).
+    iterations : int
+        Phase 1 and phase 2 steps together.
+    kkt : float
+        The relative KKT residual ``‖v‖ / ‖g‖`` of :func:`_box_kkt` at ``x`` (``ok`` also
+        when ``‖v‖`` is round-off against the start's gradient: a zero-residual problem).
+
+    Notes
+    -----
+    The gradient is ``g = Wᵀμ`` with ``μ = ∇φ(W x) ∈ ℝᵐ``, so at a KKT point every pixel with
+    ``g_j ≠ 0`` sits at the bound ``g`` points away from, and for generic ``W`` at most
+    ``m − 1`` pixels are free: the answer is bang-bang but for a few pixels. Two phases:
+
+    1. *Finding the bound pattern* — proximal Newton: at ``x_k`` the model
+       ``½‖W x − c‖²_H + (1/2σ)‖x − x_k‖²`` (``H`` = the Hessian diagonal ``h`` where positive,
+       else ``h_gn``; ``c = W x_k − H⁻¹μ``) is minimised over the box through its dual in ℝᵐ,
+       ``x(y) = clip(x_k − σ Wᵀy)``, by semismooth Newton (systems ``H⁻¹ + σ W_F W_Fᵀ``, F the
+       unclipped pixels), and ``x`` moves there with backtracking on ``φ``; ``σ`` grows ×3
+       per step. A step flips any number of pixels. It stops when the pattern repeats with
+       at most ``m`` free pixels.
+    2. *Exactness* — an active-set method (Lawson–Hanson / BVLS in kind, for smooth ``φ``):
+       Newton on the free pixels with the exact reduced Hessian ``W_Fᵀ diag(h) W_F`` (when
+       positive definite; else ``h_gn``, or a minimum-norm step when ``|F| > m``), a ratio
+       test that moves a blocking pixel to its bound, and, once the free pixels are
+       stationary, the bound pixel whose multiplier has the wrong sign set free. It ends at a
+       KKT point to round-off (for a quadratic ``φ``, bounded least squares, the exact
+       minimiser).
+
+    ``ok`` comes from an independent check of the KKT conditions at the end
+    (:func:`_box_kkt`), never from the iteration's own stopping rule.
+    """
+    x = np.clip(np.asarray(x, dtype=float), lo, hi)
+    # the size of the gradient at the start: where the answer's gradient is round-off (a
+    # zero-residual least squares), the relative residual means nothing and this decides
+    floor = 1e-13 * float(np.linalg.norm(W)) * float(np.linalg.norm(phi(W @ x)[1]))
+    x, it1 = _prox_newton(W, phi, x, lo, hi, max_outer)
+    x, it2 = _active_set(W, phi, x, lo, hi, max_iter)
+    kkt, size = _box_kkt(W, phi(W @ x)[1], x, lo, hi)
+    return x, bool(kkt <= kkt_tol or size <= floor), it1 + it2, kkt
+
+
+def _box_kkt(W: np.ndarray, mu: np.ndarray, x: np.ndarray, lo: float, hi: float):
+    """KKT residual of ``min φ(W x)`` over the box at ``x`` (n,), with ``μ = ∇φ(W x)`` (m,):
+    ``(‖v‖ / ‖g‖, ‖v‖)``, ``g = Wᵀμ``, ``v`` = ``g`` on free pixels, ``min(g, 0)`` at ``lo``,
+    ``max(g, 0)`` at ``hi`` (relative residual 0 when ``g = 0``)."""
+    g = W.T @ mu
+    at_lo, at_hi = x <= lo, x >= hi
+    v = np.where(at_lo, np.minimum(g, 0.0), np.where(at_hi, np.maximum(g, 0.0), g))
+    gn, vn = float(np.linalg.norm(g)), float(np.linalg.norm(v))
+    return (vn / gn if gn > 0 else 0.0), vn
+
+
+def _prox_newton(W, phi, x, lo, hi, max_outer, grow=3.0, inner_tol=1e-6):
+    """Phase 1 of :func:`_box_min`: ``(x (n,), steps)``."""
+    m = W.shape[0]
+    u = W @ x
+    val, mu, h, gn = phi(u)
+    gmax = float(np.abs(W.T @ mu).max(initial=0.0))
+    if gmax == 0.0:
+        return x, 0
+    sigma, y, pattern, k = 1.0 / gmax, mu.copy(), None, 0
+    while k < max_outer:
+        k += 1
+        if float(np.abs(W.T @ mu).max()) <= 1e-14 * gmax or sigma * gmax > 1e15:
+            break  # a stationary point to round-off (zero residual), or no room to grow σ
+        Hi = 1.0 / np.where(h > 0, h, gn)  # (m,) inverse of the positive model Hessian
+        c = u - mu * Hi
+        tol = inner_tol * (1.0 + float(np.linalg.norm(c)))
+        y, xy = _prox_dual(W, Hi, c, x, sigma, y, lo, hi, tol)
+        d = xy - x  # the model's step, inside the box
+        du = W @ d
+        slope, s = min(float(mu @ du), 0.0), 1.0
+        while phi(u + s * du)[0] > val + 1e-4 * s * slope and s > 1e-8:
+            s *= 0.5
+        x = np.clip(x + s * d, lo, hi) if s < 1.0 else xy
+        u = W @ x
+        val, mu, h, gn = phi(u)
+        new = (x <= lo).astype(np.int8) - (x >= hi)
+        free = int(np.count_nonzero(new == 0))
+        if pattern is not None and s == 1.0 and free <= m and np.array_equal(new, pattern):
+            break
+        pattern, sigma = new, sigma * grow
+    return x, k
+
+
+def _prox_dual(W, Hi, c, xbar, sigma, y, lo, hi, tol, max_iter=50):
+    """Semismooth Newton on the dual of ``min ½‖W x − c‖²_H + (1/2σ)‖x − x̄‖²`` over the box:
+    ``ψ(y) = ½yᵀH⁻¹y + cᵀy − min_box (yᵀW x + (1/2σ)‖x − x̄‖²)``, convex, with gradient
+    ``H⁻¹y + c − W x(y)``, ``x(y) = clip(x̄ − σWᵀy)``. Returns ``(y (m,), x(y) (n,))``."""
+    m = W.shape[0]
+
+    def psi(y):
+        v = xbar - sigma * (W.T @ y)
+        xy = np.clip(v, lo, hi)
+        dx = xy - xbar
+        q = float(y @ (W @ xy)) + 0.5 / sigma * float(dx @ dx)
+        return 0.5 * float(y @ (Hi * y)) + float(c @ y) - q, Hi * y + c - W @ xy, v, xy
+
+    val, g, v, xy = psi(y)
+    for _ in range(max_iter):
+        gnorm = float(np.linalg.norm(g))
+        if gnorm <= tol:
+            break
+        WF = W[:, (v > lo) & (v < hi)]
+        M = sigma * (WF @ WF.T)
+        M[np.diag_indices(m)] += Hi
+        try:
+            dy = -np.linalg.solve(M, g)
+        except np.linalg.LinAlgError:
+            break
+        slope, s = float(g @ dy), 1.0
+        if not np.isfinite(slope):
+            break
+        while True:
+            new = psi(y + s * dy)
+            # near the answer ψ's decrease drowns in round-off: accept a full step that
+            # halves the gradient; otherwise Armijo
+            if new[0] <= val + 1e-4 * s * slope or (
+                s == 1.0 and np.linalg.norm(new[1]) < 0.5 * gnorm
+            ):
+                break
+            s *= 0.5
+            if s < 1e-10:
+                return y, xy
+        y = y + s * dy
+        val, g, v, xy = new
+    return y, xy
+
+
+def _active_set(W, phi, x, lo, hi, max_iter):
+    """Phase 2 of :func:`_box_min`: ``(x (n,), steps)``."""
+    x = x.copy()
+    at_lo, at_hi = x <= lo, x >= hi
+    x[at_lo], x[at_hi] = lo, hi
+    u = W @ x
+    val, mu, h, gn = phi(u)
+    stall, it = 0, 0
+    while it < max_iter:
+        it += 1
+        F = np.flatnonzero(~(at_lo | at_hi))
+        gscale = float(np.abs(W.T @ mu).max(initial=0.0))
+        if gscale == 0.0:
+            break
+        if len(F):
+            WF = W[:, F]  # (m, |F|)
+            gF = WF.T @ mu
+            gnorm = float(np.abs(gF).max())
+            d = _reduced_newton(WF, gF, mu, h, gn)
+            if gnorm > 1e-14 * gscale and stall < 2 and np.abs(d).max() > 1e-15:
+                taken = _free_step(W, phi, x, u, val, F, WF, gF, d, lo, hi, at_lo, at_hi)
+                u = W @ x
+                val, mu, h, gn = phi(u)
+                if taken is None:
+                    stall = 2  # no step decreases φ: stationary to round-off
+                elif taken == "full" and np.abs(WF.T @ mu).max() > 0.5 * gnorm:
+                    stall += 1  # Newton no longer converging: round-off reached
+                continue
+        # the free pixels are stationary: price the bound ones
+        g = W.T @ mu
+        wrong = np.where(at_lo, -g, 0.0) + np.where(at_hi, g, 0.0)  # > 0: wrong sign
+        j = int(np.argmax(wrong))
+        if wrong[j] <= 1e-12 * gscale:
+            break
+        at_lo[j] = at_hi[j] = False
+        stall = 0
+    return x, it
+
+
+def _reduced_newton(WF, gF, mu, h, gn):
+    """Newton step (|F|,) for the free pixels: the exact reduced Hessian ``W_Fᵀ diag(h) W_F``
+    when positive definite, else Gauss–Newton's; minimum norm when ``|F| > m``."""
+    m, k = WF.shape
+    if k <= m:
+        for hh in (h, gn):
+            try:
+                c = np.linalg.cholesky((WF.T * hh) @ WF)
+            except np.linalg.LinAlgError:
+                continue
+            d = -np.linalg.solve(c.T, np.linalg.solve(c, gF))
+            if np.all(np.isfinite(d)):
+                return d
+    sq = np.sqrt(np.where(h > 0, h, gn))
+    return -np.linalg.lstsq(WF * sq[:, None], mu / sq, rcond=None)[0]
+
+
+def _free_step(W, phi, x, u, val, F, WF, gF, d, lo, hi, at_lo, at_hi):
+    """One step on the free pixels ``F`` along ``d``, in place on ``x`` and the bound masks.
+
+    With a blocking pixel before the full step, first the projected path
+    ``clip(x_F + a d)`` (many pixels reach a bound at once) if it decreases ``φ``; else the
+    ratio test (Lawson–Hanson): backtrack on ``φ`` up to the first blocking pixel, which goes
+    to its bound. Returns ``"full"`` (the Newton step, no pixel reached a bound),
+    ``"blocked"`` (some did) or None (no step decreases ``φ``)."""
+    xF = x[F]
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(d < 0, (lo - xF) / d, np.where(d > 0, (hi - xF) / d, np.inf))
+    amax = float(ratio.min())
+    if amax < 1.0:
+        a = 1.0
+        while a > amax:
+            xp = np.clip(xF + a * d, lo, hi)
+            nv = phi(u + WF @ (xp - xF))[0]
+            if nv <= val + 1e-4 * float(gF @ (xp - xF)):
+                x[F] = xp
+                at_lo[F], at_hi[F] = xp <= lo, xp >= hi
+                return "blocked"
+            a *= 0.25
+    step = min(1.0, amax)
+    du, slope = WF @ d, float(gF @ d)
+    gnorm = float(np.abs(gF).max())
+    while True:
+        nv, nmu, _, _ = phi(u + step * du)
+        if nv <= val + 1e-4 * step * slope:
+            break
+        if step == 1.0 and np.abs(WF.T @ nmu).max() < 0.5 * gnorm:
+            break
+        step *= 0.5
+        if step < 1e-12:
+            return None
+    xp = xF + step * d
+    if step >= amax:
+        block = ratio <= amax * (1 + 1e-12)
+        xp[block & (d < 0)], xp[block & (d > 0)] = lo, hi
+    xp = np.clip(xp, lo, hi)
+    x[F] = xp
+    at_lo[F], at_hi[F] = xp <= lo, xp >= hi
+    return "blocked" if step >= amax else "full"

@@ -9,15 +9,16 @@ from __future__ import annotations
 
 import time
 
+import numpy as np
 import torch
 from torch import nn
 
 from ..spaces import LayerSpaces, layer_spaces
-from .box import _box_qp
+from .box import _box_min, _box_qp
 from .common import _leaf_modules, _reject_unused
 from .gauss_newton import solve as gauss_newton
 from .result import InverseResult, _build_results, _forward1, _mse
-from .selu import selu_inverse
+from .selu import SELU_ALPHA, SELU_LAMBDA, selu_inverse
 
 
 def closed_form_inverse(
@@ -145,7 +146,7 @@ def solve(f, T, R, box, *, classes, max_iter=100, tol=1e-12, **unused) -> list[I
         runs = [_boxed(sp, b, selu, t, r, box, max_iter, tol) for t, r in zip(T, R)]
         X, iterations, messages, feasible = (list(v) for v in zip(*runs))
         if selu:
-            _refine(f, T, X, iterations, messages, feasible, box, max_iter)
+            _refine(f, sp, b, T, X, iterations, messages, feasible, box, max_iter)
     histories = [[_mse(_forward1(f, r), t), _mse(_forward1(f, x), t)] for x, t, r in zip(X, T, R)]
     return _build_results(
         f,
@@ -179,21 +180,66 @@ def _boxed(sp, b, selu, t, r, box, max_iter, tol):
     return torch.as_tensor(x).to(r).reshape(r.shape), iters, msg, feasible
 
 
-def _refine(f, T, X, iterations, messages, feasible, box, max_iter):
+def _refine(f, sp, b, T, X, iterations, messages, feasible, box, max_iter):
     """Unreachable targets of a SELU layer, in place: nearest in pre-activation space is not
-    nearest in output space, so box Gauss–Newton refines those points on the output error,
-    all of them in one batch."""
+    nearest in output space, so each point (the least ``‖W x − z‖``, :func:`_boxed`) is
+    refined on the output error ``½‖selu(W x + b) − t‖²`` over the box by
+    :func:`~nnspaces.inverse.box._box_min`, to an exact KKT point; those where it fails
+    (never seen) by box Gauss–Newton, all of them in one batch."""
     out = [i for i, ok in enumerate(feasible) if not ok]
     if not out:
         return
+    W = sp.matrix.numpy()  # (m, n) float64
+    bias = np.zeros(W.shape[0]) if b is None else b.cpu().double().numpy()
+    failed = []
+    for i in out:
+        x0 = X[i].reshape(-1).cpu().double().numpy()
+        objective = _selu_objective(bias, T[i].cpu().double().numpy())
+        x, ok, iters, kkt = _box_min(W, objective, x0, *box)
+        if not ok:
+            failed.append(i)
+            continue
+        X[i] = torch.as_tensor(x).to(X[i]).reshape(X[i].shape)
+        iterations[i] += iters
+        messages[i] += (
+            "; returned the box point whose output is nearest (a KKT point of the output "
+            f"error over the box, active-set Newton, KKT residual {kkt:.1e})"
+        )
+    if not failed:
+        return
     gn = gauss_newton(
         f,
-        T[out],
-        torch.stack([X[i] for i in out]),
+        T[failed],
+        torch.stack([X[i] for i in failed]),
         box,
-        classes=[None] * len(out),
+        classes=[None] * len(failed),
         max_iter=max_iter,
     )
-    for i, res in zip(out, gn):
+    for i, res in zip(failed, gn):
         X[i], iterations[i] = res.image.to(X[i]), iterations[i] + res.iterations
-        messages[i] += "; returned the box point whose output is nearest (refined by Gauss–Newton)"
+        messages[i] += (
+            "; returned the box point whose output is nearest (refined by Gauss–Newton: the "
+            "active-set Newton ended without a KKT point)"
+        )
+
+
+def _selu_objective(b: np.ndarray, t: np.ndarray):
+    """``φ(u) = ½‖selu(u + b) − t‖²`` for :func:`~nnspaces.inverse.box._box_min`, with ``b``,
+    ``t`` (m,): ``u`` (m,) ↦ ``(φ, ∇φ, h, h_gn)``, the last three (m,).
+
+    With ``s = selu(u + b)`` and ``r = s − t``: ``∇φ = s' r``, the Hessian diagonal
+    ``h = s'² + r s''`` (``s'' = s'`` below 0, else 0) and Gauss–Newton's ``h_gn = s'² > 0``.
+    """
+    lam_alpha = SELU_LAMBDA * SELU_ALPHA
+
+    def phi(u):
+        v = u + b
+        neg = v <= 0
+        e = np.exp(np.minimum(v, 0.0))
+        s = np.where(neg, lam_alpha * np.expm1(np.minimum(v, 0.0)), SELU_LAMBDA * v)
+        ds = np.where(neg, lam_alpha * e, SELU_LAMBDA)
+        r = s - t
+        gn = ds * ds
+        return 0.5 * float(r @ r), ds * r, gn + np.where(neg, r * ds, 0.0), gn
+
+    return phi
