@@ -8,11 +8,17 @@ import numpy as np
 import pytest
 import torch
 from scipy.linalg import null_space
-from scipy.optimize import minimize
+from scipy.optimize import lsq_linear, minimize
 from torch import nn
 
 from nnspaces import certificate, data, inverse, train
-from nnspaces.certificate import kappa, kkt_residual, null_component, row_basis
+from nnspaces.certificate import (
+    error_kkt_residual,
+    kappa,
+    kkt_residual,
+    null_component,
+    row_basis,
+)
 
 
 def _random(K=4, n=12, seed=0):
@@ -203,3 +209,24 @@ def test_kkt_bad_box_is_refused():
     J, x, r = _random(K=2, n=5)
     with pytest.raises(ValueError, match="lo < hi"):
         kkt_residual(J, x, r, (1.0, 0.0))
+
+
+def test_error_kkt_residual_zero_at_the_bounded_least_squares_point_and_positive_elsewhere():
+    """For f(x) = A x, the best box point of an unreachable target is scipy's bounded-variable
+    least squares (an independent solver): the error KKT residual vanishes there, not at a
+    box point next to it, and not at the unconstrained least-squares point clipped."""
+    rng = np.random.default_rng(4)
+    A = rng.standard_normal((4, 30))
+    t = 40.0 * rng.standard_normal(4)  # far outside A·[0, 1]^30
+    sol = lsq_linear(A, t, bounds=(0.0, 1.0), method="bvls", tol=1e-14)
+    x = np.clip(sol.x, 0.0, 1.0)
+    assert np.linalg.norm(A @ x - t) > 1.0  # out of reach
+    assert error_kkt_residual(A, x, A @ x - t, (0.0, 1.0)) <= 1e-10
+    free = np.flatnonzero((x > 1e-9) & (x < 1 - 1e-9))
+    y = x.copy()
+    y[free if free.size else 0] = 0.5
+    assert error_kkt_residual(A, y, A @ y - t, (0.0, 1.0)) > 1e-3
+    z = np.clip(np.linalg.lstsq(A, t, rcond=None)[0], 0.0, 1.0)
+    assert error_kkt_residual(A, z, A @ z - t, (0.0, 1.0)) > 1e-3
+    with pytest.raises(ValueError, match="err must have 4 elements"):
+        error_kkt_residual(A, x, np.ones(3), (0.0, 1.0))

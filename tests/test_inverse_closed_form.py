@@ -182,3 +182,7 @@ def test_closed_form_unreachable_selu_target_is_a_kkt_point_of_the_output_error(
     )
     assert err <= ref.fun * (1 + 1e-9)
     assert res.rel_error == pytest.approx(np.sqrt(2 * err) / np.linalg.norm(t), rel=1e-9)
+    # the certificate invert attaches is that of the problem solved (the best approximation),
+    # the same ratio as above; such a result is never called a certified nearest preimage
+    assert res.kkt == pytest.approx(np.linalg.norm(bad) / np.linalg.norm(g), abs=1e-12)
+    assert not res.reached and not res.certified

@@ -24,6 +24,9 @@ Public API
   stationary point of the distance on the preimage.
 - :func:`kkt_residual` — the same question with the pixel box: Lagrange multipliers of the
   equality and of the bounds, and the relative size of what they cannot explain.
+- :func:`error_kkt_residual` — for a target out of reach inside the box: how far ``x`` is
+  from a first-order stationary point of the output error ``½‖f(x) − t‖²`` over the box
+  (the best approximation, the problem an exact method solves then).
 
 The functions take torch Tensors or NumPy arrays and compute in the input's floating dtype
 (float64 is what the inverse methods use). ``x`` and ``r`` may have any shape with ``n``
@@ -275,3 +278,47 @@ def kkt_residual(J, x, r, box=None, active_tol: float = 1e-9) -> KKT:
     gn = float(torch.linalg.vector_norm(g))
     res = float(torch.linalg.vector_norm(v)) / gn if gn > 0 else 0.0
     return KKT(res, v, lam, mu, int(lower.sum()), int(upper.sum()), int(free.sum()))
+
+
+def error_kkt_residual(J, x, err, box, active_tol: float = 1e-9) -> float:
+    """Relative KKT residual of ``min ½‖f(x) − t‖²`` over ``lo ≤ x ≤ hi`` at ``x``.
+
+    Parameters
+    ----------
+    J : (K, n) Tensor or ndarray
+        The Jacobian of ``f`` at ``x``.
+    x : Tensor or ndarray with n elements
+    err : (K,) Tensor or ndarray
+        ``f(x) − t``.
+    box : (lo, hi)
+    active_tol : float
+        A pixel within ``active_tol`` of a bound (or beyond it) counts as at that bound.
+
+    Returns
+    -------
+    residual : float
+        ``‖v‖ / ‖g‖`` with ``g = Jᵀ(f(x) − t)`` the gradient and ``v`` its part the bounds
+        cannot explain: ``g`` on free pixels, ``min(g, 0)`` at ``lo``, ``max(g, 0)`` at
+        ``hi``; 0 when ``g = 0``. 0 is the KKT condition of the bound-constrained problem.
+
+    Examples
+    --------
+    >>> J = torch.tensor([[1.0, 1.0]], dtype=torch.float64)
+    >>> # f(x) = x1 + x2 with target 3 is out of reach in [0, 1]²: (1, 1) is the best point
+    >>> error_kkt_residual(J, torch.tensor([1.0, 1.0]), torch.tensor([-1.0]), (0.0, 1.0))
+    0.0
+    >>> # at (0.5, 1) the free pixel could still lower the error: its share of g is left
+    >>> error_kkt_residual(J, torch.tensor([0.5, 1.0]), torch.tensor([-1.5]), (0.0, 1.0))
+    0.7071067811865476
+    """
+    J = _check_J(J)
+    xf = _flat(x, J, "x")
+    e = _as_tensor(err, J).reshape(-1)
+    if e.numel() != J.shape[0]:
+        raise ValueError(f"err must have {J.shape[0]} elements (one per output), got {e.numel()}")
+    lo, hi = (float(v) for v in box)
+    g = J.T @ e  # (n,)
+    lower, upper = xf <= lo + active_tol, xf >= hi - active_tol
+    v = torch.where(lower, g.clamp(max=0.0), torch.where(upper, g.clamp(min=0.0), g))
+    gn = float(torch.linalg.vector_norm(g))
+    return float(torch.linalg.vector_norm(v)) / gn if gn > 0 else 0.0

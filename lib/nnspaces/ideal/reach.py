@@ -66,8 +66,9 @@ def reachability(
     df : pandas.DataFrame
         One row per (target_kind, digit): ``reached`` (box result's ``rel_error ≤ 1e-6``),
         ``rel_error`` and ``method`` (best inside the box), ``predicted``, ``margin``,
-        ``kkt`` and ``certified`` (the box result's KKT residual and whether it is a certified
-        stationary point of the distance to the start image), ``free_rel_error``,
+        ``kkt`` and ``certified`` (the box result's KKT residual — of the nearest point when
+        the target is reached, of the best approximation when not — and whether it is a
+        certified stationary point of the distance to the start image), ``free_rel_error``,
         ``free_outside_box``, ``free_kappa`` and ``free_certified`` (best without the box:
         exact preimage, pixels outside [0, 1], its certificate).
     results : dict (target_kind, "box" | "free") → list of K InverseResult

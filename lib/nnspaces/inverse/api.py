@@ -155,7 +155,9 @@ def _output_size(f: nn.Module, r: torch.Tensor) -> int:
 
 
 def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box) -> None:
-    """Fill ``kappa`` (and ``kkt`` with a box) of each result, in place.
+    """Fill ``kappa`` (and ``kkt`` with a box) of each result, in place: for a target it
+    reached, the KKT residual of the nearest point; for one out of reach, of the best
+    approximation (:func:`nnspaces.certificate.error_kkt_residual`).
 
     ``R`` (B, *S): the references, in the compute dtype on the model's device.
     """
@@ -165,8 +167,11 @@ def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box) -
     J = _jacobians(f, X, len(results[0].target)).cpu()  # (B, K, n)
     for res, Jb, r in zip(results, J, R.cpu()):
         res.kappa = certificate.kappa(Jb, res.image, r)
-        if box is not None:
+        if box is not None and res.reached:
             res.kkt = certificate.kkt_residual(Jb, res.image, r, box).residual
+        elif box is not None:  # out of reach: the best approximation is what was solved
+            err = (res.output - res.target).to(Jb)
+            res.kkt = certificate.error_kkt_residual(Jb, res.image, err, box)
 
 
 # --------------------------------------------------------------------------------------

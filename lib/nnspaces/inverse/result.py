@@ -64,9 +64,11 @@ class InverseResult:
         first-order stationary for the distance to ``r`` (a nearest preimage where ``f`` is
         smooth); NaN when not computed.
     kkt : float or None
-        Box problems only: the relative KKT residual of
+        Box problems only: for a reached target, the relative KKT residual of
         ``min ‖x − r‖ s.t. f(x) = t, lo ≤ x ≤ hi`` at ``x``
-        (:func:`nnspaces.certificate.kkt_residual`).
+        (:func:`nnspaces.certificate.kkt_residual`); for a target out of reach, that of the
+        best approximation ``min ‖f(x) − t‖ s.t. lo ≤ x ≤ hi``
+        (:func:`nnspaces.certificate.error_kkt_residual`).
     """
 
     image: torch.Tensor
