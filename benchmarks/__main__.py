@@ -19,7 +19,7 @@ import pandas as pd
 
 from nnspaces import environment, performance
 
-from . import book, inverse, spectral
+from . import book, inverse, spectral, training
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -66,6 +66,8 @@ def main(argv=None) -> int:
     if not args.quick:
         result["inverse_resnet"] = inverse.run_resnet(params)
     result["spectral"] = spectral.run(repeats=3 if args.quick else 7)
+    if not args.quick:
+        result["training_floor"] = training.run(params["dataset"])
     if not (args.quick or args.no_book or args.book == "none"):
         result["book"] = book.run("default", cold=args.book == "cold", jobs=args.jobs)
     result["seconds"] = time.perf_counter() - t0

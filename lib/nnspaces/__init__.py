@@ -34,6 +34,7 @@ networks   every network a profile trains (derived from its chapters), the train
 fingerprint  what a chapter depends on, so a rebuild re-executes only what changed
 weights    the trained networks as a portable, verified bundle (export / import)
 pages      the executed pages' provenance banner and collapsed code
+kernels    chapter kernels forked from a process that has done the imports once
 reproduce  the pipeline: train → papermill → Jupyter Book, each step only where needed
 publish, pdf  the published branch and its launch links; the PDF edition
 plots      the book's figures
@@ -57,6 +58,7 @@ __all__ = [
     "fingerprint",
     "ideal",
     "inverse",
+    "kernels",
     "models",
     "nearest",
     "networks",

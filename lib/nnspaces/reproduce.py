@@ -34,7 +34,7 @@ from pathlib import Path
 
 import yaml
 
-from . import cache, fingerprint, pages
+from . import cache, fingerprint, kernels, pages
 from . import data as _data
 from .params import NOTEBOOKS
 from .profiles import (  # noqa: F401  (the pipeline's names for them, kept)
@@ -108,25 +108,42 @@ def longest_first(todo: list[Chapter], seconds: dict) -> list[Chapter]:
     return timed + [c for c in todo if c not in timed]
 
 
-def _execute_in_worker(chapter: Chapter, params: dict, root: Path, staging: Path, threads: int):
+def _thread_env(threads: int | None) -> dict:
+    """The environment variables that give a kernel ``threads`` threads (None: the
+    environment's own setting)."""
+    return (
+        {} if threads is None else {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
+    )
+
+
+def _execute_in_worker(
+    chapter: Chapter, params: dict, root: Path, staging: Path, threads: int, server: str | None
+):
     """:func:`_execute` in a worker process whose kernels get ``threads`` threads."""
-    for var in ("OMP_NUM_THREADS", "MKL_NUM_THREADS"):
-        os.environ[var] = str(threads)  # inherited by the kernel papermill starts
-    return _execute(chapter, params, root, staging)
+    os.environ.update(_thread_env(threads))  # inherited by the kernel papermill starts
+    return _execute(chapter, params, root, staging, server)
 
 
-def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float:
+def _execute(
+    chapter: Chapter, params: dict, root: Path, staging: Path, server: str | None = None
+) -> float:
+    """Run one chapter with papermill into ``staging``; its seconds. With ``server`` (a fork
+    server's socket, :class:`nnspaces.kernels.Server`) the kernel is forked from it."""
     import papermill as pm
 
     src = root / "notebooks" / f"{chapter.notebook}.ipynb"
     out = staging / f"{chapter.output}.ipynb"
     t0 = time.perf_counter()
-    uses = {
+    env = {
         USE_LOG: str(staging / f"{chapter.output}.uses.jsonl"),  # networks it loads
         cache.RESULT_LOG: str(staging / f"{chapter.output}.results.jsonl"),  # results it reads
     }
+    fork = {}
+    if server is not None:
+        env[kernels.SOCKET] = server
+        fork["kernel_manager_class"] = kernels.kernel_manager_class()
     try:
-        with _environ(uses):
+        with _environ(env):
             pm.execute_notebook(
                 str(src),
                 str(out),
@@ -134,6 +151,7 @@ def _execute(chapter: Chapter, params: dict, root: Path, staging: Path) -> float
                 cwd=str(root / "notebooks"),
                 kernel_name="python3",
                 progress_bar=False,
+                **fork,
             )
     except pm.PapermillExecutionError as e:
         raise ReproduceError(
@@ -229,11 +247,48 @@ def _build_html(root: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
+def _thread_settings(first: list, reads_log: list, jobs: int) -> set:
+    """The kernel thread settings the chapters of a run use (:func:`_run_parallel`): one per
+    core's share when several run at once, this process's own (None) when one runs alone."""
+    settings = set()
+    if first:
+        settings.add(kernel_threads(jobs) if jobs > 1 and len(first) > 1 else None)
+    if reads_log:
+        settings.add(None)
+    return settings
+
+
+class _KernelServers:
+    """One fork server (:class:`nnspaces.kernels.Server`) per kernel thread setting, started
+    at once; calling it with a setting waits for that server and gives its socket."""
+
+    def __init__(self, settings: set, log):
+        self.servers = {t: kernels.Server(dict(os.environ, **_thread_env(t))) for t in settings}
+        self.log, self.said = log, False
+
+    def __call__(self, threads: int | None) -> str | None:
+        srv = self.servers.get(threads)
+        sock = srv.socket() if srv is not None else None
+        if sock is not None and not self.said:
+            self.said = True
+            self.log(
+                f"[reproduce] kernels fork from a process that imported torch, matplotlib and "
+                f"nnspaces once ({srv.seconds:.1f} s after the start)"
+            )
+        return sock
+
+    def close(self) -> None:
+        for srv in self.servers.values():
+            srv.close()
+
+
+def _run_parallel(todo, params, root, staging, jobs, finish, log, server=None) -> None:
     """Execute ``todo`` (in that order of starting) ``jobs`` at a time; ``finish`` each one
     in this process as it completes. Each start and end is logged with how many chapters
     remain. The first failure cancels the chapters not started and is raised once the
-    running ones have ended."""
+    running ones have ended. ``server(threads)``: the socket of a fork server whose kernels
+    get ``threads`` threads (None: this process's setting), or None."""
+    server = server or (lambda threads: None)
 
     def start_line(c) -> str:
         return f"[reproduce] {c.output}: started — papermill {c.notebook}.ipynb {params[c.output]}"
@@ -241,9 +296,10 @@ def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
     if jobs == 1 or len(todo) <= 1:
         for c in todo:
             log(start_line(c))
-            finish(c, _execute(c, params[c.output], root, staging))
+            finish(c, _execute(c, params[c.output], root, staging, server(None)))
         return
     threads = kernel_threads(jobs)
+    sock = server(threads)
     queue_ = list(todo)
     with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
         running = {}
@@ -252,7 +308,7 @@ def _run_parallel(todo, params, root, staging, jobs, finish, log) -> None:
             c = queue_.pop(0)
             log(start_line(c) + f" ({threads} thread(s))")
             running[
-                pool.submit(_execute_in_worker, c, params[c.output], root, staging, threads)
+                pool.submit(_execute_in_worker, c, params[c.output], root, staging, threads, sock)
             ] = c
 
         while queue_ and len(running) < jobs:
@@ -466,69 +522,75 @@ def reproduce(
         if c.output not in why:
             log(f"[reproduce] {c.output}: unchanged — executed copy kept")
     run_now = [c for c in todo if c.output in why]
-    if run_now:
-        for c in run_now:
-            log(f"[reproduce] {c.output}: will run ({', '.join(why[c.output])})")
-        # every data set loads before any long work starts (a missing one stops the run here)
-        datasets = needed_datasets(profile_name, run_now)
-        log(f"[reproduce] checking data: {', '.join(datasets)}")
-        try:
-            _data.check(list(datasets), roots=datasets)
-        except _data.DataError as e:
-            raise ReproduceError(f"{e}\nNothing was run.") from None
-        t0 = time.perf_counter()
-        trained = train_all(configs(profile_name, run_now), jobs, log=log, bars=bars)
-        run["training"] = {
-            "seconds": round(time.perf_counter() - t0, 1),
-            "networks": {
-                k: (round(v, 1) if v is not None else "cached") for k, v in trained.items()
-            },
-        }
-        # the fingerprints again: the checkpoints they name exist now
-        fps, _ = _stale(run_now, params, final, root / "notebooks", profile_name, True)
-    problems: dict[str, list[str]] = {}
-    finished: list[str] = []
-
-    provenance = _provenance(root, profile_name)
-
-    def finish(c: Chapter, seconds: float) -> None:
-        path = staging / f"{c.output}.ipynb"
-        if c.output != c.notebook:
-            _personalise(path, c)
-        pages.decorate(
-            path,
-            {
-                **provenance,
-                "output": c.output,
-                "notebook": c.notebook,
-                "parameters": params[c.output],
-                "seconds": seconds,
-                "date": datetime.now(UTC).isoformat(timespec="seconds"),
-            },
-        )
-        os.replace(path, final / f"{c.output}.ipynb")
-        fingerprint.write(final, c.output, fps[c.output])
-        run["seconds"][c.output] = round(seconds, 2)
-        _write_json(run_file, run)
-        run.setdefault("results", {})[c.output] = _results_used(staging, c)
-        issues = _check_uses(c, staging / f"{c.output}.uses.jsonl", profile_name)
-        if issues:
-            problems[c.output] = issues
-            log(f"[reproduce] {c.output}: WARNING " + "; ".join(issues))
-        finished.append(c.output)
-        log(
-            f"[reproduce] {c.output}: done in {seconds:.1f} s "
-            f"({len(finished)}/{len(run_now)} chapters, {time.perf_counter() - t0:.0f} s so far)"
-        )
-
-    for c in run_now:
-        (staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
-        (staging / f"{c.output}.results.jsonl").unlink(missing_ok=True)
     reads_log = [c for c in run_now if "run_log" in NOTEBOOKS.get(c.notebook, ())]
     first = longest_first([c for c in run_now if c not in reads_log], run["seconds"])
-    t0 = time.perf_counter()
-    _run_parallel(first, params, root, staging, jobs, finish, log)
-    _run_parallel(reads_log, params, root, staging, 1, finish, log)
+    # kernels fork from a process that has imported what every chapter imports: started now,
+    # its imports overlap with the data check and the training stage
+    servers = _KernelServers(_thread_settings(first, reads_log, jobs), log)
+    try:
+        if run_now:
+            for c in run_now:
+                log(f"[reproduce] {c.output}: will run ({', '.join(why[c.output])})")
+            # every data set loads before any long work starts (a missing one stops the run here)
+            datasets = needed_datasets(profile_name, run_now)
+            log(f"[reproduce] checking data: {', '.join(datasets)}")
+            try:
+                _data.check(list(datasets), roots=datasets)
+            except _data.DataError as e:
+                raise ReproduceError(f"{e}\nNothing was run.") from None
+            t0 = time.perf_counter()
+            trained = train_all(configs(profile_name, run_now), jobs, log=log, bars=bars)
+            run["training"] = {
+                "seconds": round(time.perf_counter() - t0, 1),
+                "networks": {
+                    k: (round(v, 1) if v is not None else "cached") for k, v in trained.items()
+                },
+            }
+            # the fingerprints again: the checkpoints they name exist now
+            fps, _ = _stale(run_now, params, final, root / "notebooks", profile_name, True)
+        problems: dict[str, list[str]] = {}
+        finished: list[str] = []
+
+        provenance = _provenance(root, profile_name)
+
+        def finish(c: Chapter, seconds: float) -> None:
+            path = staging / f"{c.output}.ipynb"
+            if c.output != c.notebook:
+                _personalise(path, c)
+            pages.decorate(
+                path,
+                {
+                    **provenance,
+                    "output": c.output,
+                    "notebook": c.notebook,
+                    "parameters": params[c.output],
+                    "seconds": seconds,
+                    "date": datetime.now(UTC).isoformat(timespec="seconds"),
+                },
+            )
+            os.replace(path, final / f"{c.output}.ipynb")
+            fingerprint.write(final, c.output, fps[c.output])
+            run["seconds"][c.output] = round(seconds, 2)
+            _write_json(run_file, run)
+            run.setdefault("results", {})[c.output] = _results_used(staging, c)
+            issues = _check_uses(c, staging / f"{c.output}.uses.jsonl", profile_name)
+            if issues:
+                problems[c.output] = issues
+                log(f"[reproduce] {c.output}: WARNING " + "; ".join(issues))
+            finished.append(c.output)
+            log(
+                f"[reproduce] {c.output}: done in {seconds:.1f} s "
+                f"({len(finished)}/{len(run_now)} chapters, {time.perf_counter() - t0:.0f} s so far)"
+            )
+
+        for c in run_now:
+            (staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
+            (staging / f"{c.output}.results.jsonl").unlink(missing_ok=True)
+        t0 = time.perf_counter()
+        _run_parallel(first, params, root, staging, jobs, finish, log, servers)
+        _run_parallel(reads_log, params, root, staging, 1, finish, log, servers)
+    finally:
+        servers.close()
     if run_now:
         log(f"[reproduce] {len(run_now)} chapter(s) in {time.perf_counter() - t0:.1f} s")
     run["network_problems"] = problems

@@ -1,0 +1,120 @@
+"""Kernels forked from a warm process (nnspaces.kernels): they run a notebook as a kernel
+started from scratch does, each in a process of its own with nothing of another chapter."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import nbformat
+import papermill as pm
+import pytest
+
+from nnspaces import kernels
+
+pytestmark = pytest.mark.skipif(not kernels.enabled(), reason="needs fork and Unix sockets")
+
+PROBE = """
+import json, os, random, sys
+import nnspaces.paper
+print(json.dumps({
+    "pid": os.getpid(),
+    "ppid": os.getppid(),
+    "cwd": os.getcwd(),
+    "probe": os.environ.get("NNSPACES_PROBE"),
+    "torch_before": torch_before,
+    "mark": getattr(nnspaces.paper, "_test_mark", None),
+    "random": random.random(),
+    "path": sys.path,
+}))
+nnspaces.paper._test_mark = "set by an earlier notebook"
+"""
+
+
+def _notebook(path: Path, *cells: str) -> Path:
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [nbformat.v4.new_code_cell(c) for c in cells]
+    nb.metadata["kernelspec"] = {
+        "name": "python3",
+        "display_name": "Python 3",
+        "language": "python",
+    }
+    nbformat.write(nb, path)
+    return path
+
+
+def _run(src: Path, out: Path, cwd: Path, sock: str | None, monkeypatch) -> dict:
+    """Execute ``src`` (through the fork server at ``sock``; a plain kernel for None) and
+    read the JSON line the probe printed."""
+    monkeypatch.setenv("NNSPACES_PROBE", out.stem)
+    extra = {}
+    if sock is not None:
+        monkeypatch.setenv(kernels.SOCKET, sock)
+        extra["kernel_manager_class"] = kernels.kernel_manager_class()
+    pm.execute_notebook(
+        str(src), str(out), kernel_name="python3", progress_bar=False, cwd=str(cwd), **extra
+    )
+    nb = json.loads(out.read_text())
+    assert nb["metadata"]["kernelspec"]["name"] == "python3"  # readers see the usual kernel
+    text = "".join("".join(o.get("text", "")) for o in nb["cells"][-1]["outputs"])
+    return json.loads(text.strip().splitlines()[-1])
+
+
+@pytest.fixture(scope="module")
+def server():
+    with kernels.Server() as srv:
+        sock = srv.socket()
+        assert sock is not None, "the fork server did not come up"
+        yield srv, sock
+
+
+def test_forked_kernels_run_notebooks_each_in_a_fresh_process(server, tmp_path, monkeypatch):
+    srv, sock = server
+    src = _notebook(
+        tmp_path / "probe.ipynb", "import sys\ntorch_before = 'torch' in sys.modules", PROBE
+    )
+    work = tmp_path / "work"
+    work.mkdir()
+    a = _run(src, tmp_path / "a.ipynb", work, sock, monkeypatch)
+    b = _run(src, tmp_path / "b.ipynb", work, sock, monkeypatch)
+    for r, name in ((a, "a"), (b, "b")):
+        assert r["torch_before"] is True  # imported once, by the server
+        assert r["ppid"] == srv.proc.pid and r["pid"] != srv.proc.pid  # forked from it
+        assert r["cwd"] == str(work) and r["probe"] == name  # the launcher's folder and env
+    assert a["pid"] != b["pid"]
+    assert b["mark"] is None  # what the first notebook did to a module is not in the second
+    assert a["random"] != b["random"]  # Python's generator reseeded, as in a new process
+    # the same module search path as a kernel started from scratch in the same folder
+    plain = tmp_path / "plain.ipynb"
+    assert _run(src, plain, work, None, monkeypatch)["path"] == a["path"]
+
+
+def test_without_a_server_the_launcher_starts_an_ordinary_kernel(tmp_path, monkeypatch):
+    src = _notebook(
+        tmp_path / "probe.ipynb", "import sys\ntorch_before = 'torch' in sys.modules", PROBE
+    )
+    r = _run(src, tmp_path / "c.ipynb", tmp_path, str(tmp_path / "no-server.sock"), monkeypatch)
+    assert r["torch_before"] is False and r["probe"] == "c"
+
+
+def test_an_error_in_a_forked_kernel_is_reported_as_usual(server, tmp_path, monkeypatch):
+    _, sock = server
+    src = _notebook(tmp_path / "bad.ipynb", "x = 1", "raise ValueError('from the notebook')")
+    with pytest.raises(pm.PapermillExecutionError, match="from the notebook"):
+        _run(src, tmp_path / "bad-out.ipynb", tmp_path, sock, monkeypatch)
+
+
+def test_closing_the_server_stops_it_and_removes_its_socket():
+    with kernels.Server() as srv:
+        sock = srv.socket()
+        assert sock is not None and os.path.exists(sock)
+        proc = srv.proc
+    assert proc.poll() is not None and not os.path.exists(sock)
+
+
+def test_forked_kernels_can_be_turned_off(monkeypatch):
+    monkeypatch.setenv(kernels.ENABLE, "0")
+    assert not kernels.enabled()
+    with kernels.Server() as srv:
+        assert srv.proc is None and srv.socket() is None
