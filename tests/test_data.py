@@ -1,4 +1,5 @@
 import hashlib
+import os
 from pathlib import Path
 
 import numpy as np
@@ -156,20 +157,24 @@ def test_fashion_without_the_debian_package_downloads_or_names_every_fix(tmp_pat
     assert str(tmp_path / "cache" / "data" / "FashionMNIST" / "raw") in msg
 
 
-def test_fashion_without_the_debian_package_uses_files_already_in_the_cache(tmp_path, monkeypatch):
-    """Files that an earlier download left in the cache are used without any network."""
-    import urllib.request
-
-    raw = tmp_path / "cache" / "data" / "FashionMNIST" / "raw"
-    raw.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for split, n in (("train", 60), ("t10k", 20)):  # tiny valid IDX files
+def _tiny_idx(raw: Path, seed: int = 0) -> None:
+    """Tiny valid IDX files (60 training, 20 test images) in ``raw``."""
+    raw.mkdir(parents=True, exist_ok=True)
+    rng = np.random.default_rng(seed)
+    for split, n in (("train", 60), ("t10k", 20)):
         images = rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)
         labels = (np.arange(n) % 10).astype(np.uint8)
         header_i = np.array([2051, n, 28, 28], dtype=">i4").tobytes()
         header_l = np.array([2049, n], dtype=">i4").tobytes()
         (raw / f"{split}-images-idx3-ubyte").write_bytes(header_i + images.tobytes())
         (raw / f"{split}-labels-idx1-ubyte").write_bytes(header_l + labels.tobytes())
+
+
+def test_fashion_without_the_debian_package_uses_files_already_in_the_cache(tmp_path, monkeypatch):
+    """Files that an earlier download left in the cache are used without any network."""
+    import urllib.request
+
+    _tiny_idx(tmp_path / "cache" / "data" / "FashionMNIST" / "raw")
     monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
@@ -189,3 +194,24 @@ def test_check_names_every_missing_data_set(tmp_path, monkeypatch):
         data.check(["mnist-5k", "fashion-mnist", "mnist"])
     msg = str(e.value)
     assert "- fashion-mnist:" in msg and "- mnist:" in msg and "- mnist-5k" not in msg
+
+
+def test_check_loads_a_data_set_again_only_when_its_files_changed(tmp_path, monkeypatch):
+    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
+    _tiny_idx(tmp_path / "FashionMNIST" / "raw")
+    roots = {"fashion-mnist": tmp_path}
+    first = data.check(["fashion-mnist"], roots=roots)
+    loads = []
+
+    def counted(name, root=None):
+        loads.append(name)
+        raise data.DataError("simulated: the files no longer load")
+
+    monkeypatch.setattr(data, "load", counted)
+    assert data.check(["fashion-mnist"], roots=roots) == first and loads == []  # remembered
+    _tiny_idx(tmp_path / "FashionMNIST" / "raw", seed=1)  # new bytes, new modification times
+    raw = tmp_path / "FashionMNIST" / "raw" / "t10k-labels-idx1-ubyte"
+    os.utime(raw, ns=(raw.stat().st_atime_ns, raw.stat().st_mtime_ns + 10**9))
+    with pytest.raises(data.DataError, match="no longer load"):
+        data.check(["fashion-mnist"], roots=roots)
+    assert loads == ["fashion-mnist"]

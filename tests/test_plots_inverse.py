@@ -85,17 +85,34 @@ def test_figure3_draws_the_chosen_image_of_each_digit():
 def test_comparison_grid_rows_are_start_and_method_titles_the_errors():
     df, results = _grid()
     fig = comparison_grid(df, results, "two", title="2-layer")
+    (ax,) = fig.axes  # one Axes: every panel an image in it, row by row
     combos = [("avg", "gd"), ("avg", "gn"), ("min", "gd"), ("min", "gn")]
+    texts = {t.get_text(): t for t in ax.texts}
+    assert len(ax.images) == 8
     for i, (s, m) in enumerate(combos):
-        assert fig.axes[2 * i].get_ylabel() == f"{s}+{m}"
+        label = texts[f"{s}+{m}"]  # the row label, left of the row's panels
         for j, c in enumerate((0, 1)):
-            ax, res = fig.axes[2 * i + j], results[("two", c, s, m)]
-            np.testing.assert_array_equal(_image(ax), res.image.squeeze(0).numpy())
+            im, res = ax.images[2 * i + j], results[("two", c, s, m)]
+            a = res.image.squeeze(0).numpy()
+            np.testing.assert_array_equal(im.get_array(), a)
+            assert im.get_clim() == (float(a.min()), float(a.max()))  # scaled on its own
+            x0, x1, y1, y0 = im.get_extent()
+            assert x1 - x0 == pytest.approx(1.0) and y1 - y0 == pytest.approx(1.0)
+            assert label.get_position()[0] < x0 and y0 < label.get_position()[1] < y1
             error = f"{res.rel_error:.0e}" if res.rel_error < 1e-2 else f"{res.rel_error:.2f}"
-            assert ax.get_title() == (f"{c}\n" if i == 0 else "") + error
+            title = [
+                t
+                for t in ax.texts
+                if t.get_text() == (f"{c}\n" if i == 0 else "") + error
+                and x0 < t.get_position()[0] < x1
+                and t.get_position()[1] < y0
+            ]
+            assert title, (s, m, c)  # above its panel
             # a red title: the network does not classify the image as the digit
             wrong = res.predicted != c
-            assert ax.title.get_color() == ("red" if wrong else "black"), (s, m, c)
+            assert title[0].get_color() == ("red" if wrong else "black"), (s, m, c)
+    tops = sorted({im.get_extent()[3] for im in ax.images})
+    assert len(tops) == 4  # rows downwards, one per start+method
     assert fig._suptitle.get_text() == "2-layer"
     with pytest.raises(ValueError, match="no rows for network 'three'"):
         comparison_grid(df, results, "three")

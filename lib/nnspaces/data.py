@@ -22,6 +22,7 @@ from __future__ import annotations
 import functools
 import gzip
 import hashlib
+import json
 import shutil
 import warnings
 from dataclasses import dataclass, field
@@ -388,17 +389,48 @@ def check(names, roots: dict | None = None) -> dict[str, str]:
     ------
     DataError
         Naming every data set that could not be loaded, each with its fix.
+
+    Notes
+    -----
+    A data set that loaded before from the same files (:func:`fingerprint`: names, sizes and
+    modification times) is not loaded again: the check remembers each success in the cache
+    (``data/checked/``), so a rebuild does not pay seconds to parse what it parsed before.
     """
     roots = roots or {}
     sources, problems = {}, []
     for name in dict.fromkeys(names):
+        root = roots.get(name)
         try:
-            sources[name] = load(name, root=roots.get(name)).source
+            known = _checked(name, root)
+            sources[name] = known if known is not None else load(name, root=root).source
+            if known is None:
+                _remember_checked(name, root, sources[name])
         except (DataError, ValueError) as e:
             problems.append(f"- {name}: {e}")
     if problems:
         raise DataError("data missing for this run:\n" + "\n".join(problems))
     return sources
+
+
+def _checked_path(name: str, root) -> Path:
+    where = hashlib.sha256(str(root).encode()).hexdigest()[:12]
+    return cache.root() / "data" / "checked" / f"{name}-{where}.json"
+
+
+def _checked(name: str, root) -> str | None:
+    """The source :func:`check` found when it last loaded ``name`` from the same files."""
+    fp = fingerprint(name, root)
+    try:
+        stamp = json.loads(_checked_path(name, root).read_text())
+    except (OSError, ValueError):
+        return None
+    ok = isinstance(stamp, dict) and fp != "absent" and stamp.get("fingerprint") == fp
+    return stamp.get("source") if ok and isinstance(stamp.get("source"), str) else None
+
+
+def _remember_checked(name: str, root, source: str) -> None:
+    stamp = json.dumps({"fingerprint": fingerprint(name, root), "source": source})
+    cache.atomic_write(_checked_path(name, root), lambda f: f.write(stamp.encode()))
 
 
 def fingerprint(name: str, root: str | Path | None = None) -> str:

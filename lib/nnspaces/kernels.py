@@ -121,11 +121,16 @@ class Server:
                 self._socket, self.seconds = self._path, time.perf_counter() - self._t0
         return self._socket
 
+    def stop(self) -> None:
+        """Ask the server to stop (without waiting: :meth:`close` waits)."""
+        if self.proc is not None and self.proc.poll() is None:
+            self.proc.terminate()
+
     def close(self) -> None:
         """Stop the server (its kernels with it) and remove its socket."""
         if self.proc is None:
             return
-        self.proc.terminate()
+        self.stop()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -264,6 +269,8 @@ def serve(path: str) -> None:
     for pid in kernels:
         with contextlib.suppress(ProcessLookupError):
             os.kill(pid, signal.SIGKILL)
+    sys.stdout.flush()
+    os._exit(0)  # skip tearing down torch and friends: nothing is left to save
 
 
 def _reap(kernels: dict, sel) -> None:

@@ -15,10 +15,13 @@ from __future__ import annotations
 import functools
 import hashlib
 import pickle
+from importlib import metadata
 from pathlib import Path
 
 import torch
 from torch import nn
+
+from . import cache
 
 MODEL_NAMES = ("fcnn1", "fcnn5", "resnet18")
 
@@ -49,6 +52,7 @@ _BUILDERS = {
     "fcnn5": lambda: _fcnn((784, 256, 256, 128, 32, 10)),
     "resnet18": _resnet18,
 }
+_OWN_BUILDERS = dict(_BUILDERS)  # a builder swapped in (a test) is hashed, never stored
 
 
 def check_name(name: object) -> str:
@@ -88,9 +92,14 @@ def definition_hash(name: str) -> str:
 
     Part of every checkpoint's cache key, so that changing an architecture invalidates
     the checkpoints trained with the old one. Computed once per builder function (it builds
-    the model).
+    the model); for this module's own builders also kept on disk under the versions of
+    torch and torchvision and this file's bytes, so that the pipeline, which only names
+    checkpoints, need not import torchvision (seconds) to build a ResNet18.
     """
-    return _definition_hash(_BUILDERS[check_name(name)])
+    builder = _BUILDERS[check_name(name)]
+    if builder is not _OWN_BUILDERS.get(name):
+        return _definition_hash(builder)
+    return _stored_definition_hash(name)
 
 
 @functools.cache
@@ -99,6 +108,30 @@ def _definition_hash(builder) -> str:
     shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
     text = repr(model) + repr(shapes)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
+
+
+@functools.cache
+def _stored_definition_hash(name: str) -> str:
+    """:func:`_definition_hash` of one of this module's builders, read from or written to
+    ``<cache>/definitions/`` under everything the definition depends on."""
+    versions = []
+    for dist in ("torch", "torchvision"):
+        try:
+            versions.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist} absent")
+    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
+    key = hashlib.sha256(f"{name}|{'|'.join(versions)}|{source}".encode()).hexdigest()[:16]
+    path = cache.root() / "definitions" / f"{name}-{key}.txt"
+    try:
+        stored = path.read_text().strip()
+        if len(stored) == 16 and all(c in "0123456789abcdef" for c in stored):
+            return stored
+    except OSError:
+        pass
+    value = _definition_hash(_BUILDERS[name])
+    cache.atomic_write(path, lambda f: f.write(value.encode()))
+    return value
 
 
 def count_parameters(model: nn.Module) -> int:

@@ -262,9 +262,22 @@ class _KernelServers:
     """One fork server (:class:`nnspaces.kernels.Server`) per kernel thread setting, started
     at once; calling it with a setting waits for that server and gives its socket."""
 
-    def __init__(self, settings: set, log):
-        self.servers = {t: kernels.Server(dict(os.environ, **_thread_env(t))) for t in settings}
+    def __init__(self, settings: set, log, started: dict | None = None):
+        started = dict(started or {})
+        for t in set(started) - settings:  # started early, in case: not needed after all
+            started.pop(t).close()
+        self.servers = {
+            t: started.get(t) or kernels.Server(dict(os.environ, **_thread_env(t)))
+            for t in settings
+        }
         self.log, self.said = log, False
+
+    @staticmethod
+    def early(jobs: int) -> dict:
+        """The server a full build's parallel chapters use, started before anything else (its
+        imports overlap with the fingerprints and the data check): ``{setting: Server}``."""
+        t = kernel_threads(jobs) if jobs > 1 else None
+        return {t: kernels.Server(dict(os.environ, **_thread_env(t)))}
 
     def __call__(self, threads: int | None) -> str | None:
         srv = self.servers.get(threads)
@@ -278,6 +291,8 @@ class _KernelServers:
         return sock
 
     def close(self) -> None:
+        for srv in self.servers.values():
+            srv.stop()  # all at once, then wait for each
         for srv in self.servers.values():
             srv.close()
 
@@ -435,6 +450,37 @@ def _check_uses(c: Chapter, uses: Path, profile_name: str) -> list[str]:
     return sorted(set(problems))
 
 
+def _plan(root: Path, work: Path, only, profile_name: str, force: bool, jobs: int, log):
+    """Which chapters of the profile (``only``: those stems) run and why, from their
+    fingerprints: ``(todo, run log, parameters, fingerprints, why)``, ``why`` mapping each
+    chapter to run to its reasons (the others are logged as kept)."""
+    todo = chapters()
+    if only:
+        unknown = sorted(set(only) - {c.output for c in todo})
+        if unknown:
+            raise ValueError(
+                f"unknown chapter(s) {unknown}: choose from {[c.output for c in todo]}"
+            )
+        todo = [c for c in todo if c.output in only]
+    final = work / "book" / "chapters"
+    staging = work / "book" / ".staging"
+    final.mkdir(parents=True, exist_ok=True)
+    staging.mkdir(parents=True, exist_ok=True)
+    run_file = final / "_run.json"
+    run = json.loads(run_file.read_text()) if run_file.exists() else {}
+    if run.get("profile") not in (None, profile_name):
+        force = True  # executed copies of another profile: nothing can be kept
+    run.update(profile=profile_name, python=sys.version.split()[0])
+    run.setdefault("seconds", {})
+    run["jobs"] = jobs
+    params = {c.output: notebook_parameters(c, profile_name, run_file) for c in todo}
+    fps, why = _stale(todo, params, final, root / "notebooks", profile_name, force)
+    for c in todo:
+        if c.output not in why:
+            log(f"[reproduce] {c.output}: unchanged — executed copy kept")
+    return todo, run, params, fps, why, force
+
+
 def reproduce(
     profile_name: str = "default",
     only: list[str] | None = None,
@@ -497,36 +543,22 @@ def reproduce(
     work = Path(workdir).resolve() if workdir is not None else root
     if work != root:
         _prepare_workdir(root, work)
-    todo = chapters()
-    if only:
-        unknown = sorted(set(only) - {c.output for c in todo})
-        if unknown:
-            raise ValueError(
-                f"unknown chapter(s) {unknown}: choose from {[c.output for c in todo]}"
-            )
-        todo = [c for c in todo if c.output in only]
+    started = _KernelServers.early(jobs)
+    try:
+        todo, run, params, fps, why, force = _plan(root, work, only, profile_name, force, jobs, log)
+    except BaseException:
+        for srv in started.values():
+            srv.close()
+        raise
     final = work / "book" / "chapters"
     staging = work / "book" / ".staging"
-    final.mkdir(parents=True, exist_ok=True)
-    staging.mkdir(parents=True, exist_ok=True)
     run_file = final / "_run.json"
-    run = json.loads(run_file.read_text()) if run_file.exists() else {}
-    if run.get("profile") not in (None, profile_name):
-        force = True  # executed copies of another profile: nothing can be kept
-    run.update(profile=profile_name, python=sys.version.split()[0])
-    run.setdefault("seconds", {})
-    run["jobs"] = jobs
-    params = {c.output: notebook_parameters(c, profile_name, run_file) for c in todo}
-    fps, why = _stale(todo, params, final, root / "notebooks", profile_name, force)
-    for c in todo:
-        if c.output not in why:
-            log(f"[reproduce] {c.output}: unchanged — executed copy kept")
     run_now = [c for c in todo if c.output in why]
     reads_log = [c for c in run_now if "run_log" in NOTEBOOKS.get(c.notebook, ())]
     first = longest_first([c for c in run_now if c not in reads_log], run["seconds"])
     # kernels fork from a process that has imported what every chapter imports: started now,
     # its imports overlap with the data check and the training stage
-    servers = _KernelServers(_thread_settings(first, reads_log, jobs), log)
+    servers = _KernelServers(_thread_settings(first, reads_log, jobs), log, started)
     try:
         if run_now:
             for c in run_now:
