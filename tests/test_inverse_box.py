@@ -162,6 +162,13 @@ def test_box_qp_certifies_an_empty_set_at_once(m, n, seed):
     assert feasible is False and "not reachable" in msg and iters < 15
     assert x.min() >= 0 and x.max() <= 1
     assert np.linalg.norm(W @ x - z) <= np.linalg.norm(W @ best - z) * (1 + 1e-8) + 1e-9
+    # best=False (a SELU layer's closed form, which minimises the output error next): the
+    # same verdict, at a box point whose residual separates z from W·box (Farkas)
+    x2, feasible2, _, msg2 = _box_qp(W, z, r, start, 0.0, 1.0, best=False)
+    assert feasible2 is False and "Farkas" in msg2 and x2.min() >= 0 and x2.max() <= 1
+    v = z - W @ x2
+    a = W.T @ v
+    assert np.maximum(0.0, a).sum() < v @ z  # max over the box of vᵀW x < vᵀz
 
 
 # ---- _box_min: exact KKT points of min φ(W x) over the box --------------------------------

@@ -32,6 +32,7 @@ def _box_qp(
     max_iter: int = 100,
     tol: float = 1e-12,
     check_every: int = 15,
+    best: bool = True,
 ) -> tuple[np.ndarray, bool, int, str]:
     """Nearest point to ``r`` on ``{x : W x = z} ∩ [lo, hi]^n``, by a dual semismooth Newton.
 
@@ -41,7 +42,9 @@ def _box_qp(
     When the set is empty, ``x`` minimises ``‖W x − z‖`` over the box, exactly: the
     active-set Newton of :func:`_box_min` started from the last dual iterate (scipy's
     bounded-variable least squares, ``lsq_linear(method="bvls")``, if that fails; the
-    message says so).
+    message says so). With ``best=False`` an empty set returns the last dual iterate
+    instead, a box point for a caller that goes on to minimise another error from there
+    (the closed form of a SELU layer).
 
     The dual of ``min ½‖x − r‖²  s.t.  W x = z, x ∈ box`` is the unconstrained, convex,
     piecewise-quadratic ``ψ(λ) = −½‖x(λ) − r‖² + λᵀ(W x(λ) − z)``, ``x(λ) = clip(r + Wᵀλ)``,
@@ -120,6 +123,9 @@ def _box_qp(
         val, x, g = new
     if np.linalg.norm(g) <= tol * scale:
         return x, True, it, done
+    if ls is None and not best and empty(g):
+        note = "target not reachable inside the box: {x : W x = z} misses it (Farkas certificate)"
+        return x, False, it, note
     if ls is None:
         ls, resid, exact = least_squares(x)
     if resid <= 1e-9 * scale:

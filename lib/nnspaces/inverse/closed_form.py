@@ -174,6 +174,7 @@ def _boxed(sp, b, selu, t, r, box, max_iter, tol):
         *box,
         max_iter=max_iter,
         tol=tol,
+        best=not selu,  # a SELU layer's best point is found on the output error (_refine)
     )
     if not feasible and not selu:
         msg += "; returned the box point whose output is nearest"
@@ -182,8 +183,8 @@ def _boxed(sp, b, selu, t, r, box, max_iter, tol):
 
 def _refine(f, sp, b, T, X, iterations, messages, feasible, box, max_iter):
     """Unreachable targets of a SELU layer, in place: nearest in pre-activation space is not
-    nearest in output space, so each point (the least ``‖W x − z‖``, :func:`_boxed`) is
-    refined on the output error ``½‖selu(W x + b) − t‖²`` over the box by
+    nearest in output space, so each point (the box point :func:`_boxed` proved the target
+    out of reach at) is refined on the output error ``½‖selu(W x + b) − t‖²`` over the box by
     :func:`~nnspaces.inverse.box._box_min`, to an exact KKT point; those where it fails
     (never seen) by box Gauss–Newton, all of them in one batch."""
     out = [i for i, ok in enumerate(feasible) if not ok]
