@@ -29,6 +29,35 @@ def np_selu_inv(a):
     return np.where(a > 0, a / LAMBDA, np.log1p(np.minimum(a, 0) / LAM_ALPHA))
 
 
+def selu_box_error(W, b, t):
+    """``v (n,) ↦ (½‖selu(W v + b) − t‖², its gradient (n,))``: the output error of a
+    Linear → SELU layer, written out independently of the library."""
+
+    def fg(v):
+        u = W @ v + b
+        r = np_selu(u) - t
+        slope = np.where(u > 0, LAMBDA, LAM_ALPHA * np.exp(np.minimum(u, 0)))
+        return 0.5 * r @ r, W.T @ (slope * r)
+
+    return fg
+
+
+def lbfgsb_box_minimum(fg, start) -> float:
+    """The least value scipy's L-BFGS-B finds for ``fg`` over ``[0, 1]^n`` from ``start``, with
+    tolerances far below the library's (the independent reference for box minima)."""
+    from scipy.optimize import minimize
+
+    ref = minimize(
+        fg,
+        start,
+        jac=True,
+        method="L-BFGS-B",
+        bounds=[(0, 1)] * len(start),
+        options={"ftol": 1e-16, "gtol": 1e-14, "maxiter": 20000, "maxcor": 30},
+    )
+    return float(ref.fun)
+
+
 def np_forward(model: nn.Sequential, x) -> np.ndarray:
     """Forward pass of a Flatten/Linear/SELU stack in numpy float64, one input."""
     h = np.asarray(x, dtype=np.float64).reshape(-1)

@@ -137,10 +137,17 @@ def test_export_refuses_a_damaged_checkpoint_and_another_suffix(source, tmp_path
         weights.export_bundle(tmp_path / "b.tar", _configs(), cache_dir=copy)
 
 
-def _flip_checkpoint_byte(members):
-    name, blob = members[1]
+def _flip_byte(members, k: int):
+    """The members with one bit of member ``k``'s middle byte flipped."""
+    name, blob = members[k]
     i = len(blob) // 2
-    return members[:1] + [(name, blob[:i] + bytes([blob[i] ^ 1]) + blob[i + 1 :])] + members[2:]
+    return (
+        members[:k] + [(name, blob[:i] + bytes([blob[i] ^ 1]) + blob[i + 1 :])] + members[k + 1 :]
+    )
+
+
+def _flip_checkpoint_byte(members):
+    return _flip_byte(members, 1)
 
 
 def _edit_config(members):
@@ -207,8 +214,11 @@ def target(source, tmp_path):
 
 @pytest.mark.parametrize("case", REFUSALS)
 def test_a_damaged_bundle_is_refused_and_the_cache_left_alone(source, target, tmp_path, case):
-    _, bundle, _ = source
-    damage, message = REFUSALS[case]
+    _refused_leaving_the_cache(source[1], *REFUSALS[case], target, tmp_path)
+
+
+def _refused_leaving_the_cache(bundle, damage, message, target, tmp_path) -> None:
+    """``damage`` done to ``bundle``'s members is refused with ``message``, ``target`` as it was."""
     bad = _write(tmp_path / "bad.tar", damage(_members(bundle)))
     before = _listing(target)
     with pytest.raises(weights.BundleError, match=message):
@@ -376,12 +386,7 @@ def _result_member(members):
 
 
 def _flip_result_byte(members):
-    i = _result_member(members)
-    name, blob = members[i]
-    j = len(blob) // 2
-    return (
-        members[:i] + [(name, blob[:j] + bytes([blob[j] ^ 1]) + blob[j + 1 :])] + members[i + 1 :]
-    )
+    return _flip_byte(members, _result_member(members))
 
 
 def _forged_result(members):
@@ -425,10 +430,4 @@ RESULT_REFUSALS = {
 
 @pytest.mark.parametrize("case", RESULT_REFUSALS)
 def test_a_damaged_result_is_refused_and_the_cache_left_alone(with_results, target, tmp_path, case):
-    _, bundle, _, _ = with_results
-    damage, message = RESULT_REFUSALS[case]
-    bad = _write(tmp_path / "bad.tar", damage(_members(bundle)))
-    before = _listing(target)
-    with pytest.raises(weights.BundleError, match=message):
-        weights.import_bundle(bad, cache_dir=target)
-    assert _listing(target) == before
+    _refused_leaving_the_cache(with_results[1], *RESULT_REFUSALS[case], target, tmp_path)
