@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from nnspaces import __main__ as cli
-from nnspaces import cache, data, models, train, weights
+from nnspaces import cache, data, models, outputs, train, weights
 from nnspaces.train import TrainConfig
 
 TINY = dict(dataset="mnist-5k", epochs=1, n_train=50, n_val=20)
@@ -348,6 +348,8 @@ def with_results(source, tmp_path, monkeypatch, fake_profile):
     log = tmp_path / "results.jsonl"
     monkeypatch.setenv(cache.RESULT_LOG, str(log))
     cache.memo("study", {"n": 3}, _expensive)
+    net = torch.nn.Sequential(torch.nn.Flatten(), torch.nn.Linear(4, 3))
+    outputs.cached_outputs(net, torch.rand(5, 1, 2, 2, generator=torch.Generator().manual_seed(0)))
     used = [json.loads(line)["result"] for line in log.read_text().splitlines()]
     index = cache.results_index("tiny")
     index.write_text(json.dumps({"profile": "tiny", "files": used + ["results/gone/x.pt"]}))
@@ -361,13 +363,15 @@ def test_a_profile_bundle_carries_the_results_its_chapters_used(
     with_results, tmp_path, monkeypatch
 ):
     root, bundle, manifest, used = with_results
-    # the result the index lists and the cache holds; the one it no longer holds is left out
-    assert [e["file"] for e in manifest["results"]] == used
-    (entry,) = manifest["results"]
-    assert entry["sha256"] == hashlib.sha256((root / used[0]).read_bytes()).hexdigest()
+    # the results the index lists and the cache holds (a memoised study, a network's stored
+    # outputs); the one it no longer holds is left out
+    assert [e["file"] for e in manifest["results"]] == used and len(used) == 2
+    assert used[0].startswith("results/study/") and used[1].startswith("outputs/")
+    for entry in manifest["results"]:
+        assert entry["sha256"] == hashlib.sha256((root / entry["file"]).read_bytes()).hexdigest()
     fresh = tmp_path / "fresh"
     rows = weights.import_bundle(bundle, cache_dir=fresh)
-    assert [r["status"] for r in rows if r.get("result")] == ["installed"]
+    assert [r["status"] for r in rows if r.get("result")] == ["installed"] * 2
 
     def files(folder):
         return {k: v for k, v in _listing(folder).items() if k.endswith(".pt")}
@@ -378,7 +382,7 @@ def test_a_profile_bundle_carries_the_results_its_chapters_used(
     back = cache.memo("study", {"n": 3}, _never)
     assert torch.equal(back["x"], _expensive()["x"]) and back["note"] == "computed"
     again = weights.import_bundle(bundle, cache_dir=fresh)
-    assert [r["status"] for r in again if r.get("result")] == ["already present"]
+    assert [r["status"] for r in again if r.get("result")] == ["already present"] * 2
 
 
 def _result_member(members):
@@ -420,11 +424,28 @@ def _result_outside(members):
     return _edit_manifest(members, lambda m: m["results"][0].update(file="results/../x.pt"))
 
 
+def _outputs_not_a_table(members):
+    """A stored-outputs member holding a 1-D tensor (bytes and manifest agreeing)."""
+    i = next(i for i, (n, _) in enumerate(members) if n.startswith("outputs/"))
+    name, _ = members[i]
+    buf = io.BytesIO()
+    torch.save(torch.ones(3), buf)
+    blob = buf.getvalue()
+
+    def edit(m):
+        (e,) = [e for e in m["results"] if e["file"] == name]
+        e.update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
+
+    members = _edit_manifest(members, edit)
+    return members[:i] + [(name, blob)] + members[i + 1 :]
+
+
 RESULT_REFUSALS = {
     "tampered result": (_flip_result_byte, "SHA-256"),
     "forged name": (_forged_result, "not the digest of the key"),
     "not a result": (_not_a_result, "not a cached result"),
     "result path": (_result_outside, "malformed list of results"),
+    "outputs not a table": (_outputs_not_a_table, "not a table of network outputs"),
 }
 
 

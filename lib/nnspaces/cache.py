@@ -48,9 +48,9 @@ def root() -> Path:
 #: line (``file``, ``trained``). The reproduce pipeline sets it per chapter to check that its
 #: training stage trained every network the chapters load.
 USE_LOG = "NNSPACES_TRAIN_LOG"
-#: Environment variable naming a file to which every memoised result (:func:`memo`) or
-#: training curve read or computed in the shared cache appends one JSON line (``result``: its
-#: path relative to :func:`root`). The reproduce pipeline sets it per chapter and records
+#: Environment variable naming a file to which every memoised result (:func:`memo`), training
+#: curve, initial condition number table or stored network output read or computed in the
+#: shared cache appends one JSON line (``result``: its path relative to :func:`root`). The reproduce pipeline sets it per chapter and records
 #: what each chapter used: a weights bundle of the profile carries those files too.
 RESULT_LOG = "NNSPACES_RESULT_LOG"
 

@@ -203,14 +203,11 @@ def launch(connection_file: str) -> int:
             socket.send_fds(conn, [json.dumps(request).encode() + b"\n"], [0, 1, 2])
         except OSError:
             conn = None
-    if conn is None:
+    reader = conn.makefile("r") if conn is not None else None
+    first = reader.readline() if reader is not None else ""
+    if not first:  # no server, or it refused: an ordinary kernel, replacing this process
         argv = [sys.executable, "-m", "ipykernel_launcher", "-f", connection_file]
         os.execv(sys.executable, argv)
-    reader = conn.makefile("r")
-    first = reader.readline()
-    if not first:
-        print("nnspaces.kernels: the fork server closed the connection", file=sys.stderr)
-        return 1
     pid = json.loads(first)["pid"]
 
     def forward(signum, frame):

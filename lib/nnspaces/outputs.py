@@ -92,4 +92,5 @@ def cached_outputs(
     if Z is None:
         Z = collect_outputs(model, X)
         cache.save(Z, path)
+    cache.record_result(path)
     return Z

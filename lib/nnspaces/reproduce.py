@@ -90,7 +90,9 @@ def default_jobs() -> int:
 
 
 def kernel_threads(jobs: int) -> int:
-    """Threads each notebook kernel gets when ``jobs`` chapters run at once (≥ 1)."""
+    """Threads each notebook kernel gets in a run of ``jobs`` chapters at once (≥ 1), also one
+    that runs alone (the reproducibility appendix, a lone changed chapter): memoised results
+    are keyed by the thread count, so every chapter of a run uses the same."""
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
@@ -108,12 +110,9 @@ def longest_first(todo: list[Chapter], seconds: dict) -> list[Chapter]:
     return timed + [c for c in todo if c not in timed]
 
 
-def _thread_env(threads: int | None) -> dict:
-    """The environment variables that give a kernel ``threads`` threads (None: the
-    environment's own setting)."""
-    return (
-        {} if threads is None else {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
-    )
+def _thread_env(threads: int) -> dict:
+    """The environment variables that give a kernel ``threads`` threads."""
+    return {v: str(threads) for v in ("OMP_NUM_THREADS", "MKL_NUM_THREADS")}
 
 
 def _execute_in_worker(
@@ -247,20 +246,9 @@ def _build_html(root: Path) -> float:
     return time.perf_counter() - t0
 
 
-def _thread_settings(first: list, reads_log: list, jobs: int) -> set:
-    """The kernel thread settings the chapters of a run use (:func:`_run_parallel`): one per
-    core's share when several run at once, this process's own (None) when one runs alone."""
-    settings = set()
-    if first:
-        settings.add(kernel_threads(jobs) if jobs > 1 and len(first) > 1 else None)
-    if reads_log:
-        settings.add(None)
-    return settings
-
-
 class _KernelServers:
-    """One fork server (:class:`nnspaces.kernels.Server`) per kernel thread setting, started
-    at once; calling it with a setting waits for that server and gives its socket."""
+    """One fork server (:class:`nnspaces.kernels.Server`) per kernel thread count, started at
+    once; calling it with a thread count waits for that server and gives its socket."""
 
     def __init__(self, settings: set, log, started: dict | None = None):
         started = dict(started or {})
@@ -274,9 +262,9 @@ class _KernelServers:
 
     @staticmethod
     def early(jobs: int) -> dict:
-        """The server a full build's parallel chapters use, started before anything else (its
-        imports overlap with the fingerprints and the data check): ``{setting: Server}``."""
-        t = kernel_threads(jobs) if jobs > 1 else None
+        """The server the chapters use, started before anything else (its imports overlap
+        with the fingerprints and the data check): ``{threads: Server}``."""
+        t = kernel_threads(jobs)
         return {t: kernels.Server(dict(os.environ, **_thread_env(t)))}
 
     def __call__(self, threads: int | None) -> str | None:
@@ -297,13 +285,17 @@ class _KernelServers:
             srv.close()
 
 
-def _run_parallel(todo, params, root, staging, jobs, finish, log, server=None) -> None:
+def _run_parallel(
+    todo, params, root, staging, jobs, finish, log, server=None, threads=None
+) -> None:
     """Execute ``todo`` (in that order of starting) ``jobs`` at a time; ``finish`` each one
     in this process as it completes. Each start and end is logged with how many chapters
     remain. The first failure cancels the chapters not started and is raised once the
-    running ones have ended. ``server(threads)``: the socket of a fork server whose kernels
-    get ``threads`` threads (None: this process's setting), or None."""
+    running ones have ended. Each kernel gets ``threads`` threads (default
+    :func:`kernel_threads` of ``jobs``); ``server(threads)``: the socket of a fork server
+    whose kernels get that many, or None."""
     server = server or (lambda threads: None)
+    threads = kernel_threads(jobs) if threads is None else threads
 
     def start_line(c) -> str:
         return f"[reproduce] {c.output}: started — papermill {c.notebook}.ipynb {params[c.output]}"
@@ -311,9 +303,9 @@ def _run_parallel(todo, params, root, staging, jobs, finish, log, server=None) -
     if jobs == 1 or len(todo) <= 1:
         for c in todo:
             log(start_line(c))
-            finish(c, _execute(c, params[c.output], root, staging, server(None)))
+            with _environ(_thread_env(threads)):
+                finish(c, _execute(c, params[c.output], root, staging, server(threads)))
         return
-    threads = kernel_threads(jobs)
     sock = server(threads)
     queue_ = list(todo)
     with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
@@ -558,7 +550,10 @@ def reproduce(
     first = longest_first([c for c in run_now if c not in reads_log], run["seconds"])
     # kernels fork from a process that has imported what every chapter imports: started now,
     # its imports overlap with the data check and the training stage
-    servers = _KernelServers(_thread_settings(first, reads_log, jobs), log, started)
+    # every chapter gets the same threads, alone or not: the memoised results they read are
+    # keyed by the thread count (reductions may round differently with another)
+    threads = kernel_threads(jobs)
+    servers = _KernelServers({threads} if run_now else set(), log, started)
     try:
         if run_now:
             for c in run_now:
@@ -619,8 +614,8 @@ def reproduce(
             (staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
             (staging / f"{c.output}.results.jsonl").unlink(missing_ok=True)
         t0 = time.perf_counter()
-        _run_parallel(first, params, root, staging, jobs, finish, log, servers)
-        _run_parallel(reads_log, params, root, staging, 1, finish, log, servers)
+        _run_parallel(first, params, root, staging, jobs, finish, log, servers, threads)
+        _run_parallel(reads_log, params, root, staging, 1, finish, log, servers, threads)
     finally:
         servers.close()
     if run_now:

@@ -15,8 +15,9 @@ An archive holds ``manifest.json`` (first) and ``models/<file>.pt``, one member 
 checkpoint, under the names :meth:`nnspaces.train.TrainConfig.filename` gives them. One
 training run caches two checkpoints (final and best-validation weights): a bundle always holds
 both. A bundle of a profile also carries the cached results its chapters used in the last
-build (memoised computations, ``results/<kind>/<digest>.pt``, and training curves,
-``trainlength/<file>.pt``; listed by the pipeline in :func:`nnspaces.cache.results_index`),
+build (memoised computations, ``results/<kind>/<digest>.pt``; training curves,
+``trainlength/``; initial condition numbers, ``init/``; network outputs, ``outputs/``;
+listed by the pipeline in :func:`nnspaces.cache.results_index`),
 so that a book built from it computes nothing the exporting build computed. A result is
 keyed by everything it was computed from, this library's code included: one a different
 version would compute differently is never read, only recomputed.
@@ -52,7 +53,9 @@ MANIFEST = "manifest.json"
 
 _MEMBER = re.compile(r"models/([A-Za-z0-9][A-Za-z0-9._-]*\.pt)")
 #: A cached result's path relative to the cache root (and its member name).
-_RESULT = re.compile(r"(?:results/[A-Za-z0-9_-]+|trainlength)/[A-Za-z0-9][A-Za-z0-9._-]*\.pt")
+_RESULT = re.compile(
+    r"(?:results/[A-Za-z0-9_-]+|trainlength|init|outputs)/[A-Za-z0-9][A-Za-z0-9._-]*\.pt"
+)
 _RESULT_FIELDS = ("file", "sha256", "size")
 _MODES = {".tar": "w|", ".tar.gz": "w|gz", ".tgz": "w|gz"}
 _MANIFEST_MAX = 16 * 2**20  # bytes: a manifest of thousands of networks is far smaller
@@ -426,8 +429,9 @@ def _other_version(manifest: dict) -> str:
     return _OTHER_VERSION.format(made=made, this=__version__)
 
 
-def _verify_entry(entry: dict, staged: Path, manifest: dict) -> tuple[dict, TrainConfig]:
-    """Check one staged checkpoint against its manifest entry and this library; its config."""
+def _load_member(entry: dict, staged: Path):
+    """A staged member's contents, once its size and SHA-256 are the manifest's and it loads
+    with ``torch.load(weights_only=True)``."""
     name = entry["file"]
     data = staged.read_bytes()
     if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
@@ -436,11 +440,17 @@ def _verify_entry(entry: dict, staged: Path, manifest: dict) -> tuple[dict, Trai
             "changed or corrupted after export; copy the bundle again or export a new one"
         )
     try:
-        ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
+        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
     except Exception as e:  # unpickling refusal, not a torch file
         raise BundleError(
             f"bundle member {name} cannot be loaded safely ({type(e).__name__}: {str(e)[:120]})"
         ) from e
+
+
+def _verify_entry(entry: dict, staged: Path, manifest: dict) -> tuple[dict, TrainConfig]:
+    """Check one staged checkpoint against its manifest entry and this library; its config."""
+    name = entry["file"]
+    ckpt = _load_member(entry, staged)
     if not isinstance(ckpt, dict) or ckpt.get("config") != entry["config"]:
         raise BundleError(
             f"bundle member {name}: its checkpoint's configuration differs from the one its "
@@ -531,20 +541,16 @@ def _install(entry: dict, cfg: TrainConfig, staged: Path, folder: Path) -> dict:
 
 
 def _verify_result(entry: dict, staged: Path) -> None:
-    """Check one staged cached result: bytes, a safe load, a stored key that names the file."""
+    """Check one staged cached result: bytes, a safe load, and then what its kind holds: a
+    stored network output is a 2-D floating tensor (its name, a digest of weights and images,
+    only the network and the data can check); any other result a stored key and value, named
+    by the key's digest."""
     name = entry["file"]
-    data = staged.read_bytes()
-    if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise BundleError(
-            f"bundle member {name} does not match the SHA-256 its manifest records: it was "
-            "changed or corrupted after export; copy the bundle again or export a new one"
-        )
-    try:
-        obj = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refusal, not a torch file
-        raise BundleError(
-            f"bundle member {name} cannot be loaded safely ({type(e).__name__}: {str(e)[:120]})"
-        ) from e
+    obj = _load_member(entry, staged)
+    if name.startswith("outputs/"):
+        if not (isinstance(obj, torch.Tensor) and obj.ndim == 2 and obj.is_floating_point()):
+            raise BundleError(f"bundle member {name} is not a table of network outputs")
+        return
     key = obj.get("key") if isinstance(obj, dict) else None
     if not isinstance(key, dict) or "value" not in obj:
         raise BundleError(f"bundle member {name} is not a cached result (a stored key and value)")

@@ -72,6 +72,7 @@ def init_condition_numbers(
                 conv = conv_layer(models.build("resnet18"), layer)
                 value.append(layer_spaces(conv, view="kernels").condition_number)
         cache.save_value(path, key, value)
+    cache.record_result(path)
     return np.asarray(value, dtype=np.float64)
 
 
