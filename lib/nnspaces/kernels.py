@@ -112,12 +112,16 @@ class Server:
             text=True,
         )
 
-    def socket(self) -> str | None:
+    def socket(self, wait: bool = True) -> str | None:
         """The socket path for :data:`SOCKET` once the server is ready; None when forked
-        kernels are off or the server did not come up (kernels then start from scratch)."""
+        kernels are off, the server did not come up, or (``wait=False``) it is not ready yet:
+        a kernel then starts from scratch, which beats waiting for the imports when a run
+        has few chapters."""
         if self.proc is not None and not self._waited:
-            self._waited = True
-            if _wait_ready(self.proc):
+            ready = _wait_ready(self.proc, READY_TIMEOUT if wait else 0.0)
+            if ready or wait or self.proc.poll() is not None:
+                self._waited = True
+            if ready:
                 self._socket, self.seconds = self._path, time.perf_counter() - self._t0
         return self._socket
 
@@ -147,12 +151,14 @@ class Server:
         self.close()
 
 
-def _wait_ready(proc: subprocess.Popen) -> bool:
-    """Whether the server printed ``ready`` (its imports done, its socket listening)."""
+def _wait_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> bool:
+    """Whether the server printed ``ready`` (its imports done, its socket listening) within
+    ``timeout`` seconds (0: only if it already has)."""
     sel = selectors.DefaultSelector()
     sel.register(proc.stdout, selectors.EVENT_READ)
-    deadline = time.monotonic() + READY_TIMEOUT
-    while (left := deadline - time.monotonic()) > 0:
+    deadline = time.monotonic() + timeout
+    while True:
+        left = max(0.0, deadline - time.monotonic())
         if not sel.select(timeout=left):
             break
         line = proc.stdout.readline()

@@ -248,9 +248,12 @@ def _build_html(root: Path) -> float:
 
 class _KernelServers:
     """One fork server (:class:`nnspaces.kernels.Server`) per kernel thread count, started at
-    once; calling it with a thread count waits for that server and gives its socket."""
+    once; calling it with a thread count gives that server's socket. With ``wait`` it waits
+    for the server's imports (worth it when each worker runs several chapters); without, a
+    chapter that starts before they are done gets a kernel started from scratch (a run of one
+    or two chapters)."""
 
-    def __init__(self, settings: set, log, started: dict | None = None):
+    def __init__(self, settings: set, log, started: dict | None = None, wait: bool = True):
         started = dict(started or {})
         for t in set(started) - settings:  # started early, in case: not needed after all
             started.pop(t).close()
@@ -258,7 +261,7 @@ class _KernelServers:
             t: started.get(t) or kernels.Server(dict(os.environ, **_thread_env(t)))
             for t in settings
         }
-        self.log, self.said = log, False
+        self.log, self.said, self.wait = log, False, wait
 
     @staticmethod
     def early(jobs: int) -> dict:
@@ -269,7 +272,7 @@ class _KernelServers:
 
     def __call__(self, threads: int | None) -> str | None:
         srv = self.servers.get(threads)
-        sock = srv.socket() if srv is not None else None
+        sock = srv.socket(wait=self.wait) if srv is not None else None
         if sock is not None and not self.said:
             self.said = True
             self.log(
@@ -292,8 +295,8 @@ def _run_parallel(
     in this process as it completes. Each start and end is logged with how many chapters
     remain. The first failure cancels the chapters not started and is raised once the
     running ones have ended. Each kernel gets ``threads`` threads (default
-    :func:`kernel_threads` of ``jobs``); ``server(threads)``: the socket of a fork server
-    whose kernels get that many, or None."""
+    :func:`kernel_threads` of ``jobs``); ``server(threads)``, asked at each start: the socket
+    of a fork server whose kernels get that many, or None (not ready yet, or none)."""
     server = server or (lambda threads: None)
     threads = kernel_threads(jobs) if threads is None else threads
 
@@ -306,7 +309,6 @@ def _run_parallel(
             with _environ(_thread_env(threads)):
                 finish(c, _execute(c, params[c.output], root, staging, server(threads)))
         return
-    sock = server(threads)
     queue_ = list(todo)
     with cf.ProcessPoolExecutor(max_workers=jobs) as pool:
         running = {}
@@ -315,7 +317,9 @@ def _run_parallel(
             c = queue_.pop(0)
             log(start_line(c) + f" ({threads} thread(s))")
             running[
-                pool.submit(_execute_in_worker, c, params[c.output], root, staging, threads, sock)
+                pool.submit(
+                    _execute_in_worker, c, params[c.output], root, staging, threads, server(threads)
+                )
             ] = c
 
         while queue_ and len(running) < jobs:
@@ -553,7 +557,9 @@ def reproduce(
     # every chapter gets the same threads, alone or not: the memoised results they read are
     # keyed by the thread count (reductions may round differently with another)
     threads = kernel_threads(jobs)
-    servers = _KernelServers({threads} if run_now else set(), log, started)
+    servers = _KernelServers(
+        {threads} if run_now else set(), log, started, wait=len(run_now) > jobs
+    )
     try:
         if run_now:
             for c in run_now:
