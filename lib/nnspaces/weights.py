@@ -529,13 +529,7 @@ def _install(entry: dict, cfg: TrainConfig, staged: Path, folder: Path) -> dict:
     """Copy one checked checkpoint into ``folder`` atomically, under its training run's lock."""
     target = folder / entry["file"]
     final = dataclasses.replace(cfg, weights="final").filename()
-    with cache.lock((folder / final).with_suffix(".lock")):
-        if target.is_file() and _sha256(target) == entry["sha256"]:
-            status = "already present"
-        else:
-            status = "replaced" if target.exists() else "installed"
-            with open(staged, "rb") as src:
-                cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
+    status = _copy_in(staged, target, entry["sha256"], (folder / final).with_suffix(".lock"))
     summary = {k: entry[k] for k in ("file", "model", "dataset", "seed", "weights")}
     return dict(summary, path=str(target), status=status)
 
@@ -565,14 +559,20 @@ def _install_result(entry: dict, staged: Path, root: Path) -> dict:
     """Copy one checked result into the cache ``root`` atomically, under the lock
     :func:`nnspaces.cache.memo` takes for it."""
     target = root / entry["file"]
-    with cache.lock(target.with_name(target.name + ".lock")):
-        if target.is_file() and _sha256(target) == entry["sha256"]:
-            status = "already present"
-        else:
-            status = "replaced" if target.exists() else "installed"
-            with open(staged, "rb") as src:
-                cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
+    status = _copy_in(staged, target, entry["sha256"], target.with_name(target.name + ".lock"))
     return {"file": entry["file"], "path": str(target), "status": status, "result": True}
+
+
+def _copy_in(staged: Path, target: Path, sha256: str, lock: Path) -> str:
+    """Copy ``staged`` to ``target`` atomically while holding ``lock``, unless ``target``
+    already has these bytes: ``"already present"``, ``"replaced"`` or ``"installed"``."""
+    with cache.lock(lock):
+        if target.is_file() and _sha256(target) == sha256:
+            return "already present"
+        status = "replaced" if target.exists() else "installed"
+        with open(staged, "rb") as src:
+            cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
+    return status
 
 
 def _sha256(path: Path) -> str:
