@@ -257,10 +257,7 @@ class _KernelServers:
         started = dict(started or {})
         for t in set(started) - settings:  # started early, in case: not needed after all
             started.pop(t).close()
-        self.servers = {
-            t: started.get(t) or kernels.Server(dict(os.environ, **_thread_env(t)))
-            for t in settings
-        }
+        self.servers = {t: started.get(t) or _KernelServers.start(t) for t in settings}
         self.log, self.said, self.wait = log, False, wait
 
     @staticmethod
@@ -268,7 +265,12 @@ class _KernelServers:
         """The server the chapters use, started before anything else (its imports overlap
         with the fingerprints and the data check): ``{threads: Server}``."""
         t = kernel_threads(jobs)
-        return {t: kernels.Server(dict(os.environ, **_thread_env(t)))}
+        return {t: _KernelServers.start(t)}
+
+    @staticmethod
+    def start(threads: int) -> kernels.Server:
+        """A fork server whose imports see the environment of kernels with ``threads``."""
+        return kernels.Server(dict(os.environ, **_thread_env(threads)))
 
     def __call__(self, threads: int | None) -> str | None:
         srv = self.servers.get(threads)
