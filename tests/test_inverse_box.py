@@ -270,3 +270,24 @@ def test_box_min_reports_a_failure_instead_of_an_approximation():
     W, z = _random_bounded_ls(6, 100, 5, False, 10.0)
     x, ok, _, kkt = _box_min(W, _ls_objective(z), np.full(100, 0.5), 0.0, 1.0, 0, 0)
     assert not ok and kkt > 1e-10
+
+
+def test_box_min_batch_solves_each_problem_as_if_alone():
+    """Problems sharing W solved in one batch (phase 1 batched): each answer is a KKT point
+    with the error of the same problem solved alone (to round-off), including a reachable
+    one (zero residual) that stops long before the others."""
+    from nnspaces.inverse.box import _box_min, _box_min_batch, _ls_objective
+    from nnspaces.inverse.closed_form import _selu_objective
+
+    W, b, _ = _selu_problem(10, 300, 7)
+    rng = np.random.default_rng(8)
+    phis = [_selu_objective(b, _selu_problem(10, 300, s)[2]) for s in (9, 10, 11)]
+    phis.append(_ls_objective(W @ rng.uniform(0, 1, 300)))  # reachable: zero residual
+    starts = rng.uniform(0, 1, (len(phis), 300))
+    batch = _box_min_batch(W, phis, starts, 0.0, 1.0)
+    for phi, start, (x, ok, _, _) in zip(phis, starts, batch):
+        alone, ok_alone, _, _ = _box_min(W, phi, start, 0.0, 1.0)
+        assert ok and ok_alone and x.min() >= 0 and x.max() <= 1
+        err, err_alone = phi(W @ x)[0], phi(W @ alone)[0]
+        assert abs(err - err_alone) <= 1e-12 * max(err_alone, 1.0)
+        assert _kkt_violation(W, phi(W @ x)[1], x, floor=1e-6) <= 1e-9

@@ -359,7 +359,8 @@ def _box_min(
         Phase 1 and phase 2 steps together.
     kkt : float
         The relative KKT residual ``‖v‖ / ‖g‖`` of :func:`_box_kkt` at ``x`` (``ok`` also
-        when ``‖v‖`` is round-off against the start's gradient: a zero-residual problem).
+        when ``‖v‖ ≤ 1e-13 ‖W‖ max(‖∇φ‖ at the start, ‖|W| |x|‖)``, round-off of the
+        gradient: a zero-residual problem).
 
     Notes
     -----
@@ -385,14 +386,39 @@ def _box_min(
     ``ok`` comes from an independent check of the KKT conditions at the end
     (:func:`_box_kkt`), never from the iteration's own stopping rule.
     """
-    x = np.clip(np.asarray(x, dtype=float), lo, hi)
-    # the size of the gradient at the start: where the answer's gradient is round-off (a
-    # zero-residual least squares), the relative residual means nothing and this decides
-    floor = 1e-13 * float(np.linalg.norm(W)) * float(np.linalg.norm(phi(W @ x)[1]))
-    x, it1 = _prox_newton(W, phi, x, lo, hi, max_outer)
-    x, it2 = _active_set(W, phi, x, lo, hi, max_iter)
-    kkt, size = _box_kkt(W, phi(W @ x)[1], x, lo, hi)
-    return x, bool(kkt <= kkt_tol or size <= floor), it1 + it2, kkt
+    return _box_min_batch(
+        W, [phi], np.asarray(x, dtype=float)[None], lo, hi, max_outer, max_iter, kkt_tol
+    )[0]
+
+
+def _box_min_batch(
+    W: np.ndarray,
+    phis: list,
+    X: np.ndarray,
+    lo: float,
+    hi: float,
+    max_outer: int = 60,
+    max_iter: int = 200,
+    kkt_tol: float = 1e-10,
+) -> list[tuple[np.ndarray, bool, int, float]]:
+    """:func:`_box_min` for ``B`` problems that share ``W`` (m, n): ``phis`` (B callables),
+    starts ``X`` (B, n). Phase 1 runs on all of them at once (the dual Newton systems of
+    the problems are solved as one batch); phase 2 and the KKT check run per problem.
+    Returns ``_box_min``'s ``(x (n,), ok, iterations, kkt)`` for each problem, in order."""
+    X = np.clip(np.array(X, dtype=float, ndmin=2), lo, hi)  # (B, n)
+    # where the answer's gradient is round-off (a zero-residual least squares) the relative
+    # residual means nothing: there the size of the gradient at the start, or the round-off
+    # of W x itself (|W| |x|), decides
+    norm_w = float(np.linalg.norm(W))
+    starts = [float(np.linalg.norm(phi(W @ x)[1])) for phi, x in zip(phis, X)]
+    X, steps1 = _prox_newton(W, phis, X, lo, hi, max_outer)
+    out = []
+    for phi, x, it1, start in zip(phis, X, steps1, starts):
+        x, it2 = _active_set(W, phi, x, lo, hi, max_iter)
+        kkt, size = _box_kkt(W, phi(W @ x)[1], x, lo, hi)
+        floor = 1e-13 * norm_w * max(start, float(np.linalg.norm(np.abs(W) @ np.abs(x))))
+        out.append((x, bool(kkt <= kkt_tol or size <= floor), int(it1) + it2, kkt))
+    return out
 
 
 def _box_kkt(W: np.ndarray, mu: np.ndarray, x: np.ndarray, lo: float, hi: float):
@@ -406,81 +432,128 @@ def _box_kkt(W: np.ndarray, mu: np.ndarray, x: np.ndarray, lo: float, hi: float)
     return (vn / gn if gn > 0 else 0.0), vn
 
 
-def _prox_newton(W, phi, x, lo, hi, max_outer, grow=3.0, inner_tol=1e-6):
-    """Phase 1 of :func:`_box_min`: ``(x (n,), steps)``."""
+def _prox_newton(W, phis, X, lo, hi, max_outer, grow=3.0, inner_tol=1e-6):
+    """Phase 1 of :func:`_box_min` for problems sharing ``W`` (m, n): ``phis`` (B callables),
+    starts ``X`` (B, n) in the box → ``(X (B, n), steps (B,))``. Each problem stops on its
+    own; the dual solves of those still running form one batch (:func:`_prox_dual`)."""
     m = W.shape[0]
-    u = W @ x
-    val, mu, h, gn = phi(u)
-    gmax = float(np.abs(W.T @ mu).max(initial=0.0))
-    if gmax == 0.0:
-        return x, 0
-    sigma, y, pattern, k = 1.0 / gmax, mu.copy(), None, 0
-    while k < max_outer:
-        k += 1
-        if float(np.abs(W.T @ mu).max()) <= 1e-14 * gmax or sigma * gmax > 1e15:
-            break  # a stationary point to round-off (zero residual), or no room to grow σ
-        Hi = 1.0 / np.where(h > 0, h, gn)  # (m,) inverse of the positive model Hessian
-        c = u - mu * Hi
-        tol = inner_tol * (1.0 + float(np.linalg.norm(c)))
-        y, xy = _prox_dual(W, Hi, c, x, sigma, y, lo, hi, tol)
-        d = xy - x  # the model's step, inside the box
-        du = W @ d
-        slope, s = min(float(mu @ du), 0.0), 1.0
-        while phi(u + s * du)[0] > val + 1e-4 * s * slope and s > 1e-8:
-            s *= 0.5
-        x = np.clip(x + s * d, lo, hi) if s < 1.0 else xy
-        u = W @ x
-        val, mu, h, gn = phi(u)
-        new = (x <= lo).astype(np.int8) - (x >= hi)
-        free = int(np.count_nonzero(new == 0))
-        if pattern is not None and s == 1.0 and free <= m and np.array_equal(new, pattern):
+    X = X.copy()
+    U = X @ W.T  # (B, m)
+    state = [phi(u) for phi, u in zip(phis, U)]
+    val = np.array([st[0] for st in state])  # (B,)
+    MU, H, GN = (np.array([st[i] for st in state]) for i in (1, 2, 3))  # (B, m) each
+    gmax = np.abs(MU @ W).max(axis=1, initial=0.0)  # (B,)
+    steps = np.zeros(len(X), dtype=int)
+    running = gmax > 0.0
+    sigma = np.where(running, 1.0 / np.where(running, gmax, 1.0), 0.0)  # (B,)
+    Y, pattern = MU.copy(), [None] * len(X)
+    for _ in range(max_outer):
+        rows = np.flatnonzero(running)
+        if not len(rows):
             break
-        pattern, sigma = new, sigma * grow
-    return x, k
+        steps[rows] += 1
+        # a stationary point to round-off (zero residual), or no room to grow σ
+        stop = (np.abs(MU[rows] @ W).max(axis=1) <= 1e-14 * gmax[rows]) | (
+            sigma[rows] * gmax[rows] > 1e15
+        )
+        running[rows[stop]] = False
+        rows = rows[~stop]
+        if not len(rows):
+            break
+        Hi = 1.0 / np.where(H[rows] > 0, H[rows], GN[rows])  # inverse positive model Hessians
+        C = U[rows] - MU[rows] * Hi
+        tol = inner_tol * (1.0 + np.linalg.norm(C, axis=1))
+        Y[rows], XY = _prox_dual(W, Hi, C, X[rows], sigma[rows], Y[rows], lo, hi, tol)
+        D = XY - X[rows]  # the models' steps, inside the box
+        DU = D @ W.T
+        for i, xy, d, du in zip(rows, XY, D, DU):
+            phi, u = phis[i], U[i]
+            slope, s = min(float(MU[i] @ du), 0.0), 1.0
+            while phi(u + s * du)[0] > val[i] + 1e-4 * s * slope and s > 1e-8:
+                s *= 0.5
+            X[i] = np.clip(X[i] + s * d, lo, hi) if s < 1.0 else xy
+            U[i] = W @ X[i]
+            val[i], MU[i], H[i], GN[i] = phi(U[i])
+            new = (X[i] <= lo).astype(np.int8) - (X[i] >= hi)
+            free = int(np.count_nonzero(new == 0))
+            if pattern[i] is not None and s == 1.0 and free <= m:
+                if np.array_equal(new, pattern[i]):
+                    running[i] = False
+                    continue
+            pattern[i], sigma[i] = new, sigma[i] * grow
+    return X, steps
 
 
-def _prox_dual(W, Hi, c, xbar, sigma, y, lo, hi, tol, max_iter=50):
-    """Semismooth Newton on the dual of ``min ½‖W x − c‖²_H + (1/2σ)‖x − x̄‖²`` over the box:
-    ``ψ(y) = ½yᵀH⁻¹y + cᵀy − min_box (yᵀW x + (1/2σ)‖x − x̄‖²)``, convex, with gradient
-    ``H⁻¹y + c − W x(y)``, ``x(y) = clip(x̄ − σWᵀy)``. Returns ``(y (m,), x(y) (n,))``."""
+def _prox_dual(W, Hi, C, Xbar, sigma, Y, lo, hi, tol, max_iter=50):
+    """Semismooth Newton on the duals of ``min ½‖W x − c‖²_H + (1/2σ)‖x − x̄‖²`` over the box,
+    for problems sharing ``W`` (m, n): ``Hi``, ``C``, ``Y`` (B, m), ``Xbar`` (B, n), ``sigma``,
+    ``tol`` (B,). Each dual ``ψ(y) = ½yᵀH⁻¹y + cᵀy − min_box (yᵀW x + (1/2σ)‖x − x̄‖²)`` is
+    convex, with gradient ``H⁻¹y + c − W x(y)``, ``x(y) = clip(x̄ − σWᵀy)``. Returns
+    ``(Y (B, m), X(Y) (B, n))``; each problem stops on its own."""
     m = W.shape[0]
 
-    def psi(y):
-        v = xbar - sigma * (W.T @ y)
-        xy = np.clip(v, lo, hi)
-        dx = xy - xbar
-        q = float(y @ (W @ xy)) + 0.5 / sigma * float(dx @ dx)
-        return 0.5 * float(y @ (Hi * y)) + float(c @ y) - q, Hi * y + c - W @ xy, v, xy
+    def psi(Y, k):  # the rows k of the batch at duals Y (len(k), m)
+        V = Xbar[k] - sigma[k, None] * (Y @ W)
+        XY = np.clip(V, lo, hi)
+        DX = XY - Xbar[k]
+        WX = XY @ W.T
+        q = np.vecdot(Y, WX) + 0.5 / sigma[k] * np.vecdot(DX, DX)
+        val = 0.5 * np.vecdot(Y, Hi[k] * Y) + np.vecdot(C[k], Y) - q
+        return val, Hi[k] * Y + C[k] - WX, V, XY
 
-    val, g, v, xy = psi(y)
+    Y = Y.copy()
+    allk = np.arange(len(Y))
+    val, G, V, XY = psi(Y, allk)
+    running = np.ones(len(Y), dtype=bool)
     for _ in range(max_iter):
-        gnorm = float(np.linalg.norm(g))
-        if gnorm <= tol:
+        gnorm = np.linalg.norm(G, axis=1)
+        running &= gnorm > tol
+        k = np.flatnonzero(running)
+        if not len(k):
             break
-        WF = W[:, (v > lo) & (v < hi)]
-        M = sigma * (WF @ WF.T)
-        M[np.diag_indices(m)] += Hi
-        try:
-            dy = -np.linalg.solve(M, g)
-        except np.linalg.LinAlgError:
-            break
-        slope, s = float(g @ dy), 1.0
-        if not np.isfinite(slope):
-            break
-        while True:
-            new = psi(y + s * dy)
+        F = ((V[k] > lo) & (V[k] < hi)).astype(float)  # (b, n) the unclipped pixels
+        M = sigma[k, None, None] * ((W * F[:, None, :]) @ W.T)  # (b, m, m)
+        M[:, np.arange(m), np.arange(m)] += Hi[k]
+        dY = -_solve_each(M, G[k])
+        slope = np.vecdot(G[k], dY)
+        ok = np.isfinite(slope) & np.isfinite(dY).all(axis=1)
+        running[k[~ok]] = False
+        k, dY, slope = k[ok], dY[ok], slope[ok]
+        s = np.ones(len(k))
+        todo = np.arange(len(k))  # positions in k still searching for a step
+        while len(todo):
+            kk = k[todo]
+            nv, nG, nV, nXY = psi(Y[kk] + s[todo, None] * dY[todo], kk)
             # near the answer ψ's decrease drowns in round-off: accept a full step that
             # halves the gradient; otherwise Armijo
-            if new[0] <= val + 1e-4 * s * slope or (
-                s == 1.0 and np.linalg.norm(new[1]) < 0.5 * gnorm
-            ):
-                break
-            s *= 0.5
-            if s < 1e-10:
-                return y, xy
-        y = y + s * dy
-        val, g, v, xy = new
-    return y, xy
+            accept = (nv <= val[kk] + 1e-4 * s[todo] * slope[todo]) | (
+                (s[todo] == 1.0) & (np.linalg.norm(nG, axis=1) < 0.5 * gnorm[kk])
+            )
+            acc = todo[accept]
+            ka = k[acc]
+            Y[ka] += s[acc, None] * dY[acc]
+            val[ka], G[ka], V[ka], XY[ka] = nv[accept], nG[accept], nV[accept], nXY[accept]
+            todo = todo[~accept]
+            s[todo] *= 0.5
+            gave_up = s[todo] < 1e-10
+            running[k[todo[gave_up]]] = False
+            todo = todo[~gave_up]
+    return Y, XY
+
+
+def _solve_each(M: np.ndarray, G: np.ndarray) -> np.ndarray:
+    """``M⁻¹g`` for each of the systems ``M`` (b, m, m), ``G`` (b, m); a row whose system is
+    singular (never seen: each ``M`` is positive definite) gets NaN, which stops it."""
+    try:
+        return np.linalg.solve(M, G[..., None])[..., 0]
+    except np.linalg.LinAlgError:
+        out = np.full_like(G, np.nan)
+        for i in range(len(G)):
+            try:
+                out[i] = np.linalg.solve(M[i], G[i])
+            except np.linalg.LinAlgError:
+                pass
+        return out
 
 
 def _active_set(W, phi, x, lo, hi, max_iter):

@@ -14,7 +14,7 @@ import torch
 from torch import nn
 
 from ..spaces import LayerSpaces, layer_spaces
-from .box import _box_min, _box_qp
+from .box import _box_min_batch, _box_qp
 from .common import _leaf_modules, _reject_unused
 from .gauss_newton import solve as gauss_newton
 from .result import InverseResult, _build_results, _forward1, _mse
@@ -185,18 +185,21 @@ def _refine(f, sp, b, T, X, iterations, messages, feasible, box, max_iter):
     """Unreachable targets of a SELU layer, in place: nearest in pre-activation space is not
     nearest in output space, so each point (the box point :func:`_boxed` proved the target
     out of reach at) is refined on the output error ``½‖selu(W x + b) − t‖²`` over the box by
-    :func:`~nnspaces.inverse.box._box_min`, to an exact KKT point; those where it fails
+    :func:`~nnspaces.inverse.box._box_min_batch` (all of them at once), to an exact KKT point; those where it fails
     (never seen) by box Gauss–Newton, all of them in one batch."""
     out = [i for i, ok in enumerate(feasible) if not ok]
     if not out:
         return
     W = sp.matrix.numpy()  # (m, n) float64
     bias = np.zeros(W.shape[0]) if b is None else b.cpu().double().numpy()
+    found = _box_min_batch(
+        W,
+        [_selu_objective(bias, T[i].cpu().double().numpy()) for i in out],
+        np.stack([X[i].reshape(-1).cpu().double().numpy() for i in out]),
+        *box,
+    )
     failed = []
-    for i in out:
-        x0 = X[i].reshape(-1).cpu().double().numpy()
-        objective = _selu_objective(bias, T[i].cpu().double().numpy())
-        x, ok, iters, kkt = _box_min(W, objective, x0, *box)
+    for i, (x, ok, iters, kkt) in zip(out, found):
         if not ok:
             failed.append(i)
             continue
