@@ -11,6 +11,7 @@ JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 FORCE ?=
 FORCE_FLAG := $(if $(FORCE),--force,)
 WEIGHTS ?=
+WEIGHTS_FLAG := $(if $(WEIGHTS),--weights $(WEIGHTS),)
 RECOMPUTE ?=
 
 .PHONY: install book test smoke lab bench clean pdf
@@ -24,8 +25,7 @@ $(STAMP): requirements.txt pyproject.toml
 install: $(STAMP)
 
 book: install  ## train what is missing, execute the chapters that changed (FORCE=1: all), build _build/html
-	$(if $(WEIGHTS),$(BIN)/python -m nnspaces weights import $(WEIGHTS))
-	$(if $(RECOMPUTE),NNSPACES_RECOMPUTE=1 )$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG) $(FORCE_FLAG)
+	$(if $(RECOMPUTE),NNSPACES_RECOMPUTE=1 )$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG) $(FORCE_FLAG) $(WEIGHTS_FLAG)
 
 test: install  ## lint, layers, unit tests, and the smoke profile end to end
 	$(BIN)/ruff check .

@@ -9,8 +9,9 @@
 - ``one_chapter``: one chapter's inputs changed (its stored fingerprint no longer matches):
   that chapter runs, the appendix that reads the run log, and the HTML build; reported with
   the overhead beyond the time of the chapters that ran.
-- ``bundle``: a fresh cache filled from a weights bundle (``weights export`` / ``import``),
-  then a full build: what a newcomer with the CI's bundle pays.
+- ``bundle``: ``reproduce --weights`` (``make book WEIGHTS=…``) on a fresh cache: the
+  bundle (``weights export``) checked and imported, then a full build; what a newcomer with
+  the CI's bundle pays.
 """
 
 from __future__ import annotations
@@ -44,9 +45,12 @@ def _nnspaces(args: list[str], cache: Path | None, recompute: bool = False) -> t
     return wall, proc.stdout
 
 
-def _reproduce(profile, work: Path, cache, jobs, force=False, recompute=False) -> dict:
+def _reproduce(
+    profile, work: Path, cache, jobs, force=False, recompute=False, weights: Path | None = None
+) -> dict:
     args = ["reproduce", "--profile", profile, "--workdir", str(work)]
     args += ([] if jobs is None else ["--jobs", str(jobs)]) + (["--force"] if force else [])
+    args += [] if weights is None else ["--weights", str(weights)]
     wall, out = _nnspaces(args, cache, recompute)
     run = json.loads((work / "book" / "chapters" / "_run.json").read_text())
     ran = [line.split("] ")[1].split(":")[0] for line in out.splitlines() if ": started" in line]
@@ -56,6 +60,7 @@ def _reproduce(profile, work: Path, cache, jobs, force=False, recompute=False) -
         "chapters_run": ran,
         "training": run.get("training", {}) if ran else {},
         "jobs": run.get("jobs", 1),
+        "weights_import": run.get("weights_import"),
     }
 
 
@@ -75,14 +80,13 @@ def _one_chapter(profile, work: Path, cache, jobs) -> dict:
 def _bundle(profile, tmp: Path, cache, jobs) -> dict:
     bundle = tmp / "weights.tar"
     export_s, _ = _nnspaces(["weights", "export", str(bundle), "--profile", profile], cache)
-    fresh = tmp / "fresh-cache"
-    import_s, _ = _nnspaces(["weights", "import", str(bundle)], fresh)
-    r = _reproduce(profile, tmp / "bundle-work", fresh, jobs)
+    # `make book WEIGHTS=…`: one command imports the bundle into a fresh cache and builds
+    r = _reproduce(profile, tmp / "bundle-work", tmp / "fresh-cache", jobs, weights=bundle)
     r.update(
         export_seconds=export_s,
-        import_seconds=import_s,
+        import_seconds=r["weights_import"]["seconds"],
         bundle_mb=bundle.stat().st_size / 2**20,
-        wall_with_import_seconds=r["wall_seconds"] + import_s,
+        wall_with_import_seconds=r["wall_seconds"],
     )
     return r
 

@@ -452,3 +452,37 @@ RESULT_REFUSALS = {
 @pytest.mark.parametrize("case", RESULT_REFUSALS)
 def test_a_damaged_result_is_refused_and_the_cache_left_alone(with_results, target, tmp_path, case):
     _refused_leaving_the_cache(with_results[1], *RESULT_REFUSALS[case], target, tmp_path)
+
+
+# --- `reproduce --weights` (`make book WEIGHTS=…`) ------------------------------------------
+
+
+def test_reproduce_imports_a_bundle_before_it_plans(source, tmp_path, monkeypatch, capsys):
+    """The bundle's checkpoints are in the cache when the plan (whose fingerprints name them)
+    starts; a damaged bundle stops the run before the plan, the cache as it was."""
+    from nnspaces import reproduce
+
+    _, bundle, manifest = source
+    fresh = tmp_path / "fresh"
+    monkeypatch.setenv("NNSPACES_CACHE", str(fresh))
+    seen = []
+
+    class Planned(Exception):
+        pass
+
+    def plan(*args, **kwargs):
+        seen.append(sorted(p.name for p in (fresh / "models").glob("*.pt")))
+        raise Planned
+
+    monkeypatch.setattr(reproduce, "_plan", plan)
+    with pytest.raises(Planned):
+        reproduce.reproduce("smoke", workdir=tmp_path / "w", build=False, weights=bundle)
+    assert seen == [sorted(e["file"] for e in manifest["files"])]
+
+    bad = tmp_path / "bad.tar"
+    bad.write_bytes(bundle.read_bytes()[:5000])  # truncated
+    before = _listing(fresh)
+    argv = ["reproduce", "--profile", "smoke", "--workdir", str(tmp_path / "w")]
+    assert cli.main([*argv, "--weights", str(bad)]) == 1
+    assert "nnspaces reproduce: error: cannot read bundle" in capsys.readouterr().err
+    assert len(seen) == 1 and _listing(fresh) == before

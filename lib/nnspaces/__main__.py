@@ -29,6 +29,11 @@ def main(argv: list[str] | None = None) -> int:
     rep.add_argument(
         "--force", action="store_true", help="re-execute every chapter, changed or not"
     )
+    rep.add_argument(
+        "--weights",
+        metavar="FILE",
+        help="import this weights bundle (`weights export`) into the cache first",
+    )
     sub.add_parser("profiles", help="list the profiles")
     nets = sub.add_parser("networks", help="list the networks a profile trains (cached or not)")
     nets.add_argument("--profile", default="default", help=f"one of {_r.profile_names()}")
@@ -67,6 +72,7 @@ def main(argv: list[str] | None = None) -> int:
             args.workdir,
             jobs=args.jobs,
             force=args.force,
+            weights=args.weights,
         )
     except (_r.ReproduceError, ValueError) as e:
         print(f"nnspaces reproduce: error: {e}", file=sys.stderr)

@@ -20,12 +20,14 @@ from __future__ import annotations
 
 import concurrent.futures as cf
 import contextlib
+import importlib
 import json
 import os
 import re
 import shutil
 import subprocess
 import sys
+import threading
 import time
 from dataclasses import replace
 from datetime import UTC, datetime
@@ -108,6 +110,35 @@ def longest_first(todo: list[Chapter], seconds: dict) -> list[Chapter]:
         key=lambda c: -seconds[c.output],
     )
     return timed + [c for c in todo if c not in timed]
+
+
+def _import_weights(path: str | Path, log) -> dict:
+    """Import the weights bundle at ``path`` into the cache; what the run log records of it."""
+    from . import weights
+
+    t0 = time.perf_counter()
+    rows = weights.import_bundle(path)
+    seconds = time.perf_counter() - t0
+    nets = sum(1 for r in rows if not r.get("result"))
+    log(
+        f"[reproduce] weights bundle {path}: {nets} checkpoints and {len(rows) - nets} cached "
+        f"results checked and imported ({seconds:.1f} s)"
+    )
+    return {"file": str(path), "checkpoints": nets, "results": len(rows) - nets, "seconds": seconds}
+
+
+def _import_in_background(*modules: str) -> threading.Thread:
+    """Import ``modules`` in a thread of this process (started; join it before forking).
+    A module that fails to import raises again where it is used."""
+
+    def run() -> None:
+        for name in modules:
+            with contextlib.suppress(Exception):
+                importlib.import_module(name)
+
+    thread = threading.Thread(target=run, name="nnspaces-preload", daemon=True)
+    thread.start()
+    return thread
 
 
 def _thread_env(threads: int) -> dict:
@@ -488,6 +519,7 @@ def reproduce(
     jobs: int | None = None,
     force: bool = False,
     bars: bool = True,
+    weights: str | Path | None = None,
 ) -> dict:
     """Train what is missing, execute the chapters whose inputs changed, build the book.
 
@@ -515,6 +547,11 @@ def reproduce(
         in the cache is recomputed only with ``NNSPACES_RECOMPUTE=1`` in the environment.)
     bars : bool
         tqdm bars for the networks in training.
+    weights : path, optional
+        A weights bundle (``nnspaces weights export``) imported into the cache first
+        (:func:`nnspaces.weights.import_bundle`: every digest checked, nothing installed
+        from a bad one); in this process, so that the torch and torchvision it imports serve
+        the data check too, while the kernels' fork server imports beside it.
 
     Returns
     -------
@@ -543,7 +580,10 @@ def reproduce(
         _prepare_workdir(root, work)
     started = _KernelServers.early(jobs)
     try:
+        imported = None if weights is None else _import_weights(weights, log)
         todo, run, params, fps, why, force = _plan(root, work, only, profile_name, force, jobs, log)
+        if imported is not None:
+            run["weights_import"] = imported
     except BaseException:
         for srv in started.values():
             srv.close()
@@ -562,6 +602,10 @@ def reproduce(
     servers = _KernelServers(
         {threads} if run_now else set(), log, started, wait=len(run_now) > jobs
     )
+    # papermill (and nbformat, which builds a URI grammar at import) imported here, beside the
+    # data check and the training stage, so that the chapter workers, forked from this
+    # process, start with it imported (each worker importing it took 2–10 s)
+    preload = _import_in_background("papermill", "nbformat") if run_now else None
     try:
         if run_now:
             for c in run_now:
@@ -622,6 +666,8 @@ def reproduce(
             (staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
             (staging / f"{c.output}.results.jsonl").unlink(missing_ok=True)
         t0 = time.perf_counter()
+        if preload is not None:
+            preload.join()  # a fork while another thread imports could copy a held lock
         _run_parallel(first, params, root, staging, jobs, finish, log, servers, threads)
         _run_parallel(reads_log, params, root, staging, 1, finish, log, servers, threads)
     finally:

@@ -25,12 +25,14 @@ version would compute differently is never read, only recomputed.
 
 from __future__ import annotations
 
+import concurrent.futures as cf
 import dataclasses
 import datetime
 import functools
 import hashlib
 import io
 import json
+import os
 import re
 import shutil
 import tarfile
@@ -173,12 +175,21 @@ def import_bundle(path: str | Path, cache_dir: str | Path | None = None) -> list
     """
     path = Path(path)
     folder = _models_folder(cache_dir)
-    with tempfile.TemporaryDirectory(prefix="nnspaces-bundle-") as tmp:
+    folder.parent.mkdir(parents=True, exist_ok=True)
+    # staged inside the cache (one file system): a checked file is then renamed into place,
+    # not copied; the staging folder goes, whatever happens
+    with (
+        tempfile.TemporaryDirectory(prefix=".bundle-import-", dir=folder.parent) as tmp,
+        cf.ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) as pool,
+    ):
         raw, staged = _unpack(path, Path(tmp))
         manifest = _parse_manifest(raw, staged, path)
-        checked = [_verify_entry(e, staged[e["file"]], manifest) for e in manifest["files"]]
-        for e in manifest["results"]:
-            _verify_result(e, staged[e["file"]])
+        # the checks (hashing and safe loads, much of it outside the GIL) two at a time; the
+        # first problem in the manifest's order is the one reported
+        checked = list(
+            pool.map(lambda e: _verify_entry(e, staged[e["file"]], manifest), manifest["files"])
+        )
+        list(pool.map(lambda e: _verify_result(e, staged[e["file"]]), manifest["results"]))
         rows = [_install(entry, cfg, staged[entry["file"]], folder) for entry, cfg in checked]
         results = [
             _install_result(e, staged[e["file"]], folder.parent) for e in manifest["results"]
@@ -510,7 +521,8 @@ def _checkpoint_problem(ckpt, key: dict, model: str) -> str | None:
 @functools.cache
 def _parameter_shapes(model: str) -> dict[str, tuple]:
     """Name → shape of every tensor in ``model``'s state_dict (built once per process)."""
-    return {k: tuple(v.shape) for k, v in models.build(model).state_dict().items()}
+    with torch.device("meta"):  # shapes only: no memory, no initialisation
+        return {k: tuple(v.shape) for k, v in models.build(model).state_dict().items()}
 
 
 def _entry_problem(entry: dict, cfg: TrainConfig, ckpt: dict) -> str | None:
@@ -526,7 +538,7 @@ def _entry_problem(entry: dict, cfg: TrainConfig, ckpt: dict) -> str | None:
 
 
 def _install(entry: dict, cfg: TrainConfig, staged: Path, folder: Path) -> dict:
-    """Copy one checked checkpoint into ``folder`` atomically, under its training run's lock."""
+    """Move one checked checkpoint into ``folder`` atomically, under its training run's lock."""
     target = folder / entry["file"]
     final = dataclasses.replace(cfg, weights="final").filename()
     status = _copy_in(staged, target, entry["sha256"], (folder / final).with_suffix(".lock"))
@@ -556,7 +568,7 @@ def _verify_result(entry: dict, staged: Path) -> None:
 
 
 def _install_result(entry: dict, staged: Path, root: Path) -> dict:
-    """Copy one checked result into the cache ``root`` atomically, under the lock
+    """Move one checked result into the cache ``root`` atomically, under the lock
     :func:`nnspaces.cache.memo` takes for it."""
     target = root / entry["file"]
     status = _copy_in(staged, target, entry["sha256"], target.with_name(target.name + ".lock"))
@@ -564,14 +576,20 @@ def _install_result(entry: dict, staged: Path, root: Path) -> dict:
 
 
 def _copy_in(staged: Path, target: Path, sha256: str, lock: Path) -> str:
-    """Copy ``staged`` to ``target`` atomically while holding ``lock``, unless ``target``
-    already has these bytes: ``"already present"``, ``"replaced"`` or ``"installed"``."""
+    """Move ``staged`` to ``target`` atomically (a rename, else a copy) while holding
+    ``lock``, unless ``target`` already has these bytes: ``"already present"``,
+    ``"replaced"`` or ``"installed"``."""
     with cache.lock(lock):
         if target.is_file() and _sha256(target) == sha256:
             return "already present"
         status = "replaced" if target.exists() else "installed"
-        with open(staged, "rb") as src:
-            cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.chmod(staged, 0o644)  # as any file of a shared cache
+        try:
+            os.replace(staged, target)  # atomic; ``staged`` is on the cache's file system
+        except OSError:  # another file system after all (a cache folder that is a mount)
+            with open(staged, "rb") as src:
+                cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
     return status
 
 
