@@ -72,6 +72,32 @@ def test_start_agreement_counts_as_a_direct_comparison():
     )
 
 
+def test_a_start_that_led_to_the_same_image_counts_as_the_paper_start():
+    """When several start images end at the chosen image (choose_best's ``same_image``), the
+    paper's start is picked if it is one of them, and the line says how often that happened."""
+    best = _paper_best()
+    paper_starts = compare.paper_choices()
+    best["method"] = "closed-form"
+    best["start"] = "noise"  # never the paper's start below: other starts lead to our image
+    others = [
+        ",".join(sorted({p for p, _ in paper_starts[(n, d)]} | {"noise"}))
+        for n, d in zip(best.network, best.digit)
+    ]
+    best["same_image"] = others
+    t = compare.start_agreement(best)
+    assert t["same_start"].all() and (t["starts_same_image"] >= 2).all()
+    assert "in 30 of the pairs several start images led to the chosen image" in (
+        compare.figure3_comparison(t, "mnist")
+    )
+    best["same_image"] = "noise"  # only itself: back to the direct comparison
+    t = compare.start_agreement(best)
+    direct = [
+        "noise" in {p for p, _ in paper_starts[(n, d)]} for n, d in zip(best.network, best.digit)
+    ]
+    assert t["same_start"].tolist() == direct and (t["starts_same_image"] == 1).all()
+    assert "several start images" not in compare.figure3_comparison(t, "mnist")
+
+
 def test_start_agreement_refuses_what_the_paper_does_not_show():
     with pytest.raises(ValueError, match="missing"):
         compare.start_agreement(pd.DataFrame({"network": ["fcnn1"], "digit": [0]}))

@@ -105,6 +105,24 @@ def test_choose_best_applies_the_stated_rule():
     assert best.iloc[0]["label"] == "noise+gauss-newton" and best.iloc[0]["fallback"] == ""
 
 
+def test_choose_best_names_one_start_when_several_end_at_the_same_image():
+    """Errors and distances equal to round-off (one image reached from several starts): the
+    first start in START_KINDS order is named whatever the rows' order, and ``same_image``
+    lists every start that reached it; a real difference in distance still decides."""
+    rows = [
+        _row("noise", "closed-form", 0.0419417185670288, dist=16.231049932709297),
+        _row("min", "closed-form", 0.0419417185670287, dist=16.231049932709293),
+        _row("avg-min", "closed-form", 0.0419417185670288, dist=16.231049932709290),
+        _row("avg", "gradient", 0.05, dist=1.0),
+    ]
+    for order in (rows, rows[::-1], rows[1:] + rows[:1]):
+        best = choose_best(pd.DataFrame(order)).iloc[0]
+        assert best["label"] == "min+closed-form" and best["same_image"] == "min,avg-min,noise"
+    rows[2]["dist_class_mean"] = 16.0  # avg-min's image is really nearer the class mean
+    best = choose_best(pd.DataFrame(rows)).iloc[0]
+    assert best["label"] == "avg-min+closed-form" and best["same_image"] == "avg-min"
+
+
 def test_choose_best_falls_back_and_flags():
     df = pd.DataFrame(
         [

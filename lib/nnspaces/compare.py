@@ -173,8 +173,10 @@ def start_agreement(
     -------
     table : pandas.DataFrame
         One row per row of ``best``: ``network, digit, paper`` (its ``start+method`` labels,
-        `` or ``-joined), ``ours`` (``start+method``), ``same_start`` (our start image is one the
-        paper names for that digit) and ``same_method`` (our method is one it names).
+        `` or ``-joined), ``ours`` (``start+method``), ``same_start`` (our start image, or one
+        that led to the same image — ``best``'s column ``same_image`` when present — is one the
+        paper names for that digit), ``same_method`` (our method is one it names) and
+        ``starts_same_image`` (how many start images led to our image).
 
     Raises
     ------
@@ -200,18 +202,29 @@ def start_agreement(
                 f"the paper's Figure 3 has no image for network {key[0]!r} digit {key[1]}"
             )
         pairs = theirs[key]
+        tied = {r.start} | set(filter(None, str(getattr(r, "same_image", "") or "").split(",")))
         rows.append(
             {
                 "network": r.network,
                 "digit": int(r.digit),
                 "paper": " or ".join(f"{s}+{m}" for s, m in pairs),
                 "ours": f"{r.start}+{r.method}",
-                "same_start": r.start in {s for s, _ in pairs},
+                "same_start": bool(tied & {s for s, _ in pairs}),
                 "same_method": r.method in {m for _, m in pairs},
+                "starts_same_image": len(tied),
             }
         )
     return pd.DataFrame(
-        rows, columns=["network", "digit", "paper", "ours", "same_start", "same_method"]
+        rows,
+        columns=[
+            "network",
+            "digit",
+            "paper",
+            "ours",
+            "same_start",
+            "same_method",
+            "starts_same_image",
+        ],
     )
 
 
@@ -242,6 +255,13 @@ def figure3_comparison(table: pd.DataFrame, dataset: str) -> str:
         f"{int(table['same_start'].sum())} of the {len(table)} network–digit pairs run ({nets}), "
         f"and the paper's method for {int(table['same_method'].sum())} of them"
     )
+    if "starts_same_image" in table:
+        shared = int((table["starts_same_image"] > 1).sum())
+        if shared:
+            text += (
+                f"; in {shared} of the pairs several start images led to the chosen image (the "
+                "same to round-off), and the paper's start counts as picked when it is one of them"
+            )
     if dataset not in paper.DATASETS:
         text += f" (the paper's images are of MNIST digits, this run's of {dataset})"
     return f"**This run against the paper:** {text}."

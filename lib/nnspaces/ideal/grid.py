@@ -249,6 +249,12 @@ def choose_best(df: pd.DataFrame, tie_tol: float = TIE_TOL) -> pd.DataFrame:
     as the digit, the same rule is applied to all valid images, and if no image is valid, to
     all images; such picks are flagged in the column ``fallback``.
 
+    Distances within ``tie_tol`` (relatively) of the smallest tie too: those runs ended at
+    the same image to round-off (every start image of the box closed form does, where the
+    target is out of reach), so which of them is "chosen" would be decided by round-off.
+    The first in :data:`~nnspaces.inverse.START_KINDS` order (then :data:`GRID_METHODS`)
+    is taken, and the column ``same_image`` lists every start image that gave that image.
+
     Parameters
     ----------
     df : pandas.DataFrame
@@ -259,7 +265,9 @@ def choose_best(df: pd.DataFrame, tie_tol: float = TIE_TOL) -> pd.DataFrame:
     -------
     best : pandas.DataFrame
         One row per (network, digit), the chosen row of ``df`` with ``label``
-        (``"start+method"``) and ``fallback`` (empty when the criterion applied as stated).
+        (``"start+method"``), ``fallback`` (empty when the criterion applied as stated) and
+        ``same_image`` (the start images whose runs tie with it in error and distance,
+        its own included, comma-separated in :data:`~nnspaces.inverse.START_KINDS` order).
     """
     need = {"network", "digit", "start", "method", "rel_error", "valid", "correct"}
     missing = need - set(df.columns)
@@ -275,11 +283,28 @@ def choose_best(df: pd.DataFrame, tie_tol: float = TIE_TOL) -> pd.DataFrame:
         pool, flag = next((p, f) for p, f in pools if len(p))
         ties = pool[pool["rel_error"] <= pool["rel_error"].min() + tie_tol]
         key = "dist_class_mean" if "dist_class_mean" in ties else "distance"
-        row = ties.sort_values(key, kind="stable").iloc[0].copy()
+        dmin = ties[key].min()
+        same = ties[ties[key] <= dmin + tie_tol * max(abs(dmin), 1.0)]
+        order = same["start"].map(_rank(START_KINDS)) * len(GRID_METHODS) + same["method"].map(
+            _rank(GRID_METHODS)
+        )
+        row = same.loc[order.sort_values(kind="stable").index[0]].copy()
         row["label"] = f"{row['start']}+{row['method']}"
         row["fallback"] = flag
+        row["same_image"] = ",".join(_ordered(same["start"], START_KINDS))
         chosen.append(row)
     return pd.DataFrame(chosen).reset_index(drop=True)
+
+
+def _rank(names: Sequence[str]):
+    """``name ↦`` its index in ``names`` (unknown names after all of them, as equals)."""
+    return lambda name: names.index(name) if name in names else len(names)
+
+
+def _ordered(values, names: Sequence[str]) -> list[str]:
+    """The distinct ``values``, in the order of ``names`` (unknown ones last, sorted)."""
+    distinct = set(values)
+    return sorted(distinct, key=lambda v: (_rank(names)(v), v))
 
 
 #: The exact methods of the grid (a target they reach, they reach to round-off).
