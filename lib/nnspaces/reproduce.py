@@ -582,6 +582,7 @@ def reproduce(
     try:
         imported = None if weights is None else _import_weights(weights, log)
         todo, run, params, fps, why, force = _plan(root, work, only, profile_name, force, jobs, log)
+        run.pop("weights_import", None)  # a previous build's, not this one's
         if imported is not None:
             run["weights_import"] = imported
     except BaseException:
