@@ -15,6 +15,7 @@ from nnspaces import certificate, data, inverse, train
 from nnspaces.certificate import (
     error_kkt_residual,
     kappa,
+    kappas,
     kkt_residual,
     null_component,
     row_basis,
@@ -52,6 +53,28 @@ def test_kappa_zero_on_row_space_and_one_on_null_space():
     assert kappa(J, r + J.T @ lam, r) <= 1e-14
     N = null_space(J)
     assert kappa(J, r + N @ np.arange(1.0, N.shape[1] + 1), r) == pytest.approx(1.0, abs=1e-14)
+
+
+def test_kappas_of_a_batch_are_each_kappa():
+    """The batch: full-rank, rank-deficient (the cutoff per matrix) and x = r (κ = 0), each
+    against scipy's null space; shapes of images accepted."""
+    Js, Xs, Rs, want = [], [], [], []
+    for seed in range(4):
+        J, x, r = _random(K=3, n=9, seed=10 + seed)
+        if seed == 1:
+            J = np.vstack([J[:2], J[0] - 2 * J[1]])  # rank 2
+        if seed == 2:
+            x = r.copy()
+        Js.append(J)
+        Xs.append(x.reshape(1, 3, 3))
+        Rs.append(r.reshape(1, 3, 3))
+        want.append(0.0 if seed == 2 else _np_kappa(J, x, r))
+    got = kappas(np.stack(Js), np.stack(Xs), np.stack(Rs))
+    assert got[2] == 0.0
+    assert got == pytest.approx(want, rel=1e-12, abs=1e-15)
+    assert got == pytest.approx([kappa(J, x, r) for J, x, r in zip(Js, Xs, Rs)], rel=1e-12)
+    with pytest.raises(ValueError, match=r"\(B, K, n\)"):
+        kappas(Js[0], Xs[:1], Rs[:1])
 
 
 def test_kappa_rank_deficient_uses_the_cutoff_rule():

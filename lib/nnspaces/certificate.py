@@ -21,7 +21,7 @@ Public API
   does not see.
 - :func:`multipliers` — least-squares Lagrange multipliers ``(Jᵀ)⁺(x − r)``.
 - :func:`kappa` — ``κ = ‖(I − J⁺J)(x − r)‖ / ‖x − r‖``, 0 exactly at a smooth first-order
-  stationary point of the distance on the preimage.
+  stationary point of the distance on the preimage; :func:`kappas` for a batch.
 - :func:`kkt_residual` — the same question with the pixel box: Lagrange multipliers of the
   equality and of the bounds, and the relative size of what they cannot explain.
 - :func:`error_kkt_residual` — for a target out of reach inside the box: how far ``x`` is
@@ -44,6 +44,7 @@ from .spaces import rank_cutoff
 __all__ = [
     "KKT",
     "kappa",
+    "kappas",
     "kkt_residual",
     "multipliers",
     "null_component",
@@ -189,6 +190,39 @@ def kappa(J, x, r, extra=None) -> float:
     V = row_basis(J, extra)
     w = d - V.T @ (V @ d)
     return min(1.0, float(torch.linalg.vector_norm(w)) / dn)
+
+
+def kappas(J, X, R) -> list[float]:
+    """:func:`kappa` of a batch: one SVD call for every Jacobian.
+
+    Parameters
+    ----------
+    J : (B, K, n) Tensor or ndarray
+        The Jacobians ``∂f/∂x`` at each point.
+    X, R : Tensor or ndarray with B · n elements each (e.g. (B, 1, 28, 28))
+        The points and their references.
+
+    Returns
+    -------
+    list of float
+        ``κ`` of each point: what :func:`kappa` gives for ``(J[b], X[b], R[b])``, with the
+        same cutoff :func:`rank_cutoff` per matrix.
+    """
+    J = _as_tensor(J)
+    if J.ndim != 3:
+        raise ValueError(f"J must be a (B, K, n) stack of Jacobians, got shape {tuple(J.shape)}")
+    B, K, n = J.shape
+    if not torch.isfinite(J).all():
+        raise ValueError(f"J holds {int((~torch.isfinite(J)).sum())} NaN or inf value(s)")
+    D = torch.stack([_flat(x, J[0], "x") - _flat(r, J[0], "r") for x, r in zip(X, R)])  # (B, n)
+    if len(D) != B:
+        raise ValueError(f"{len(D)} points for {B} Jacobians")
+    _, S, Vh = torch.linalg.svd(J, full_matrices=False)  # (B, k), (B, k, n)
+    keep = torch.stack([S[b] > rank_cutoff(S[b], (K, n)) for b in range(B)]).to(J.dtype)
+    coef = torch.einsum("bkn,bn->bk", Vh, D) * keep  # coordinates in each kept row basis
+    W = D - torch.einsum("bkn,bk->bn", Vh, coef)
+    dn, wn = torch.linalg.vector_norm(D, dim=1), torch.linalg.vector_norm(W, dim=1)
+    return [0.0 if float(d) == 0.0 else min(1.0, float(w) / float(d)) for d, w in zip(dn, wn)]
 
 
 @dataclass

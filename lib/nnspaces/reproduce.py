@@ -127,6 +127,10 @@ def _import_weights(path: str | Path, log) -> dict:
     return {"file": str(path), "checkpoints": nets, "results": len(rows) - nets, "seconds": seconds}
 
 
+#: What the chapters' runner imports (:func:`_import_in_background`).
+_PRELOAD = ("papermill", "nbformat")
+
+
 def _import_in_background(*modules: str) -> threading.Thread:
     """Import ``modules`` in a thread of this process (started; join it before forking).
     A module that fails to import raises again where it is used."""
@@ -579,6 +583,12 @@ def reproduce(
     if work != root:
         _prepare_workdir(root, work)
     started = _KernelServers.early(jobs)
+    # papermill (and nbformat, which builds a URI grammar at import) imported in a thread of
+    # this process, beside a bundle's import or, once the plan says chapters will run, beside
+    # the data check and the training stage: the chapters run with it, in this process or in
+    # workers forked from it (each worker importing it took 2–10 s); a build with nothing to
+    # run does not import it
+    preload = None if weights is None else _import_in_background(*_PRELOAD)
     try:
         imported = None if weights is None else _import_weights(weights, log)
         todo, run, params, fps, why, force = _plan(root, work, only, profile_name, force, jobs, log)
@@ -603,10 +613,8 @@ def reproduce(
     servers = _KernelServers(
         {threads} if run_now else set(), log, started, wait=len(run_now) > jobs
     )
-    # papermill (and nbformat, which builds a URI grammar at import) imported here, beside the
-    # data check and the training stage, so that the chapter workers, forked from this
-    # process, start with it imported (each worker importing it took 2–10 s)
-    preload = _import_in_background("papermill", "nbformat") if run_now else None
+    if preload is None and run_now:
+        preload = _import_in_background(*_PRELOAD)
     try:
         if run_now:
             for c in run_now:

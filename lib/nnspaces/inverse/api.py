@@ -165,8 +165,10 @@ def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box) -
         return
     X = torch.stack([res.image for res in results]).to(R)  # (B, *S)
     J = _jacobians(f, X, len(results[0].target)).cpu()  # (B, K, n)
-    for res, Jb, r in zip(results, J, R.cpu()):
-        res.kappa = certificate.kappa(Jb, res.image, r)
+    Rc = R.cpu()
+    for res, k in zip(results, certificate.kappas(J, [res.image for res in results], Rc)):
+        res.kappa = k
+    for res, Jb, r in zip(results, J, Rc):
         if box is not None and res.reached:
             res.kkt = certificate.kkt_residual(Jb, res.image, r, box).residual
         elif box is not None:  # out of reach: the best approximation is what was solved
