@@ -346,6 +346,11 @@ def _race(rows: dict) -> tuple[float, str]:
     )
 
 
+def _are(n: int) -> str:
+    """The verb for ``n`` goals: ``'is'`` for one, else ``'are'``."""
+    return "is" if n == 1 else "are"
+
+
 #: The README's generated blocks, each between ``<!-- bench:NAME -->`` and
 #: ``<!-- /bench:NAME -->``: :func:`update_readme` rewrites them from the result file.
 README_BLOCKS = ("book-times", "headline", "bench-duration")
@@ -433,8 +438,9 @@ def readme_blocks(result: dict) -> dict[str, str]:
         )
     g = goals(result)
     met, unmet = int(g["met"].eq(True).sum()), g.loc[g["met"].eq(False), "goal"].tolist()
-    goals_text = f"Of the benchmark's {len(g)} goals, {met} are met" + (
-        f" and {len(unmet)} are not ({'; '.join(unmet)}); the Performance appendix says what "
+    goals_text = f"Of the benchmark's {len(g)} goals, {met} {_are(met)} met" + (
+        f" and {len(unmet)} {_are(len(unmet))} not ({'; '.join(unmet)}); the Performance "
+        "appendix says what "
         "stands in the way."
         if unmet
         else "."
