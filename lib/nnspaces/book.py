@@ -23,13 +23,122 @@ class Text(str):
         return str(self)
 
 
-def glue_figure(name: str, fig) -> None:
-    """Glue a matplotlib figure under ``name`` and close it (it is shown by ``{glue:figure}``)."""
+#: Width of the text column at a 1280 px window, in CSS px (sphinx-book-theme 1.1).
+COLUMN_PX = 752
+#: The smallest text a figure may show at :data:`COLUMN_PX`, in CSS px.
+MIN_TEXT_PX = 9.0
+#: Resolution of the glued PNGs: a 7-inch figure is 1 050 px, sharp at 1.4× zoom.
+FIGURE_DPI = 150
+#: Where a glued figure's PNG output keeps its record (output metadata).
+FIGURE_METADATA = "nnspaces_figure"
+
+
+def smallest_text_px(fig, dpi: float = FIGURE_DPI) -> tuple[float, float]:
+    """The smallest visible text of a figure and the figure's width, in pixels of its PNG.
+
+    Parameters
+    ----------
+    fig : matplotlib.figure.Figure
+        A drawn figure (``fig.canvas.draw()`` is called).
+    dpi : float
+        The resolution it will be saved at.
+
+    Returns
+    -------
+    text_px : float
+        Height of the smallest font of any visible, non-empty text (ticks, labels, titles,
+        legends, annotations), ``points / 72 * dpi``; ``inf`` when there is none.
+    width_px : float
+        Width of the PNG that ``savefig(..., bbox_inches="tight")`` writes.
+
+    Examples
+    --------
+    >>> import matplotlib
+    >>> matplotlib.use("Agg")
+    >>> import matplotlib.pyplot as plt
+    >>> fig, ax = plt.subplots(figsize=(4, 2))
+    >>> _ = ax.set_title("t", fontsize=12); _ = ax.tick_params(labelsize=6)
+    >>> text_px, width_px = smallest_text_px(fig, dpi=100)
+    >>> round(text_px, 2)
+    8.33
+    >>> plt.close(fig)
+    """
+    from matplotlib.text import Text as MplText
+
+    fig.canvas.draw()
+    sizes = [
+        t.get_fontsize()
+        for t in fig.findobj(MplText)
+        if t.get_visible() and t.get_text().strip() and _drawn(t)
+    ]
+    bbox = fig.get_tightbbox(fig.canvas.get_renderer())
+    return (min(sizes) / 72 * dpi if sizes else float("inf")), bbox.width * dpi
+
+
+def _drawn(text) -> bool:
+    """Whether a text artist lies in a visible axes (hidden tick labels of shared axes do not)."""
+    ax = text.axes
+    return ax is None or ax.get_visible()
+
+
+def figure_png(fig, dpi: float = FIGURE_DPI) -> tuple[bytes, dict]:
+    """The PNG bytes of a figure and its record (smallest text, width; both in PNG pixels)."""
+    import io
+
+    text_px, width_px = smallest_text_px(fig, dpi)
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=dpi, bbox_inches="tight")
+    png = buf.getvalue()
+    width = int.from_bytes(png[16:20], "big")  # the IHDR width: what the browser sees
+    shown = min(1.0, COLUMN_PX / width)  # an image wider than the column is scaled down
+    record = {"min_text_px": text_px, "width_px": width, "min_text_css_px": text_px * shown}
+    return png, record
+
+
+class _Png:
+    def __init__(self, png: bytes, record: dict):
+        self.png, self.record = png, record
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        import base64
+
+        data = {"image/png": base64.b64encode(self.png).decode(), "text/plain": "<Figure>"}
+        return data, {"image/png": {FIGURE_METADATA: self.record}}
+
+
+def glue_figure(name: str, fig, *, min_text_px: float = MIN_TEXT_PX) -> dict:
+    """Glue a matplotlib figure as a PNG for ``{glue:figure} name`` and close it.
+
+    The figure is saved at :data:`FIGURE_DPI` and checked for legibility first: its smallest
+    text, shown in the text column (:data:`COLUMN_PX` wide at a 1280 px window, an image
+    wider than that scaled down), must be at least ``min_text_px`` CSS pixels. The record
+    (smallest text in PNG and in CSS pixels, PNG width) goes into the output's metadata, from
+    which the browser test checks the rendered page.
+
+    Returns
+    -------
+    dict
+        The record (``min_text_px``, ``width_px``, ``min_text_css_px``).
+
+    Raises
+    ------
+    ValueError
+        The smallest text would be below ``min_text_px`` on the page: make the figure
+        narrower (at most 7 inches) or its fonts larger.
+    """
     import matplotlib.pyplot as plt
     from myst_nb import glue
 
-    glue(name, fig, display=False)
+    png, record = figure_png(fig)
     plt.close(fig)
+    if record["min_text_css_px"] < min_text_px:
+        raise ValueError(
+            f"figure {name!r}: its smallest text is {record['min_text_css_px']:.1f} px in the "
+            f"{COLUMN_PX} px column (at least {min_text_px} px wanted): make the figure "
+            "narrower (at most 7 inches wide) or its smallest fonts larger"
+        )
+    glue(name, _Png(png, record), display=False)
+    return record
 
 
 def glue_text(name: str, text: str) -> None:
@@ -53,12 +162,116 @@ def glue_values(prefix: str = "", **values) -> None:
         glue(f"{prefix}{key}", value, display=False)
 
 
-def glue_table(name: str, df) -> None:
-    """Glue a DataFrame for a ``{glue:} name`` directive (rendered as an HTML table, no index)."""
+def fmt(value, spec: str = "") -> str:
+    """One number as the book prints it: Python's format ``spec`` (thousands with ``,``),
+    a true minus sign, ``sci`` as ``1.2 × 10⁻¹⁶``, ``—`` for a missing value.
+
+    Parameters
+    ----------
+    value : number, str or None
+        A number (Python, NumPy or torch scalar); strings pass through.
+    spec : str
+        A format spec (``".3g"``, ``",d"``, ``".1%"``, ``"+.1f"``), or ``"sci"`` /
+        ``"sci3"`` for scientific notation with 2 / 3 significant digits. ``""``: integers
+        with ``,``, other numbers to 4 significant digits.
+
+    Examples
+    --------
+    >>> fmt(3500), fmt(-0.0123, ".2%"), fmt(1.234e-16, "sci"), fmt(float("nan")), fmt(None)
+    ('3,500', '−1.23%', '1.2 × 10⁻¹⁶', '—', '—')
+    >>> fmt(7.0, ",d"), fmt(0.000123), fmt(2.0)
+    ('7', '0.000123', '2')
+    """
+    import math
+
+    if value is None:
+        return "—"
+    if isinstance(value, str):
+        return value
+    if hasattr(value, "item"):
+        value = value.item()
+    if isinstance(value, float) and math.isnan(value):
+        return "—"
+    if spec.startswith("sci"):
+        if value == 0:
+            return "0"
+        digits = int(spec[3:] or 2)
+        mantissa, exponent = f"{value:.{digits - 1}e}".split("e")
+        sup = str(int(exponent)).translate(str.maketrans("-0123456789", "⁻⁰¹²³⁴⁵⁶⁷⁸⁹"))
+        text = mantissa if int(exponent) == 0 else f"{mantissa} × 10{sup}"
+    elif spec.endswith("d") and isinstance(value, float):
+        text = format(round(value), spec)
+    elif spec:
+        text = format(value, spec)
+    elif isinstance(value, bool):
+        text = "yes" if value else "no"
+    elif isinstance(value, int) or float(value).is_integer():
+        text = format(int(value), ",d")
+    else:
+        text = format(value, ".4g")
+    return text.replace("-", "−")
+
+
+def table_html(
+    df, formats: dict | None = None, *, headers: dict | None = None, numeric: set | None = None
+) -> str:
+    """A DataFrame as the book's HTML table: human headers, each column in its format, no
+    index, numbers right-aligned, ``—`` for missing values.
+
+    Parameters
+    ----------
+    df : DataFrame
+        Its index is dropped (make a meaningful index a column first).
+    formats : dict, optional
+        Column → spec of :func:`fmt` (columns not listed: :func:`fmt`'s default; strings
+        as they are).
+    headers : dict, optional
+        Column → header shown (columns not listed keep their name).
+    numeric : set, optional
+        Columns to right-align; default: every column whose values are all numbers.
+
+    Returns
+    -------
+    str
+        ``<table class="nnspaces-table">…</table>``.
+    """
+    import html
+
+    formats, headers = formats or {}, headers or {}
+    if numeric is None:
+        numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])}
+    head = "".join(
+        f'<th class="{"num" if c in numeric else "text"}">{html.escape(str(headers.get(c, c)))}</th>'
+        for c in df.columns
+    )
+    rows = []
+    for values in df.itertuples(index=False):
+        cells = "".join(
+            f'<td class="{"num" if c in numeric else "text"}">'
+            f"{html.escape(fmt(v, formats.get(c, '')))}</td>"
+            for c, v in zip(df.columns, values)
+        )
+        rows.append(f"<tr>{cells}</tr>")
+    return (
+        f'<table class="nnspaces-table"><thead><tr>{head}</tr></thead>'
+        f"<tbody>{''.join(rows)}</tbody></table>"
+    )
+
+
+def glue_table(
+    name: str,
+    df,
+    formats: dict | None = None,
+    *,
+    headers: dict | None = None,
+    numeric: set | None = None,
+) -> None:
+    """Glue a DataFrame as the book's table (:func:`table_html`) for a ``{glue:} name``
+    directive; the directive's surrounding ``{table}`` or caption gives its number."""
     from IPython.display import HTML
     from myst_nb import glue
 
-    glue(name, HTML(df.to_html(index=False, float_format=lambda v: f"{v:.4g}")), display=False)
+    glue(name, HTML(table_html(df, formats, headers=headers, numeric=numeric)), display=False)
 
 
 def glue_markdown(name: str, markdown: str) -> None:
@@ -219,6 +432,79 @@ def claim(key: str, holds: bool, text: str, otherwise: str, *, inline: bool = Fa
     return holds
 
 
+class _Truth:
+    """A glued boolean (``text/plain`` ``True``/``False``) carrying its record as metadata."""
+
+    def __init__(self, holds: bool, record: dict):
+        self.holds, self.record = holds, record
+
+    def _repr_mimebundle_(self, include=None, exclude=None):
+        return {"text/plain": repr(self.holds)}, {"text/plain": {CLAIM_METADATA: self.record}}
+
+
+def glue_verdict(key: str, verdict) -> None:
+    """Glue a conclusion's verdict for the ``{verdict} key`` block of the markdown.
+
+    The sentence itself is written in markdown inside a ``{verdict}`` directive
+    (:mod:`nnspaces.sphinxext`); this glues only whether it holds on this run and why, and
+    records both for the reproducibility appendix (:func:`collect_claims`). Returns nothing,
+    so a cell ending with it shows nothing.
+
+    Parameters
+    ----------
+    key : str
+        The glue key (a letter, then letters, digits, ``_`` or ``-``).
+    verdict : nnspaces.verdicts.Verdict
+        From a condition function of :mod:`nnspaces.verdicts` (holds, reason).
+
+    Raises
+    ------
+    ValueError
+        A malformed key.
+    TypeError
+        ``verdict`` is not a :class:`~nnspaces.verdicts.Verdict` (a bare bool has no reason).
+    """
+    from myst_nb import glue
+
+    from .verdicts import Verdict
+
+    _check_key(key)
+    if not isinstance(verdict, Verdict):
+        raise TypeError(
+            f"glue_verdict({key!r}): pass a verdicts.Verdict (holds and reason), "
+            f"got {type(verdict).__name__}"
+        )
+    record = {"key": key, "holds": verdict.holds, "reason": verdict.reason, "kind": "verdict"}
+    CLAIMS[:] = [c for c in CLAIMS if c["key"] != key]
+    CLAIMS.append(record)
+    glue(key, _Truth(verdict.holds, record), display=False)
+
+
+def glue_flag(key: str, value: bool) -> None:
+    """Glue a plain boolean for a ``{when} key`` block (prose that depends on the run's data
+    set or profile, not a conclusion: nothing is recorded and nothing warns).
+
+    Raises
+    ------
+    ValueError
+        A malformed key, or a ``value`` that is not a bool.
+    """
+    from myst_nb import glue
+
+    _check_key(key)
+    if not isinstance(value, bool):
+        raise ValueError(f"glue_flag({key!r}): value must be a bool, got {value!r}")
+    glue(key, value, display=False)
+
+
+def _check_key(key) -> None:
+    if not isinstance(key, str) or not _KEY.fullmatch(key):
+        raise ValueError(
+            f"glue key {key!r}: use a letter, then letters, digits, '_' or '-' (it is a glue "
+            "key and a CSS class)"
+        )
+
+
 def read_claims(notebook: str | Path) -> list[dict]:
     """The claims an executed notebook glued, in order, from its outputs' metadata.
 
@@ -237,7 +523,14 @@ def read_claims(notebook: str | Path) -> list[dict]:
     for cell in nb.get("cells", []):
         for out in cell.get("outputs", []):
             meta = out.get("metadata", {})
-            record = meta.get("text/markdown", {}).get(CLAIM_METADATA)
+            record = next(
+                (
+                    m[CLAIM_METADATA]
+                    for m in meta.values()
+                    if isinstance(m, dict) and CLAIM_METADATA in m
+                ),
+                None,
+            )
             if "scrapbook" in meta and record is not None:
                 found.pop(record["key"], None)
                 found[record["key"]] = record

@@ -1,0 +1,154 @@
+"""Conclusions written in markdown, shown or replaced by a verdict the run computed.
+
+A chapter writes each run-dependent conclusion as MyST markdown (glued numbers,
+cross-references and all) inside a ``{verdict}`` directive, with what the run shows instead
+in an ``{otherwise}`` block::
+
+    ::::{verdict} most_invisible
+    On average {glue:text}`null_share:.0%` of a test image's energy lies in the null
+    space: most of an image is invisible to this classifier.
+
+    :::{otherwise}
+    Only {glue:text}`null_share:.0%` of a test image's energy lies in the null space.
+    :::
+    ::::
+
+The key names a boolean the chapter glued with :func:`nnspaces.book.glue_verdict` (the
+condition itself is a tested function of :mod:`nnspaces.verdicts`). When it holds, the page
+shows the first body; when it does not, the ``{otherwise}`` body inside a warning box headed
+"Not on this run". ``{when}`` is the same choice without the warning: the page shows the
+first body or the ``{otherwise}`` body (if any) as plain prose (a Fashion-MNIST page that
+has no paper number to compare with, say); its key is glued with
+:func:`nnspaces.book.glue_flag`.
+
+Why a directive: the prose stays in markdown, where it can hold links and glued numbers and
+be read in review, while the choice of body is made by the run; both bodies sit side by
+side in the source notebook, and JupyterLab shows both as plain text. The first block of a
+key gets the label ``verdict-<page>-<key>`` (a Summary may restate it under the same key),
+so the reproducibility appendix can link to it.
+
+Registered in ``_config.yml`` (``sphinx.extra_extensions``).
+"""
+
+from __future__ import annotations
+
+from docutils import nodes
+from docutils.parsers.rst import Directive, directives
+
+#: The heading of the box that replaces a conclusion this run does not support.
+NOT_ON_THIS_RUN = "Not on this run"
+
+
+class otherwise_node(nodes.Element):
+    """The ``{otherwise}`` body: consumed by its ``{verdict}`` or ``{when}``, never written."""
+
+
+class _Otherwise(Directive):
+    """``{otherwise}``: the body shown when the enclosing verdict does not hold."""
+
+    has_content = True
+
+    def run(self):
+        node = otherwise_node()
+        self.state.nested_parse(self.content, self.content_offset, node)
+        return [node]
+
+
+def label(docname: str, key: str) -> str:
+    """The label of a verdict block: ``verdict-<page stem>-<key>`` in docutils' id spelling.
+
+    >>> label("book/chapters/02_signal_space", "most_invisible")
+    'verdict-02-signal-space-most-invisible'
+    """
+    return nodes.make_id(f"verdict-{docname.rsplit('/', 1)[-1]}-{key}")
+
+
+def _glued_truth(document, key: str) -> bool:
+    """The boolean glued under ``key`` in this page's notebook (``text/plain`` True/False)."""
+    from myst_nb.core.variables import RetrievalError
+    from myst_nb.ext.glue.utils import retrieve_glue_data
+
+    try:
+        result = retrieve_glue_data(document, key)
+    except RetrievalError as e:
+        raise ValueError(
+            f"{e} Glue it in a code cell before the text: book.glue_verdict({key!r}, ...)"
+        ) from None
+    text = str(result.data.get("text/plain", "")).strip()
+    if text not in ("True", "False"):
+        raise ValueError(
+            f"glue key {key!r} holds {text[:40]!r}, not a truth value: glue it with "
+            "book.glue_verdict or book.glue_flag"
+        )
+    return text == "True"
+
+
+class _Choice(Directive):
+    """Show the body or its ``{otherwise}`` by a glued boolean (see the module docstring)."""
+
+    required_arguments = 1
+    has_content = True
+    option_spec = {"class": directives.class_option}
+    #: whether the ``{otherwise}`` body is a warning headed :data:`NOT_ON_THIS_RUN`
+    warn = True
+
+    def run(self):
+        key = self.arguments[0]
+        document = self.state.document
+        try:
+            holds = _glued_truth(document, key)
+        except ValueError as e:
+            return [document.reporter.error(str(e), line=self.lineno)]
+        body = nodes.Element()
+        self.state.nested_parse(self.content, self.content_offset, body)
+        alternatives = [n for n in body.children if isinstance(n, otherwise_node)]
+        if len(alternatives) > 1 or (self.warn and not alternatives):
+            return [
+                document.reporter.error(
+                    f"{self.name} {key!r}: give exactly one {{otherwise}} block "
+                    f"(found {len(alternatives)})",
+                    line=self.lineno,
+                )
+            ]
+        kind = "verdict" if self.warn else "when"
+        state = "holds" if holds else "fails"
+        box = nodes.container(classes=[kind, f"{kind}-{state}", *self.options.get("class", [])])
+        env = getattr(document.settings, "env", None)
+        seen = env.temp_data.setdefault("nnspaces_verdicts", set()) if env else {key}
+        if key not in seen:  # a label the appendix can link to (the first block of a key)
+            seen.add(key)
+            name = label(env.docname, key)
+            box["ids"].append(name)
+            box["names"].append(name)
+            document.note_explicit_target(box)
+        if holds:
+            box.extend(n for n in body.children if not isinstance(n, otherwise_node))
+        elif alternatives and self.warn:
+            warning = nodes.admonition(classes=["warning", "claim-failed"])
+            warning += nodes.title(NOT_ON_THIS_RUN, NOT_ON_THIS_RUN)
+            warning.extend(alternatives[0].children)
+            box += warning
+        elif alternatives:
+            box.extend(alternatives[0].children)
+        return [box]
+
+
+class _Verdict(_Choice):
+    warn = True
+
+
+class _When(_Choice):
+    warn = False
+
+
+def _stray_otherwise(self, node):
+    raise nodes.SkipNode
+
+
+def setup(app):
+    """Register ``{verdict}``, ``{when}`` and ``{otherwise}``."""
+    app.add_node(otherwise_node, html=(_stray_otherwise, None))
+    app.add_directive("verdict", _Verdict)
+    app.add_directive("when", _When)
+    app.add_directive("otherwise", _Otherwise)
+    return {"parallel_read_safe": True, "parallel_write_safe": True}
