@@ -44,7 +44,7 @@ pdf: install  ## the whole book as one PDF → _build/pdf/book.pdf (runs `make b
 	$(BIN)/python -m nnspaces pdf
 
 lab: install  ## open the source notebooks in JupyterLab
-	$(BIN)/jupyter lab notebooks/
+	$(BIN)/jupyter lab notebooks/ $(if $(filter 0,$(shell id -u)),--allow-root,)
 
 clean:
 	rm -rf _build book/chapters book/.staging
