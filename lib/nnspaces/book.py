@@ -49,7 +49,8 @@ def smallest_text_px(fig, dpi: float = FIGURE_DPI) -> tuple[float, float]:
         Height of the smallest font of any visible, non-empty text (ticks, labels, titles,
         legends, annotations), ``points / 72 * dpi``; ``inf`` when there is none.
     width_px : float
-        Width of the PNG that ``savefig(..., bbox_inches="tight")`` writes.
+        Width of the figure's tight bounding box (``savefig(..., bbox_inches="tight")``
+        adds ``pad_inches`` on each side).
 
     Examples
     --------
