@@ -107,3 +107,64 @@ def test_reachability_is_read_back_bit_identical(cache_dir, monkeypatch):
         for a, b in zip(rs, results2[k], strict=True):
             assert torch.equal(a.image, b.image) and a.rel_error == b.rel_error
             assert cache.dataclass_state(a).keys() == cache.dataclass_state(b).keys()
+
+
+def test_reach_table_has_readers_headers_and_formats():
+    from nnspaces import book
+    from nnspaces.ideal import reach_table
+
+    X, y = _data()
+    torch.manual_seed(1)
+    f = nn.Sequential(nn.Flatten(), nn.Linear(36, 10))
+    df, results = reachability(f, X, y, return_results=True)
+    s = reach_summary({"fcnn1": df}, {"fcnn1": results})
+    box, formats = reach_table(s)
+    assert list(box.columns) == [
+        "network",
+        "targets",
+        "reached in [0, 1]",
+        "relative error (median)",
+        "relative error (smallest)",
+        "classified as the digit",
+    ]
+    assert box["network"].tolist() == ["1-layer FCNN"] * 2
+    assert box["targets"].tolist() == ["min/max", "class mean"]
+    assert box.loc[1, "reached in [0, 1]"] == "10 of 10"  # counts as "k of n"
+    assert formats["relative error (median)"] == "sci"
+    html = book.table_html(box, formats)
+    assert "fcnn1" not in html and "rel_error" not in html and "nan" not in html.lower()
+    free, formats = reach_table(s, "free", names={"fcnn1": "one layer"})
+    assert free["network"].tolist() == ["one layer"] * 2
+    assert free["largest pixel"].tolist() == s["free_max_pixel"].tolist()
+    assert formats["pixels outside [0, 1] (median)"] == ",d"
+    # without the pixel range (no results given) its columns are left out
+    free, _ = reach_table(reach_summary({"fcnn1": df}), "free")
+    assert "smallest pixel" not in free.columns and len(free.columns) == 4
+    grad, _ = reach_table(s, "gradient")
+    assert len(grad.columns) == 5
+    with pytest.raises(ValueError, match="side"):
+        reach_table(s, "sideways")
+
+
+def test_nearness_table_keeps_the_values():
+    from nnspaces.ideal import nearness_table
+
+    near = pd.DataFrame(
+        {
+            "network": ["fcnn5"] * 2,
+            "digit": [0, 1],
+            "gn_distance": [5.0, 6.0],
+            "distance": [4.0, 5.5],
+            "gn_kappa": [0.3, 0.2],
+            "kappa": [1e-3, 1e-14],
+            "kappa_kinks": [1e-12, 1e-14],
+            "kinks": [2, 0],
+            "message": ["", ""],
+        },
+        index=[7, 8],
+    )
+    table, formats = nearness_table(near)
+    assert table["κ, refined"].tolist() == [1e-3, 1e-14] and list(table.index) == [0, 1]
+    assert len(table.columns) == 7 and formats["κ, refined"] == "sci"
+    with pytest.raises(ValueError, match="kinks"):
+        nearness_table(near.drop(columns="kinks"))

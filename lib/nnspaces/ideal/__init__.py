@@ -10,7 +10,8 @@ Public API
   :func:`pixel_range`, :func:`target_comparison`, :func:`closest_output_errors` — the tables
   and numbers the chapters quote;
   :func:`per_network`, :func:`reach_keys` — those numbers keyed for glue, one key for every
-  network of the book.
+  network of the book; :func:`reach_table`, :func:`nearness_table` — the reachability
+  chapter's tables with human headers.
 - Constants: :data:`GRID_METHODS`, :data:`TIE_TOL`, :data:`UNCLIPPED`, :data:`EXACT_METHODS`,
   :data:`COLUMNS` (the grid's table), :data:`TABLE_COLUMNS` (those a chapter shows).
 
@@ -33,7 +34,15 @@ from .grid import (
     grid_verdicts,
     run_grid,
 )
-from .reach import pixel_range, reach_keys, reach_summary, reachability
+from .reach import (
+    TARGET_NAME,
+    nearness_table,
+    pixel_range,
+    reach_keys,
+    reach_summary,
+    reach_table,
+    reachability,
+)
 from .tables import (
     choice_summary,
     closest_output_errors,
@@ -48,6 +57,7 @@ __all__ = [
     "EXACT_METHODS",
     "GRID_METHODS",
     "TABLE_COLUMNS",
+    "TARGET_NAME",
     "TIE_TOL",
     "UNCLIPPED",
     "choice_summary",
@@ -55,10 +65,12 @@ __all__ = [
     "closest_output_errors",
     "grid_verdicts",
     "loss_decrease",
+    "nearness_table",
     "per_network",
     "pixel_range",
     "reach_keys",
     "reach_summary",
+    "reach_table",
     "reachability",
     "run_grid",
     "summarize_grid",

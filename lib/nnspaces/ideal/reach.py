@@ -3,7 +3,9 @@
 - :func:`reachability` — per digit: is the target reached by an image inside the box?
 - :func:`reach_summary` — those tables counted per network and target kind;
   :func:`pixel_range` — the pixel range of a row of images;
-- :func:`reach_keys` — the summary flattened to glue keys for every network of the book.
+- :func:`reach_keys` — the summary flattened to glue keys for every network of the book;
+- :func:`reach_table`, :func:`nearness_table` — those tables as a reader sees them (human
+  headers, one format per column), for :func:`nnspaces.book.glue_table`.
 """
 
 from __future__ import annotations
@@ -21,7 +23,7 @@ from ..inverse import (
     class_targets,
     supports_closed_form,
 )
-from ..models import MODEL_NAMES
+from ..models import DISPLAY_NAME, MODEL_NAMES
 from ..outputs import cached_outputs
 from .grid import _check_names, _invert_classes, _references
 
@@ -225,3 +227,114 @@ def reach_keys(summary: pd.DataFrame, fill=float("nan")) -> dict[str, object]:
                 value = summary[column].get((net, kind), fill)
                 out[key] = value.item() if hasattr(value, "item") else value
     return out
+
+
+#: Target kinds as a reader reads them.
+TARGET_NAME = {"minmax": "min/max", "class-mean": "class mean"}
+
+#: The columns of :func:`reach_table` per ``side``: summary column → (header, format).
+_SIDES = {
+    "box": {
+        "reached": ("reached in [0, 1]", ""),
+        "rel_error_median": ("relative error (median)", "sci"),
+        "rel_error_min": ("relative error (smallest)", "sci"),
+        "correct": ("classified as the digit", ""),
+    },
+    "free": {
+        "free_rel_error_max": ("relative error (largest)", "sci"),
+        "free_outside_median": ("pixels outside [0, 1] (median)", ",d"),
+        "free_min_pixel": ("smallest pixel", ".3g"),
+        "free_max_pixel": ("largest pixel", ".3g"),
+    },
+    "gradient": {
+        "reached": ("reached in [0, 1]", ""),
+        "rel_error_median": ("relative error in [0, 1] (median)", "sci"),
+        "free_rel_error_median": ("relative error, no box (median)", "sci"),
+    },
+}
+
+
+def reach_table(
+    summary: pd.DataFrame, side: str = "box", names: Mapping[str, str] | None = None
+) -> tuple[pd.DataFrame, dict[str, str]]:
+    """:func:`reach_summary`'s table as a reader sees it: one side of it, human headers.
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        :func:`reach_summary` output, indexed by (network, target_kind).
+    side : {"box", "free", "gradient"}
+        ``"box"``: digits reached inside [0, 1], the relative errors there and the images
+        classified as their digit; ``"free"``: the unconstrained preimages' largest error and
+        pixels (the pixel range only when the summary has it); ``"gradient"``: a gradient
+        method's reach and errors with and without the box.
+    names : mapping network → str, optional
+        Default :data:`nnspaces.models.DISPLAY_NAME` ("1-layer FCNN", …).
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        Columns ``network``, ``targets`` (``"min/max"``, ``"class mean"``), then the side's
+        columns under their headers; counts as ``"k of n"``.
+    formats : dict header → format
+        For :func:`nnspaces.book.glue_table` (``"sci"`` for relative errors).
+
+    Examples
+    --------
+    >>> s = pd.DataFrame({"digits": [10], "reached": [0], "rel_error_median": [0.12],
+    ...     "rel_error_min": [0.05], "correct": [9]},
+    ...     index=pd.MultiIndex.from_tuples([("fcnn1", "minmax")]))
+    >>> table, formats = reach_table(s)
+    >>> table.iloc[0, [0, 1, 2, 5]].tolist()
+    ['1-layer FCNN', 'min/max', '0 of 10', '9 of 10']
+    >>> formats["relative error (median)"]
+    'sci'
+    """
+    if side not in _SIDES:
+        raise ValueError(f"side {side!r}: use one of {sorted(_SIDES)}")
+    names = DISPLAY_NAME if names is None else names
+    columns = {c: hf for c, hf in _SIDES[side].items() if c in summary.columns}
+    table = pd.DataFrame(
+        {
+            "network": [names.get(n, n) for n, _ in summary.index],
+            "targets": [TARGET_NAME.get(k, k) for _, k in summary.index],
+        }
+    )
+    for column, (header, _) in columns.items():
+        values = summary[column].to_numpy()
+        if column in ("reached", "correct"):
+            values = [f"{int(v)} of {int(d)}" for v, d in zip(values, summary["digits"])]
+        table[header] = values
+    return table, {header: spec for header, spec in columns.values() if spec}
+
+
+def nearness_table(near: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
+    """One network's rows of :func:`nnspaces.nearest.table` as a reader sees them.
+
+    Parameters
+    ----------
+    near : pandas.DataFrame
+        Rows of one network, with columns ``digit, gn_distance, distance, gn_kappa, kappa,
+        kappa_kinks, kinks``.
+
+    Returns
+    -------
+    table : pandas.DataFrame
+        ``digit``, the distances to the class average of the Gauss–Newton and the refined
+        preimage, their ``κ``, ``κ`` with the kink directions and the hidden units at a kink.
+    formats : dict header → format
+    """
+    columns = {
+        "digit": ("digit", ",d"),
+        "gn_distance": ("distance, Gauss–Newton", ".3g"),
+        "distance": ("distance, refined", ".3g"),
+        "gn_kappa": ("κ, Gauss–Newton", "sci"),
+        "kappa": ("κ, refined", "sci"),
+        "kappa_kinks": ("κ with kink directions", "sci"),
+        "kinks": ("units at a kink", ",d"),
+    }
+    missing = set(columns) - set(near.columns)
+    if missing:
+        raise ValueError(f"nearness_table needs nearest.table's columns; missing {sorted(missing)}")
+    table = near[list(columns)].rename(columns={c: h for c, (h, _) in columns.items()})
+    return table.reset_index(drop=True), dict(columns.values())
