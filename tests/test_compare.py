@@ -14,7 +14,8 @@ from ideal_problems import _data
 from reference import np_forward, rel
 from torch import nn
 
-from nnspaces import compare, paper
+from nnspaces import book, compare, paper
+from nnspaces.verdicts import explore as explore_verdicts
 
 
 def _paper_best(pick=0) -> pd.DataFrame:
@@ -154,16 +155,18 @@ def test_explore_reaches_the_class_mean_target_and_certifies_it(small):
     assert info["distance"] == pytest.approx(np.linalg.norm(x - r), rel=1e-6)
     assert set(compare.EXPLORE_NUMBERS) <= set(info)
     assert len(fig.axes) == 4 + 3  # four panels, three colour bars
-    holds, text, _ = compare.explore_claim(info, "fcnn1")
-    assert holds and "certified nearest preimage" in text
+    assert explore_verdicts.certified(info).holds
+    table = compare.explore_table(info, book.fmt)
+    assert table.columns.tolist() == ["quantity", "value"] and "× 10⁻" in table["value"].iloc[1]
+    assert book.figure_png(fig)[1]["min_text_css_px"] >= book.MIN_TEXT_PX
 
 
 def test_explore_options_and_the_claim_when_not_certified(small):
     net, X, y = small
     _, info = compare.explore(net, X, y, 5, "minmax", "paper-sgd", "min", box=(0, 1))
     assert info["box"] is None and np.isnan(info["kkt"]) and info["iterations"] == 100
-    holds, _, otherwise = compare.explore_claim(info, "fcnn1")
-    assert not holds and "target is missed" in otherwise
+    verdict = explore_verdicts.certified(info)
+    assert not verdict.holds and "target missed" in verdict.reason
     _, info = compare.explore(net, X, y, 5, "class-mean", "gauss-newton", box=None, max_iter=1)
     assert info["iterations"] <= 1 and info["box"] is None
     with pytest.raises(ValueError, match="digit must be one of 0..9"):
@@ -176,7 +179,7 @@ def test_interactive_is_none_without_ipywidgets_and_wires_the_choices_with_it(sm
     assert compare.interactive({"fcnn1": net}, X, y) is None
     calls = {}
     fake = types.SimpleNamespace(
-        interact=lambda f, **kw: calls.update(f=f, **kw) or "widget",
+        interactive=lambda f, **kw: calls.update(f=f, **kw) or "widget",
         Dropdown=lambda options, value: ("dropdown", tuple(options), value),
         IntSlider=lambda value, min, max: ("slider", value, min, max),
     )

@@ -5,8 +5,9 @@
   line each: this run's numbers against the paper's (or, off MNIST, why there are none);
 - :func:`start_agreement`, :func:`agreement_table` — Figure 3: the start image the book's rule
   chose per digit against the one the paper chose by eye;
-- :func:`explore`, :func:`explore_claim`, :func:`interactive` — one inverse problem (network,
-  digit, target kind, start image, method): its preimage, output and certificate.
+- :func:`explore`, :func:`explore_table`, :func:`interactive` — one inverse problem (network,
+  digit, target kind, start image, method): its preimage, output and certificate (the verdict
+  on it: :func:`nnspaces.verdicts.explore.certified`).
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ from torch import nn
 from . import paper
 from .ideal import UNCLIPPED
 from .inverse import (
-    CERTIFIED_TOL,
     METHODS,
     START_KINDS,
     TARGET_KINDS,
@@ -416,8 +416,11 @@ def explore(
 
 
 def _explore_figure(r, x, output, target, info):
-    """The four panels of :func:`explore`."""
-    fig, axes = plt.subplots(1, 4, figsize=(10, 2.6), gridspec_kw={"width_ratios": [1, 1, 1, 1.6]})
+    """The four panels of :func:`explore`: three images above, the outputs below (7 in wide,
+    text of 8 pt at least, legible in the book's column)."""
+    fig = plt.figure(figsize=(7, 5.2))
+    grid = fig.add_gridspec(2, 3, height_ratios=[1, 0.9])
+    axes = [fig.add_subplot(grid[0, i]) for i in range(3)] + [fig.add_subplot(grid[1, :])]
     r = r.to(x.dtype)
     d = (x - r)[0].numpy()  # (28, 28)
     lim = float(np.abs(d).max()) or 1.0
@@ -429,80 +432,104 @@ def _explore_figure(r, x, output, target, info):
     for ax, (img, title, cmap, lims) in zip(axes, panels):
         vmin, vmax = lims if lims else (None, None)
         im = ax.imshow(img, cmap=cmap, vmin=vmin, vmax=vmax)
-        ax.set_title(title, fontsize=8)
+        ax.set_title(title, fontsize=9)
         ax.set_xticks([]), ax.set_yticks([])
-        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=6)
+        fig.colorbar(im, ax=ax, fraction=0.046, pad=0.03).ax.tick_params(labelsize=8)
     k = np.arange(len(target))
     ax = axes[3]
     ax.bar(k - 0.2, target.numpy(), width=0.4, label=f"target t ({info['target_kind']})")
     ax.bar(k + 0.2, output.numpy(), width=0.4, label="output f(x)")
     ax.set_xticks(k)
-    ax.tick_params(labelsize=7)
+    ax.tick_params(labelsize=8)
+    ax.set_xlabel("output entry (class)", fontsize=9)
     ax.axhline(0, color="black", lw=0.5)
-    ax.legend(fontsize=6)
-    ax.set_title(f"digit {info['digit']}: relative error {info['rel_error']:.2g}", fontsize=8)
+    ax.legend(fontsize=8)
+    ax.set_title(f"digit {info['digit']}: relative error {info['rel_error']:.2g}", fontsize=9)
     fig.tight_layout()
     return fig
 
 
-def explore_claim(info: Mapping, network: str) -> tuple[bool, str, str]:
-    """The sentence the explorer states about its result, as ``(holds, text, otherwise)`` for
-    :func:`nnspaces.book.claim`: it holds when the preimage is certified nearest.
+#: The rows of :func:`explore_table`: label, key of ``info``, format of ``nnspaces.book.fmt``.
+_EXPLORE_ROWS = (
+    ("relative output error ‖f(x) − t‖ / ‖t‖", "rel_error", "sci"),
+    ("distance from the start image ‖x − r‖", "distance", ".4g"),
+    ("pixels outside [0, 1]", "outside_box", ",d"),
+    ("certificate κ (without the box)", "kappa", "sci"),
+    ("KKT residual in the box (— without the box)", "kkt", "sci"),
+    ("iterations", "iterations", ",d"),
+    ("seconds", "seconds", ".2g"),
+)
 
-    >>> holds, text, otherwise = explore_claim({"digit": 3, "method": "closed-form",
-    ...     "start": "avg", "target_kind": "class-mean", "reached": True, "certified": True,
-    ...     "rel_error": 1e-14, "certificate": 1e-15, "predicted": 3}, "fcnn1")
-    >>> holds, text[:40]
-    (True, 'The 1-layer FCNN reaches the class-mean ')
+
+def explore_table(info: Mapping, fmt) -> pd.DataFrame:
+    """:func:`explore`'s numbers as a two-column table for readers: ``quantity``, ``value``.
+
+    Parameters
+    ----------
+    info : mapping
+        :func:`explore`'s record.
+    fmt : callable
+        ``fmt(value, spec) -> str``, the book's number format (:func:`nnspaces.book.fmt`).
+
+    Examples
+    --------
+    >>> info = {"rel_error": 2e-16, "distance": 3.25, "outside_box": 0, "kappa": 1e-17,
+    ...         "kkt": float("nan"), "iterations": 1, "seconds": 0.004, "predicted": 3,
+    ...         "margin": 1.5, "pixel_min": 0.0, "pixel_max": 1.0, "message": "ok"}
+    >>> explore_table(info, lambda v, s: format(v, "") if v == v else "—").iloc[0].tolist()
+    ['predicted class (margin over the next)', '3 (1.5)']
     """
-    name = DISPLAY_NAME.get(network, network)
-    what = f"the {info['target_kind']} target of digit {info['digit']}"
-    how = f"`{info['method']}` from the `{info['start']}` start image"
-    cert = info["certificate"]
-    certificate = "not computed" if cert is None or math.isnan(cert) else f"{cert:.2g}"
-    text = (
-        f"The {name} reaches {what} ({how}: relative output error {info['rel_error']:.2g}), and "
-        f"the certificate {certificate} is at most {CERTIFIED_TOL:.0e}: the image is a certified "
-        "nearest preimage of its start image."
-    )
-    if info["reached"]:
-        reason = f"the target is reached, but the certificate is {certificate} (above {CERTIFIED_TOL:.0e})"
-    else:
-        reason = f"the target is missed (relative output error {info['rel_error']:.2g})"
-    otherwise = (
-        f"The {name}, {what}, {how}: {reason}, so this image is not certified nearest; the "
-        f"network classifies it as {info['predicted']}."
-    )
-    return bool(info["certified"]), text, otherwise
+    rows = [
+        (
+            "predicted class (margin over the next)",
+            f"{info['predicted']} ({fmt(info['margin'], '.3g')})",
+        ),
+        *((label, fmt(info[key], spec)) for label, key, spec in _EXPLORE_ROWS),
+        ("pixel range of x", f"{fmt(info['pixel_min'], '.3g')} to {fmt(info['pixel_max'], '.3g')}"),
+        ("the method's message", str(info["message"])),
+    ]
+    return pd.DataFrame(rows, columns=["quantity", "value"])
 
 
-def interactive(nets: Mapping[str, nn.Module], X: torch.Tensor, y: torch.Tensor, **defaults):
-    """Sliders and menus over :func:`explore` when ``ipywidgets`` is importable, else None.
+def interactive(
+    nets: Mapping[str, nn.Module],
+    X: torch.Tensor,
+    y: torch.Tensor,
+    box: tuple[float, float] | None = (0.0, 1.0),
+    max_iter: int | None = None,
+    **defaults,
+):
+    """Menus and a slider over :func:`explore` when ``ipywidgets`` is importable, else None.
 
     Parameters
     ----------
     nets : mapping name → model
         The networks to choose among.
     X, y : the training images and labels.
+    box, max_iter
+        Passed to :func:`explore` for every choice.
     **defaults
         Initial ``network, digit, target_kind, method, start`` (each optional).
 
     Returns
     -------
     widget or None
-        ``ipywidgets.interact``'s result; None (nothing shown) without ipywidgets: the
+        An ``ipywidgets.interactive`` box (the controls, then the figure of the current
+        choice, redrawn on each change): ``display`` it. None without ipywidgets: the
         notebook's parameters cell chooses then.
     """
     try:
         import ipywidgets
     except ImportError:
         return None
+    from IPython.display import display
 
     def show(network, digit, target_kind, method, start):
-        fig, _ = explore(nets[network], X, y, digit, target_kind, method, start)
-        plt.show(fig)
+        fig, _ = explore(nets[network], X, y, digit, target_kind, method, start, box, max_iter)
+        plt.close(fig)  # shown once, here, not again by the inline backend
+        display(fig)
 
-    return ipywidgets.interact(
+    return ipywidgets.interactive(
         show,
         network=ipywidgets.Dropdown(
             options=list(nets), value=defaults.get("network", next(iter(nets)))
