@@ -46,13 +46,23 @@ def test_kappa_and_relative_distance_per_step():
     np.testing.assert_allclose(dist["7"], [1.0, 0.75])
     assert ax_k.get_yscale() == "log" and ax_d.get_ylabel() == "‖x − r‖ / ‖x₀ − r‖"
     assert fig._suptitle.get_text() == "fcnn5"
-    assert [t.get_text() for t in ax_d.get_legend().get_texts()] == ["3", "7"]
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["3", "7"]
+
+
+def test_legible_in_the_text_column():
+    """Every text of the default figure shows at 9 px or more in the book's column."""
+    from nnspaces import book
+
+    runs = [_result([0.5, 0.1], [0.4, 1e-6], [2.0, 1.5]) for _ in range(10)]
+    fig = nearness_history(runs, title="5-layer FCNN")
+    assert fig.get_figwidth() <= 7.0
+    assert book.figure_png(fig)[1]["min_text_css_px"] >= book.MIN_TEXT_PX
 
 
 def test_default_labels_and_bad_arguments():
     runs = [_result([1.0], [1.0], [1.0])] * 2
-    ax_d = nearness_history(runs).axes[1]
-    assert [t.get_text() for t in ax_d.get_legend().get_texts()] == ["0", "1"]
+    fig = nearness_history(runs)
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["0", "1"]
     with pytest.raises(ValueError, match="1 labels for 2 results"):
         nearness_history(runs, labels=["a"])
     with pytest.raises(ValueError, match="at least one"):
