@@ -168,3 +168,23 @@ def test_nearness_table_keeps_the_values():
     assert len(table.columns) == 7 and formats["κ, refined"] == "sci"
     with pytest.raises(ValueError, match="kinks"):
         nearness_table(near.drop(columns="kinks"))
+
+
+def test_text_keys_write_errors_in_scientific_notation():
+    from nnspaces import book
+    from nnspaces.ideal import text_keys
+
+    keys = {
+        "free_rel_error_max_minmax_fcnn1": 1.1e-16,
+        "near_kappa_max_fcnn5": 0.25,
+        "free_min_pixel_minmax_fcnn1": -3.2149,
+        "reached_minmax_fcnn1": 0,
+        "rel_error_median_minmax_resnet18": float("nan"),
+    }
+    text = text_keys(keys, book.fmt)
+    assert text == {
+        "free_rel_error_max_minmax_fcnn1_text": "1.1 × 10⁻¹⁶",  # never 0.000
+        "near_kappa_max_fcnn5_text": "2.5 × 10⁻¹",
+        "free_min_pixel_minmax_fcnn1_text": "−3.21",  # a true minus sign
+        "rel_error_median_minmax_resnet18_text": "—",  # not run
+    }

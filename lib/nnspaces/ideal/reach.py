@@ -4,13 +4,14 @@
 - :func:`reach_summary` — those tables counted per network and target kind;
   :func:`pixel_range` — the pixel range of a row of images;
 - :func:`reach_keys` — the summary flattened to glue keys for every network of the book;
+  :func:`text_keys` — numbers of such keys written as the book prints them;
 - :func:`reach_table`, :func:`nearness_table` — those tables as a reader sees them (human
   headers, one format per column), for :func:`nnspaces.book.glue_table`.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 
 import pandas as pd
 import torch
@@ -338,3 +339,46 @@ def nearness_table(near: pd.DataFrame) -> tuple[pd.DataFrame, dict[str, str]]:
         raise ValueError(f"nearness_table needs nearest.table's columns; missing {sorted(missing)}")
     table = near[list(columns)].rename(columns={c: h for c, (h, _) in columns.items()})
     return table.reset_index(drop=True), dict(columns.values())
+
+
+def text_keys(
+    keyed: Mapping[str, object], fmt: Callable[[object, str], str], suffix: str = "_text"
+) -> dict[str, str]:
+    """Numbers of glue keys written as the book prints them, for ``{glue:text}`` in prose.
+
+    Relative errors and certificates (keys with ``error`` or ``kappa``) in scientific notation
+    (``3.3 × 10⁻¹⁶``: a format spec in the markdown could only give ``3.3e-16`` or
+    ``0.000``), every other float to 3 significant digits with a true minus sign, NaN as
+    ``—``; integers and strings are left out.
+
+    Parameters
+    ----------
+    keyed : mapping key → value
+        E.g. :func:`reach_keys` or :func:`nnspaces.nearest.summary_keys` output.
+    fmt : callable (value, spec) → str
+        The book's number format, :func:`nnspaces.book.fmt` (this layer does not import the
+        book's).
+    suffix : str
+        Appended to each key.
+
+    Returns
+    -------
+    dict key + suffix → str
+
+    Examples
+    --------
+    >>> from nnspaces.book import fmt
+    >>> text_keys({"rel_error_max_minmax_fcnn1": 3.3e-16, "free_min_pixel": -3.214,
+    ...            "reached": 10, "near_kappa_max": float("nan")}, fmt)
+    {'rel_error_max_minmax_fcnn1_text': '3.3 × 10⁻¹⁶', 'free_min_pixel_text': '−3.21', \
+'near_kappa_max_text': '—'}
+    """
+    out = {}
+    for key, value in keyed.items():
+        if hasattr(value, "item"):
+            value = value.item()
+        if not isinstance(value, float):
+            continue
+        spec = "sci" if "error" in key or "kappa" in key else ".3g"
+        out[f"{key}{suffix}"] = fmt(value, spec)
+    return out
