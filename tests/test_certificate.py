@@ -7,6 +7,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from scipy.linalg import null_space
 from scipy.optimize import lsq_linear, minimize
 from torch import nn
@@ -210,16 +212,87 @@ def test_kkt_residual_zero_at_box_qp_solution_and_positive_elsewhere():
     y[F] += 1e-3 * null_space(A[:, F])[:, 0]
     assert np.abs(A @ (y - x)).max() <= 1e-12 and y.min() >= 0 and y.max() <= 1
     assert kkt_residual(A, y, r, (0.0, 1.0)).residual > 1e-4
-    # a bound multiplier of the wrong sign at one active pixel (λ, fitted on the free pixels,
-    # is unchanged): violation 1 at that pixel
+    # a bound multiplier of the wrong sign at one active pixel: the joint fit of λ and μ
+    # cannot explain it, and leaves the residual scipy's bounded least squares leaves
     i = int(np.flatnonzero(~F)[0])
     sign = 1.0 if x[i] == 0 else -1.0  # at lo the multiplier must be ≥ 0, at hi ≤ 0
     r2 = r.copy()
     r2[i] = x[i] - (A.T @ res.lam.numpy())[i] + sign  # g_i − (Aᵀλ)_i = −sign
     bad = kkt_residual(A, x, r2, (0.0, 1.0))
-    assert np.allclose(bad.lam.numpy(), res.lam.numpy())
-    assert abs(bad.violation[i]) == pytest.approx(1.0)
-    assert bad.residual == pytest.approx(1.0 / np.linalg.norm(x - r2))
+    assert bad.residual > 1e-3
+    assert bad.residual == pytest.approx(_lsq_kkt(A, x, r2, 0.0, 1.0), rel=1e-8)
+
+
+def _lsq_kkt(J, x, r, lo, hi, tol=1e-9):
+    """The KKT residual by scipy's bounded least squares on λ and μ jointly (independent):
+    ``min ‖g − Jᵀλ − μ_L + μ_U‖``, ``μ ≥ 0`` on the pixels at each bound."""
+    g = x - r
+    L, U = np.flatnonzero(x <= lo + tol), np.flatnonzero(x >= hi - tol)
+    U = np.setdiff1d(U, L)
+    n, K = len(x), len(J)
+    E = np.eye(n)
+    A = np.hstack([J.T, E[:, L], -E[:, U]])  # (n, K + |L| + |U|)
+    lb = np.r_[np.full(K, -np.inf), np.zeros(len(L) + len(U))]
+    sol = lsq_linear(A, g, bounds=(lb, np.inf), method="bvls", tol=1e-14)
+    return np.linalg.norm(g - A @ sol.x) / np.linalg.norm(g)
+
+
+@settings(max_examples=40, deadline=None)
+@given(
+    K=st.integers(2, 6),
+    n_free=st.integers(0, 5),
+    n_bound=st.integers(1, 14),
+    seed=st.integers(0, 2**31 - 1),
+)
+def test_kkt_residual_zero_at_an_exact_kkt_point_with_few_free_pixels(K, n_free, n_bound, seed):
+    """An exact KKT point built from multipliers of the right signs, with fewer free pixels
+    than constraints (where a fit of λ on the free pixels alone fails): residual 0; with a
+    random reference, scipy's joint bounded least squares' residual."""
+    rng = np.random.default_rng(seed)
+    n = n_free + n_bound
+    J = rng.standard_normal((K, n))
+    x = np.r_[rng.uniform(0.1, 0.9, n_free), rng.integers(0, 2, n_bound).astype(float)]
+    lam = rng.standard_normal(K)
+    mu = np.where(x == 0, 1.0, np.where(x == 1, -1.0, 0.0)) * rng.uniform(0, 2, n)
+    r = x - (J.T @ lam + mu)
+    assert kkt_residual(J, x, r, (0.0, 1.0)).residual <= 1e-10
+    r2 = x - rng.standard_normal(n)
+    expected = _lsq_kkt(J, x, r2, 0.0, 1.0)
+    assert kkt_residual(J, x, r2, (0.0, 1.0)).residual == pytest.approx(expected, abs=1e-9)
+
+
+# ---- round-off bound and second-order test ------------------------------------------
+
+
+def test_kappa_roundoff_grows_with_cond_and_with_x_near_r():
+    rng = np.random.default_rng(3)
+    U, _ = np.linalg.qr(rng.standard_normal((4, 4)))
+    V, _ = np.linalg.qr(rng.standard_normal((20, 4)))
+    x, r = rng.standard_normal(20), rng.standard_normal(20)
+    b = [
+        certificate.kappa_roundoff(U @ np.diag(s) @ V.T, x, r)
+        for s in ([1, 1, 1, 1], [1, 1, 1, 1e-8])
+    ]
+    assert b[0] < 1e-13 and b[1] == pytest.approx(b[0] + 10 * np.finfo(float).eps * 1e8, rel=1e-6)
+    near = certificate.kappa_roundoff(U @ V.T, r + 1e-12, r)
+    assert near > 1e-3
+    assert certificate.kappa_roundoff(U @ V.T, r, r) == np.inf
+
+
+@pytest.mark.parametrize("seed", range(4))
+def test_reduced_curvature_is_the_eigenvalue_on_scipys_null_space(seed):
+    rng = np.random.default_rng(seed)
+    K, n, m = 3, 9, 5
+    J, G, w = rng.standard_normal((K, n)), rng.standard_normal((m, n)), rng.standard_normal(m)
+    Z = null_space(J)  # (n, n − K)
+    ref = np.linalg.eigvalsh(Z.T @ (np.eye(n) - G.T @ np.diag(w) @ G) @ Z).min()
+    assert certificate.reduced_curvature(J, G, w) == pytest.approx(ref, abs=1e-12)
+    E = rng.standard_normal((2, n))  # with extra rows held
+    Z = null_space(np.vstack([J, E]))
+    ref = np.linalg.eigvalsh(Z.T @ (np.eye(n) - G.T @ np.diag(w) @ G) @ Z).min()
+    assert certificate.reduced_curvature(J, G, w, extra=E) == pytest.approx(ref, abs=1e-12)
+    assert certificate.reduced_curvature(J, G[:1], [0.0]) == 1.0
+    assert certificate.reduced_curvature(np.eye(n), G, w) == np.inf
 
 
 def test_kkt_without_box_is_kappa():

@@ -1,4 +1,4 @@
-"""First-order certificates for "the input nearest ``r`` with ``f(x) = t``".
+"""Certificates for "the input nearest ``r`` with ``f(x) = t``": first and second order.
 
 An inverse method that returns *a* preimage ``x`` of a target ``t`` (``f(x) = t``) does not
 say whether ``x`` is the preimage *nearest* the reference ``r``. Where ``f`` is smooth, a
@@ -10,6 +10,13 @@ nearest preimage ``x`` satisfies the Lagrange condition of
 normal cone of the box at ``x``). This module measures how far a point is from satisfying
 it, from arrays alone (no network): it is the pure mathematics under
 :mod:`nnspaces.nearest` and the inverse-map chapters.
+
+The first-order condition is necessary, not sufficient: it holds just as well at the
+*farthest* point of a closed preimage and at saddle points. A first-order point is proven
+nearest only (a) when the problem is convex — an affine preimage, with or without the box:
+the closed form — where it is the unique global minimiser, or (b) *locally*, by the
+second-order test :func:`reduced_curvature` (the Lagrangian's Hessian positive definite on
+the tangent space): a strict local minimum, still not the global one.
 
 Public API
 ----------
@@ -24,6 +31,10 @@ Public API
   stationary point of the distance on the preimage; :func:`kappas` for a batch.
 - :func:`kkt_residual` — the same question with the pixel box: Lagrange multipliers of the
   equality and of the bounds, and the relative size of what they cannot explain.
+- :func:`kappa_roundoff` — the ``κ`` round-off alone gives a point computed exactly from a
+  matrix's SVD (the closed form's tolerance).
+- :func:`reduced_curvature` — the second-order test: the smallest eigenvalue of the
+  Lagrangian's Hessian on the tangent space of the preimage (> 0: a strict local minimum).
 - :func:`error_kkt_residual` — for a target out of reach inside the box: how far ``x`` is
   from a first-order stationary point of the output error ``½‖f(x) − t‖²`` over the box
   (the best approximation, the problem an exact method solves then).
@@ -35,6 +46,7 @@ elements (e.g. an image ``(1, 28, 28)``); they are flattened.
 
 from __future__ import annotations
 
+import math
 from dataclasses import dataclass
 
 import torch
@@ -44,11 +56,13 @@ from .spaces import rank_cutoff
 __all__ = [
     "KKT",
     "kappa",
+    "kappa_roundoff",
     "kappas",
     "kkt_residual",
     "multipliers",
     "null_component",
     "rank_cutoff",
+    "reduced_curvature",
     "row_basis",
 ]
 
@@ -225,6 +239,109 @@ def kappas(J, X, R) -> list[float]:
     return [0.0 if float(d) == 0.0 else min(1.0, float(w) / float(d)) for d, w in zip(dn, wn)]
 
 
+def kappa_roundoff(W, x, r) -> float:
+    """The ``κ`` that round-off alone gives a point computed exactly from ``W``'s SVD.
+
+    Parameters
+    ----------
+    W : (m, n) Tensor or ndarray
+        The matrix whose row space ``κ`` is measured against (a layer's weight).
+    x, r : Tensor or ndarray with n elements each
+
+    Returns
+    -------
+    bound : float
+        ``10 ε (cond(W) + √n (‖x‖ + ‖r‖) / ‖x − r‖)``, ``ε`` the dtype's machine epsilon,
+        ``cond(W)`` the ratio of the largest to the smallest singular value above
+        :func:`rank_cutoff`; ``inf`` when ``x == r``.
+
+    Notes
+    -----
+    Two round-off errors make the computed null component of ``x − r`` nonzero at an exact
+    point: the computed row space is tilted by up to ``ε cond(W)`` (Wedin's ``sin θ``
+    theorem), which leaves that share of ``‖x − r‖`` in the null space; and ``x − r`` and its
+    projection are formed from ``x`` and ``r`` with absolute errors of ``ε √n (‖x‖ + ‖r‖)``,
+    which dominate when ``x`` is within round-off of ``r``. The factor 10 is a margin: a
+    ``κ`` above the bound is not round-off.
+
+    References
+    ----------
+    .. [1] P.-Å. Wedin, "Perturbation bounds in connection with singular value
+       decomposition", BIT 12 (1972), pp. 99–111.
+    """
+    W = _check_J(W)
+    xf, rf = _flat(x, W, "x"), _flat(r, W, "r")
+    d = float(torch.linalg.vector_norm(xf - rf))
+    if d == 0.0:
+        return math.inf
+    S = torch.linalg.svdvals(W)
+    S = S[S > rank_cutoff(S, tuple(W.shape))]
+    cond = float(S[0] / S[-1]) if len(S) else 1.0
+    size = float(torch.linalg.vector_norm(xf)) + float(torch.linalg.vector_norm(rf))
+    eps = torch.finfo(W.dtype).eps
+    return 10 * eps * (cond + math.sqrt(W.shape[1]) * size / d)
+
+
+def reduced_curvature(J, G, w, extra=None) -> float:
+    """Smallest eigenvalue of the Lagrangian's Hessian on the tangent space: the
+    second-order test of ``min ½‖x − r‖² s.t. f(x) = t``.
+
+    Parameters
+    ----------
+    J : (K, n) Tensor or ndarray
+        The Jacobian of ``f`` at ``x``.
+    G : (m', n) Tensor or ndarray
+    w : (m',) Tensor or ndarray
+        The constraints' curvature ``H = ∇²(λᵀf) = Gᵀ diag(w) G`` at the multipliers ``λ``
+        (:func:`nnspaces.nearest.kinks._curvature` for a Linear/SELU stack).
+    extra : (p, n), optional
+        Further constraint gradients held fixed (e.g. the kink rows): the tangent space is
+        the null space of ``[J; extra]``.
+
+    Returns
+    -------
+    h_min : float
+        ``λ_min(Zᵀ(I − H)Z)``, ``Z`` an orthonormal basis of the tangent space ``N(J)``
+        (1.0 where ``H`` vanishes on it; ``inf`` when the tangent space is ``{0}``).
+
+    Notes
+    -----
+    The Lagrangian of the problem is ``L = ½‖x − r‖² − λᵀ(f(x) − t)``, with Hessian
+    ``I − H``. At a first-order point (``x − r = Jᵀλ``, :func:`kappa` 0), ``h_min > 0`` is
+    the second-order sufficient condition: ``x`` is a strict *local* minimum of the distance
+    on the preimage [1]_; ``h_min < 0`` means a direction along the preimage in which the
+    distance falls (a saddle, or the farthest point of a closed preimage). It proves nothing
+    global. With ``P = G(I − J⁺J)`` (m' × n, thin SVD ``P = U S Qᵀ``), ``ZᵀHZ`` has the
+    nonzero eigenvalues of ``S Uᵀ diag(w) U S`` (r × r) and zeros on the rest of ``N(J)``.
+
+    References
+    ----------
+    .. [1] J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer 2006,
+       Theorem 12.6.
+
+    Examples
+    --------
+    >>> J = torch.tensor([[1.0, 0.0]], dtype=torch.float64)  # tangent space: the x₂ axis
+    >>> G = torch.tensor([[0.0, 1.0]], dtype=torch.float64)
+    >>> reduced_curvature(J, G, torch.tensor([0.25])), reduced_curvature(J, G, torch.tensor([3.0]))
+    (0.75, -2.0)
+    """
+    J = _check_J(J)
+    G = _as_tensor(G, like=J).reshape(-1, J.shape[1])  # (m', n)
+    w = _as_tensor(w, like=J).reshape(-1)
+    V = row_basis(J, extra)  # (k, n)
+    null_dim = J.shape[1] - len(V)
+    if null_dim == 0:
+        return math.inf
+    P = G - (G @ V.T) @ V  # (m', n): G on the tangent space
+    U, S, _ = torch.linalg.svd(P, full_matrices=False)
+    keep = S > rank_cutoff(S, tuple(P.shape)) if len(S) else S > 0
+    US = U[:, keep] * S[keep]  # (m', r)
+    eig = torch.linalg.eigvalsh(US.T @ (w[:, None] * US))  # (r,)
+    h = 1.0 - float(eig.max()) if len(eig) else 1.0
+    return min(h, 1.0) if null_dim > len(eig) else h
+
+
 @dataclass
 class KKT:
     """What :func:`kkt_residual` found.
@@ -277,17 +394,23 @@ def kkt_residual(J, x, r, box=None, active_tol: float = 1e-9) -> KKT:
     With ``g = x − r``, stationarity of the Lagrangian
     ``½‖x − r‖² − λᵀ(f(x) − t) − μ_loᵀ(x − lo) + μ_hiᵀ(x − hi)`` is
     ``g = Jᵀλ + μ_lo − μ_hi`` with ``μ_lo, μ_hi ≥ 0``, each zero off its bound. Let ``F`` be the
-    free pixels, ``L`` (``U``) those at ``lo`` (``hi``). The equality multipliers are the
-    least-squares fit on the free pixels, ``λ = (J_Fᵀ)⁺ g_F`` (cutoff :func:`rank_cutoff`),
-    and ``s = g − Jᵀλ`` gives the bound multipliers ``μ = s`` on ``L ∪ U``. The violation is
+    free pixels, ``L`` (``U``) those at ``lo`` (``hi``). ``λ`` and ``μ`` are fitted together,
+    as the bounded least-squares problem
+
+        min ‖g − Jᵀλ − μ‖  over  λ ∈ ℝᴷ,  μ_L ≥ 0,  μ_U ≤ 0,  μ_F = 0.
+
+    For a given ``λ`` the best ``μ`` is the clipped ``s = g − Jᵀλ`` on ``L ∪ U``, so the
+    problem is ``min_λ ½‖v(λ)‖²`` with the violation
 
         v_F = s_F,   v_L = min(s_L, 0),   v_U = max(s_U, 0),
 
-    and ``residual = ‖v‖ / ‖g‖``. ``residual = 0`` is the KKT condition. When ``J_F`` has
-    full row rank ``λ`` is unique, so ``residual > 0`` means no multipliers exist; when it
-    has not, another ``λ`` might fit the signs better and the residual is an upper bound.
-    Primal feasibility (``f(x) = t``, ``x`` in the box) is not checked here: ``J`` alone
-    does not know ``t``.
+    convex and piecewise quadratic in ``λ`` alone (K unknowns): :func:`_fit_kkt` solves it by
+    Newton's method on the pieces (exact in finitely many steps; tested against
+    ``scipy.optimize.lsq_linear`` on the joint problem). ``residual = ‖v‖ / ‖g‖`` is 0
+    exactly when KKT multipliers exist, whatever the number of free pixels (fitting ``λ`` on
+    the free pixels alone, as before, is wrong when they are fewer than ``K``). Primal
+    feasibility (``f(x) = t``, ``x`` in the box) is not checked here: ``J`` alone does not
+    know ``t``.
     """
     J = _check_J(J)
     xf, rf = _flat(x, J, "x"), _flat(r, J, "r")
@@ -301,17 +424,54 @@ def kkt_residual(J, x, r, box=None, active_tol: float = 1e-9) -> KKT:
         lower, upper = xf <= lo + active_tol, xf >= hi - active_tol
         upper &= ~lower
     free = ~(lower | upper)
-    lam = g.new_zeros(J.shape[0])
-    if free.any():
-        lam = multipliers(J[:, free], xf[free], rf[free])  # (J_Fᵀ)⁺ g_F
+    lam = _fit_kkt(J, g, lower, upper)
     s = g - J.T @ lam  # (n,)
-    v = torch.where(free, s, torch.zeros_like(s))
-    v = torch.where(lower, s.clamp(max=0.0), v)
-    v = torch.where(upper, s.clamp(min=0.0), v)
-    mu = torch.where(free, torch.zeros_like(s), s)
+    v = _violation(s, lower, upper)
+    mu = torch.where(free, torch.zeros_like(s), s - v)  # the clipped s: ≥ 0 at lo, ≤ 0 at hi
     gn = float(torch.linalg.vector_norm(g))
     res = float(torch.linalg.vector_norm(v)) / gn if gn > 0 else 0.0
     return KKT(res, v, lam, mu, int(lower.sum()), int(upper.sum()), int(free.sum()))
+
+
+def _violation(s: torch.Tensor, lower: torch.Tensor, upper: torch.Tensor) -> torch.Tensor:
+    """``v`` (n,): ``s`` on free pixels, ``min(s, 0)`` at ``lo``, ``max(s, 0)`` at ``hi``."""
+    return torch.where(lower, s.clamp(max=0.0), torch.where(upper, s.clamp(min=0.0), s))
+
+
+def _fit_kkt(J, g, lower, upper, max_iter: int = 100) -> torch.Tensor:
+    """``λ`` (K,) minimising ``½‖v(λ)‖²`` of :func:`kkt_residual` (Notes there).
+
+    Newton on the pieces: on the pixels where ``v = s`` (free ones, and bound ones whose ``s``
+    has the wrong sign) ``λ`` is refitted by least squares (cutoff :func:`rank_cutoff`), with
+    an Armijo backtrack on the convex objective; it stops when a full step keeps the set.
+    """
+    lam = multipliers(J, g, torch.zeros_like(g))  # all pixels: exact when no bound is active
+
+    def state(lam):
+        s = g - J.T @ lam
+        v = _violation(s, lower, upper)
+        on = ~(lower | upper) | (lower & (s < 0)) | (upper & (s > 0))  # the piece: v = s
+        return 0.5 * float(v @ v), on, v
+
+    val, on, v = state(lam)
+    for _ in range(max_iter):
+        if val == 0.0 or not on.any():
+            break
+        d = multipliers(J[:, on], g[on], torch.zeros_like(g[on])) - lam
+        slope = -float((J @ v) @ d)  # ∇(½‖v‖²) = −J v
+        step = 1.0
+        while step > 1e-12:
+            new = state(lam + step * d)
+            if new[0] <= val + 1e-4 * step * min(slope, 0.0):
+                break
+            step *= 0.5
+        else:
+            break  # no decrease: the minimum, to round-off
+        same = step == 1.0 and torch.equal(new[1], on)
+        lam, (val, on, v) = lam + step * d, new
+        if same:
+            break
+    return lam
 
 
 def error_kkt_residual(J, x, err, box, active_tol: float = 1e-9) -> float:
