@@ -13,6 +13,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
+from torch import nn
 
 from nnspaces.plots.spaces import (
     kernel_signal_figure,
@@ -132,3 +133,35 @@ def test_null_energy_plot_accepts_a_layer_table():
     assert line.get_label() == "all" and ax.get_title() == "FCNN"
     np.testing.assert_allclose(line.get_ydata(), [0.3, 0.6])
     assert [t.get_text() for t in ax.get_xticklabels()] == ["fc1", "fc2"]
+
+
+def test_figures_1_and_2_are_legible_in_the_book_column():
+    """Text of Figures 1 and 2 is at least 9 CSS px in the 752-px column (book.glue_figure's check)."""
+    from nnspaces import book
+
+    torch.manual_seed(0)
+    sp = layer_spaces(nn.Linear(784, 10))
+    X, y = torch.rand(40, 1, 28, 28), torch.arange(40) % 10
+    res = class_average_residuals(sp, X, y)
+    for fig in (
+        signal_space_figure(sp, res),
+        signal_space_figure(sp),
+        kernel_signal_figure(
+            layer_spaces(nn.Conv2d(8, 8, 3), view="kernels"), paper_condition=1.07
+        ),
+    ):
+        record = book.figure_png(fig)[1]
+        plt.close(fig)
+        assert record["min_text_css_px"] >= book.MIN_TEXT_PX, record
+
+
+def test_null_energy_plot_of_many_layers_stays_legible():
+    from nnspaces import book
+
+    names = [f"layer{i}.{j}.conv{k}" for i in range(1, 5) for j in range(2) for k in (1, 2)]
+    df = pd.DataFrame(np.random.default_rng(0).random((len(names), 10)), index=names)
+    df["note"] = ""
+    fig = null_energy_plot(df, title="ResNet18")
+    record = book.figure_png(fig)[1]
+    plt.close(fig)
+    assert record["min_text_css_px"] >= book.MIN_TEXT_PX, record

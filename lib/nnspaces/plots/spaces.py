@@ -30,7 +30,7 @@ def signal_space_figure(
     residuals: ClassResiduals | None = None,
     image_shape: tuple[int, int] = (28, 28),
     show_averages: bool = False,
-    cell: float = 1.0,
+    cell: float = 0.65,
 ):
     """Figure 1: weight rows, signal space and residuals of the class averages, as images.
 
@@ -46,7 +46,8 @@ def signal_space_figure(
     show_averages : bool
         Also draw the class-average images (first residual row).
     cell : float
-        Panel size in inches.
+        Panel size in inches (0.65: ten columns and the row labels fit a 7.5-inch figure,
+        whose 9-pt labels are 12 px or more in the book's 752-px column).
 
     Returns
     -------
@@ -63,16 +64,16 @@ def signal_space_figure(
         )
     signal = _numpy(spaces.signal, "signal space")  # (r, n)
     rows = [list(A.reshape(-1, h, w)), list(signal.reshape(-1, h, w))]
-    labels = ["weights\n$w_i$", "signal\n$\\sigma_i v_i$"]
+    labels = ["weights\n$w_i$", "signal space\n$\\sigma_i v_i$"]
     symmetric = [True, True]
     if residuals is not None:
         if show_averages:
             rows.append(list(_numpy(residuals.averages, "class averages").reshape(-1, h, w)))
-            labels.append("class\naverage $\\bar x_c$")
+            labels.append("class average\n$\\bar x_c$")
             symmetric.append(False)
         rows.append(list(_numpy(residuals.null, "null residuals").reshape(-1, h, w)))
         rows.append(list(_numpy(residuals.row, "row-projection residuals").reshape(-1, h, w)))
-        labels += ["null space\n$\\bar x_c - V_rV_r^T\\bar x_c$", "released\n$\\bar x_c - p_c$"]
+        labels += ["null-space\nresidual", "released\nresidual"]
         symmetric += [True, True]
     if max(len(r) for r in rows) == 0:
         raise ValueError("nothing to draw: W has rank 0 and no residuals were given")
@@ -157,7 +158,7 @@ def kernel_signal_figure(
     kernel_shape: tuple[int, int] = (3, 3),
     title: str | None = None,
     paper_condition: float | None = None,
-    cell: float = 1.0,
+    cell: float = 0.8,
 ):
     """Figure 2: the signal-space kernels ``sigma_i v_i`` of a conv layer's "kernels" view.
 
@@ -240,7 +241,8 @@ def null_energy_plot(table: pd.DataFrame, title: str | None = None, ax=None):
         rows = sorted({str(data.index[i]) for i in np.nonzero(bad)[0]})
         raise ValueError(f"NaN or inf null-energy fractions for layers {rows} without a note")
     if ax is None:
-        fig, ax = plt.subplots(figsize=(max(5.0, 0.35 * len(data) + 2), 3.4))
+        # at most 7 in wide, so that 8-pt labels stay above 9 px in the book's column
+        fig, ax = plt.subplots(figsize=(min(7.0, max(5.0, 0.3 * len(data) + 2)), 3.6))
     else:
         fig = ax.figure
     x = np.arange(len(data))
@@ -251,10 +253,17 @@ def null_energy_plot(table: pd.DataFrame, title: str | None = None, ax=None):
     ax.set_ylim(-0.02, 1.02)
     ax.set_ylabel("input energy in null space")
     if len(data.columns) > 1:
-        ax.legend(title=data.columns.name or "class", fontsize=7, ncol=2, loc="best")
+        ax.legend(
+            title=data.columns.name or "class",
+            fontsize=8,
+            title_fontsize=8,
+            ncol=2,
+            loc="center left",
+            bbox_to_anchor=(1.01, 0.5),
+        )
     if skipped:
         text = "not shown: " + ", ".join(f"{s} ({notes[s]})" for s in skipped)
-        fig.text(0.01, 0.0, text, fontsize=6, va="top", wrap=True)
+        fig.text(0.01, 0.0, text, fontsize=8, va="top", wrap=True)
     if title:
         ax.set_title(title, fontsize=10)
     fig.tight_layout()
