@@ -1,23 +1,23 @@
-"""An executed chapter notebook made into a page that reads like a paper.
+"""An executed chapter notebook made into a page: the pipeline's own part of it.
 
-:func:`decorate` rewrites the notebook papermill has just run, before Jupyter Book renders
-it:
+The SOURCE notebooks decide what shows, by their cell tags (``remove-cell`` on the
+parameters cell and its heading, ``remove-input`` on code cells, figures and tables glued
+into markdown), so that JupyterLab and the page agree. :func:`decorate` does only what
+papermill's run adds to a notebook:
 
-- the parameters cell (tag ``parameters``), papermill's injected cell
-  (``injected-parameters``) and the ``## Parameters`` heading just above them leave the page
-  (``remove-cell``): the provenance banner states what they held;
-- every code cell with something to show keeps its output and hides its code behind
-  Jupyter Book's toggle (``hide-input``): the code is one click away;
-- a code cell with nothing to show (imports, ``params.validate``, cells that only glue
-  values for the prose) leaves the page entirely (``remove-input``): a toggle over nothing
-  is clutter, and its code is in the executed notebook the banner links to;
-- a provenance banner goes right after the title cell: profile, data, seeds, commit, date
-  of the run, library version, the chapter's run time, the parameters papermill injected,
-  and links to the executed notebook as published and to its source.
+- papermill's injected-parameters cell (tag ``injected-parameters``) leaves the page
+  (``remove-cell``): the banner states what it held;
+- a one-line provenance banner goes right after the title cell's first paragraph (the
+  chapter's finding): ``Made by this book's run · profile default · mnist-5k · commit
+  abc1234 · 2026-12-07 · details``, a sphinx-design ``{dropdown}`` whose body holds the
+  details — data, seeds, the injected parameters, time of the run and of the chapter,
+  library version, and links to the executed notebook as published and to its source.
 
-Cells whose code the author already hid (``remove-input``, ``remove-cell``, ``hide-input``,
-``hide-cell``) are left as they are; one tagged ``hide-output`` gets ``hide-input`` too. Calling
-:func:`decorate` again replaces the banner rather than adding a second one.
+Calling :func:`decorate` again replaces the banner rather than adding a second one.
+
+:func:`stray_outputs` lists what a reader would see that no author meant to show (a bare
+``True``, an object's repr, a figure's ``<Figure size …>``); the pipeline fails a chapter
+that has any (:func:`nnspaces.reproduce.reproduce`).
 """
 
 from __future__ import annotations
@@ -29,31 +29,105 @@ from pathlib import Path
 
 from . import cache
 
-__all__ = ["BANNER_CLASS", "banner", "decorate"]
+__all__ = ["BANNER_CLASS", "banner", "decorate", "stray_outputs"]
 
-#: The CSS class of the banner's admonition (``book/_static/nnspaces.css`` styles it).
+#: The CSS class of the banner's dropdown (``book/_static/nnspaces.css`` styles it).
 BANNER_CLASS = "provenance"
 #: The banner cell's metadata marker: how a second :func:`decorate` finds the first banner.
 _MARK = "nnspaces"
 #: myst-nb's prefix of glued data (``myst_nb.ext.glue.GLUE_PREFIX``): a glue output shows nothing.
 _GLUE_PREFIX = "application/papermill.record/"
-#: Tags by which the author already hid a cell's code. (``hide-output`` or ``remove-output``
-#: alone leave the code shown: the first gets ``hide-input`` too, the second shows nothing.)
-_CODE_HIDDEN = {
-    "remove-cell",
-    "remove_cell",
-    "remove-input",
-    "remove_input",
-    "hide-cell",
-    "hide-input",
-}
 _VALUE_CHARS = 40  # one parameter's value in the "run with" line, at most
 _ITEM_CHARS = 20  # one item of a list, at most
 _LIST_ITEMS = 6  # a longer list shows its first items, "…" and its length
+_HIDES_OUTPUT = {"remove-output", "remove_output", "remove-cell", "remove_cell"}
+#: MIME types myst-nb renders in preference to ``text/plain`` (its HTML priority list):
+#: with one of them present, the plain text is not shown.
+_RICH = (
+    "application/vnd.jupyter.widget-view+json",
+    "application/javascript",
+    "text/html",
+    "image/svg+xml",
+    "image/png",
+    "image/jpeg",
+    "image/gif",
+    "text/markdown",
+    "text/latex",
+)
+#: What no author means to show: a bare boolean or None, an object's default repr, a
+#: function, a figure's or an artist's text form (``<Figure size 640x480 with 1 Axes>``,
+#: ``<Axes: …>``, ``Text(0.5, 1.0, 'title')``, ``[<matplotlib.lines.Line2D at 0x…>]``).
+_STRAY = re.compile(
+    r"""\A\s*(?:True|False|None)\s*\Z
+      | <[^<>\n]*\ at\ 0x[0-9a-fA-F]+>
+      | <(?:function|bound\ method|built-in\ function|module|class)\ [^\n]*>
+      | <Figure\ size\ [^\n]*>
+      | \A\s*<Axes(?:Subplot)?:
+      | \A\s*Text\(-?[\d.]+,\ -?[\d.]+,\ """,
+    re.VERBOSE,
+)
+_STRAY_CHARS = 80  # of a stray output's text quoted in the message
+
+
+def stray_outputs(nb) -> list[str]:
+    """Outputs a reader would see that say nothing: one line per output, naming the cell.
+
+    A cell's output counts unless the cell is tagged ``remove-output`` or ``remove-cell``:
+    a stream on stdout, or the ``text/plain`` of a result or display that has no richer
+    form (an HTML table, an image) for the page to show instead. It is stray when it is a
+    bare ``True``/``False``/``None``, an object's repr (``<… at 0x…>``, ``<function …>``),
+    or a figure's or plot element's text (``<Figure size …>``, ``Text(…)``).
+
+    Cells are counted as in the source notebook: papermill's injected cell and the banner
+    are skipped, so ``cell 12`` is the 13th cell the author sees in JupyterLab.
+
+    Examples
+    --------
+    >>> import nbformat
+    >>> nb = nbformat.v4.new_notebook()
+    >>> cell = nbformat.v4.new_code_cell("book.glue_verdict(...)")
+    >>> cell.outputs = [nbformat.v4.new_output("execute_result", data={"text/plain": "True"})]
+    >>> nb.cells = [nbformat.v4.new_markdown_cell("# T"), cell]
+    >>> stray_outputs(nb)
+    ["cell 1 (id '...'), book.glue_verdict(...): 'True'"]
+    """
+    found = []
+    index = -1
+    for cell in nb.cells:
+        tags = set(cell.get("metadata", {}).get("tags", []))
+        if "injected-parameters" in tags or _is_banner(cell):
+            continue
+        index += 1
+        if cell.cell_type != "code" or tags & _HIDES_OUTPUT:
+            continue
+        for out in cell.get("outputs", []):
+            text = _shown_text(out)
+            if text is not None and _STRAY.search(text):
+                quoted = " ".join(text.split())
+                if len(quoted) > _STRAY_CHARS:
+                    quoted = quoted[: _STRAY_CHARS - 1] + "…"
+                first = next((ln.strip() for ln in cell.source.splitlines() if ln.strip()), "")
+                found.append(f"cell {index} (id {cell.get('id', '?')!r}), {first[:60]}: {quoted!r}")
+    return found
+
+
+def _shown_text(out) -> str | None:
+    """The plain text a page shows for one output, or None (an image, HTML, glue, stderr)."""
+    kind = out.get("output_type")
+    if kind == "stream":
+        text = out.get("text", "")
+        return text if out.get("name") == "stdout" and text.strip() else None
+    if kind in ("execute_result", "display_data"):
+        data = out.get("data", {})
+        if any(k in data for k in _RICH) or "text/plain" not in data:
+            return None  # glue outputs carry only application/papermill.record/*
+        text = data["text/plain"]
+        return "".join(text) if isinstance(text, list) else str(text)
+    return None
 
 
 def decorate(path: str | Path, info: dict) -> None:
-    """Tag the cells of an executed notebook and add its provenance banner, in place.
+    """Hide papermill's injected cell and add the provenance banner, in place.
 
     Parameters
     ----------
@@ -72,6 +146,13 @@ def decorate(path: str | Path, info: dict) -> None:
         ``info`` lacks one of those keys (the message names it).
     ValueError
         The notebook has no ``# title`` markdown cell to put the banner under.
+
+    Notes
+    -----
+    The banner goes after the first paragraph (or fenced block, such as a ``{verdict}``)
+    that follows the ``# title`` heading; the title cell is split there, its rest becoming
+    a cell of its own. When the title cell holds only the heading, the next markdown cell's
+    first paragraph is the one (unless that cell opens with a heading).
     """
     import nbformat
 
@@ -81,20 +162,30 @@ def decorate(path: str | Path, info: dict) -> None:
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if not _is_banner(c)]
-    _tag_cells(nb.cells)
+    for cell in nb.cells:
+        tags = cell.metadata.get("tags", [])
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata.tags = [*tags, "remove-cell"]
     title = next((i for i, c in enumerate(nb.cells) if _is_title(c)), None)
     if title is None:
         raise ValueError(f"{path.name} has no '# title' markdown cell to put the banner under")
-    head, rest = _split_at_section(nb.cells[title].source)
-    if rest:  # the banner goes under the title and overview, before the first section
-        nb.cells[title].source = head
+    at = title
+    head, rest = _split_after_first_paragraph(nb.cells[title].source, heading=True)
+    if head is None:  # the title cell holds only its heading: the next cell's paragraph
+        nxt = nb.cells[title + 1] if title + 1 < len(nb.cells) else None
+        if nxt is not None and nxt.cell_type == "markdown":
+            head, rest = _split_after_first_paragraph(nxt.source, heading=False)
+            if head is not None:
+                at = title + 1
+    if head is not None and rest:
+        nb.cells[at].source = head
         after = nbformat.v4.new_markdown_cell(rest)
-        after.id = f"{nb.cells[title].get('id', 'title')}-sections"[:64]
-        nb.cells.insert(title + 1, after)
+        after.id = f"{nb.cells[at].get('id', 'title')}-rest"[:64]
+        nb.cells.insert(at + 1, after)
     cell = nbformat.v4.new_markdown_cell(banner(info, _defaults(nb.cells), _glued(nb.cells)))
     cell.metadata[_MARK] = {"provenance": True}
     cell.id = "nnspaces-provenance"  # a fixed id: decorating again rewrites the same file
-    nb.cells.insert(title + 1, cell)
+    nb.cells.insert(at + 1, cell)
     text = nbformat.writes(nb)
     cache.atomic_write(path, lambda f: f.write(text.encode() + b"\n"))
 
@@ -114,7 +205,8 @@ _INFO_KEYS = (
 
 
 def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) -> str:
-    """The provenance banner's MyST markdown (an admonition of class :data:`BANNER_CLASS`).
+    """The provenance banner's MyST markdown: a one-line ``{dropdown}`` (class
+    :data:`BANNER_CLASS`) whose body holds the details.
 
     Parameters
     ----------
@@ -134,87 +226,52 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     ...             date="2026-12-02T06:51:00+00:00", version="0.1.0",
     ...             repository="https://github.com/o/r", branch="main")
     >>> md = banner(info, {"seed": 0, "dataset": "mnist-5k"})
-    >>> md.splitlines()[:2]
-    ['````{admonition} How this page was made', ':class: provenance']
+    >>> print(md.splitlines()[0])
+    :::{dropdown} Made by this book's run · profile `smoke` · mnist-5k · commit `abc1234` · 2026-12-02 · details
+    >>> md.splitlines()[1]
+    ':class-container: provenance'
     >>> "https://github.com/o/r/blob/main/book/chapters/01_models.ipynb" in md
     True
     """
     params = {**(defaults or {}), **info["parameters"]}
     glued = glued or {}
     repo = str(info["repository"]).rstrip("/")
-    data = glued.get("data_description") or params.get("dataset")
+    dataset = params.get("dataset")
+    data = glued.get("data_description") or dataset
     seeds = params.get("seeds", params.get("seed"))
-    fields = [("Profile", f"`{info['profile']}`")]
+    commit = info["commit"]
+    line = ["Made by this book's run", f"profile `{info['profile']}`"]
+    if dataset is not None:
+        line.append(_escape(str(dataset)))
+    line.append(f"commit `{commit}`" if commit else "commit not recorded")
+    line += [_day(info["date"]), "details"]
+    fields = []
     if data is not None:
         fields.append(("Data", _escape(str(data))))
     if seeds is not None:
         label = "Seeds" if isinstance(seeds, list | tuple) else "Seed"
         fields.append((label, ", ".join(map(str, seeds)) if label == "Seeds" else str(seeds)))
-    fields += [
-        ("Commit", _commit(info["commit"], repo)),
-        ("Run", _date(info["date"])),
-        ("nnspaces", f"`{info['version']}`"),
-        ("Chapter time", _seconds(info["seconds"])),
-    ]
-    facts = " · ".join(f"**{k}** {v}" for k, v in fields)
     injected = ", ".join(f"{k}={_short(v)}" for k, v in info["parameters"].items())
     ran_with = f"`{injected.replace('`', '')}`" if injected else "the notebook's own defaults"
     executed = f"{repo}/blob/{info['branch']}/book/chapters/{info['output']}.ipynb"
     source = f"{repo}/blob/{info['branch']}/notebooks/{info['notebook']}.ipynb"
-    return (
-        "````{admonition} How this page was made\n"
-        f":class: {BANNER_CLASS}\n\n"
-        f"{facts}\n\n"
-        f"This page was run with: {ran_with}\n\n"
-        "**Code** “Show code cell source” above a result opens the cell that made it; "
-        f"[the executed notebook]({executed}) holds every cell with its outputs, "
-        f"[its source]({source}) the cells as written.\n"
-        "````"
-    )
-
-
-def _tag_cells(cells) -> None:
-    """Tag the parameters cells ``remove-cell``, then each shown code cell ``hide-input``
-    (something to show) or ``remove-input`` (nothing to show)."""
-    for i, cell in enumerate(cells):
-        tags = cell.metadata.setdefault("tags", [])
-        if cell.cell_type != "code":
-            continue
-        if "parameters" in tags or "injected-parameters" in tags:
-            _add(tags, "remove-cell")
-            above = cells[i - 1] if i else None
-            if above is not None and above.cell_type == "markdown":
-                if re.match(r"##\s+Parameters\b", above.source.lstrip()):
-                    _add(above.metadata.setdefault("tags", []), "remove-cell")
-            continue
-        if _CODE_HIDDEN & set(tags):
-            continue  # the author decided
-        shows = _shows_something(cell) and not {"remove-output", "remove_output"} & set(tags)
-        _add(tags, "hide-input" if shows else "remove-input")
-    for cell in cells:
-        if not cell.metadata.get("tags"):
-            cell.metadata.pop("tags", None)
-
-
-def _add(tags: list, tag: str) -> None:
-    if tag not in tags:
-        tags.append(tag)
-
-
-def _shows_something(cell) -> bool:
-    """Whether any output of a code cell renders on the page (glue outputs, stderr and
-    empty streams do not: the book removes stderr, ``nb_output_stderr: remove``)."""
-    for out in cell.get("outputs", []):
-        if out.output_type == "stream":
-            if out.get("name") != "stderr" and str(out.get("text", "")).strip():
-                return True
-        elif out.output_type in ("display_data", "execute_result"):
-            data = out.get("data", {})
-            if any(not k.startswith(_GLUE_PREFIX) for k in data):
-                return True
-        elif out.output_type == "error":
-            return True
-    return False
+    fields += [
+        ("Run with", ran_with),
+        ("Profile", f"`{info['profile']}`"),
+        ("Commit", _commit(commit, repo)),
+        ("Run", _date(info["date"])),
+        ("Chapter time", _seconds(info["seconds"])),
+        ("nnspaces", f"`{info['version']}`"),
+        (
+            "Code",
+            f"[the executed notebook]({executed}) holds every cell with its outputs, "
+            f"[its source]({source}) the cells as written",
+        ),
+    ]
+    body = "\n".join(f"- **{k}** {v}" for k, v in fields)
+    # a colon fence: a backtick fence's info string may not hold the backticks of `smoke`
+    head = f":::{{dropdown}} {' · '.join(line)}\n:class-container: {BANNER_CLASS}"
+    return f"{head}\n\n{body}\n:::"
 
 
 def _is_banner(cell) -> bool:
@@ -222,24 +279,54 @@ def _is_banner(cell) -> bool:
 
 
 def _is_title(cell) -> bool:
-    return cell.cell_type == "markdown" and cell.source.lstrip().startswith("# ")
+    """A markdown cell whose first line (after any ``(label)=`` targets) is a ``# `` heading."""
+    if cell.cell_type != "markdown":
+        return False
+    for line in cell.source.splitlines():
+        if line.strip() and not _TARGET.match(line):
+            return line.startswith("# ")
+    return False
 
 
-def _split_at_section(source: str) -> tuple[str, str]:
-    """A markdown cell's text before its first ``## `` heading (outside code fences), and
-    the rest (empty when it has none)."""
+_TARGET = re.compile(r"\s*\([^()\s]+\)=\s*$")  # a MyST label line, ``(sec-x)=``
+_FENCE = re.compile(r"\s*(`{3,}|~{3,}|:{3,})(.*)$")
+
+
+def _split_after_first_paragraph(source: str, heading: bool) -> tuple[str | None, str]:
+    """A markdown cell's text up to the end of its first paragraph or fenced block (after
+    its ``# `` heading when ``heading``), and the rest. ``(None, "")`` when there is no such
+    paragraph: the text ends, or a heading or label comes first."""
     lines = source.splitlines(keepends=True)
-    fence = None
-    for i, line in enumerate(lines):
-        marker = re.match(r"\s*(`{3,}|~{3,})", line)
-        if marker:
-            if fence is None:
-                fence = marker.group(1)
-            elif marker.group(1).startswith(fence) and not line.strip()[len(fence) :].strip("`~"):
-                fence = None
-        elif fence is None and i and line.startswith("## "):
-            return "".join(lines[:i]).rstrip() + "\n", "".join(lines[i:])
-    return source, ""
+    i = 0
+    if heading:
+        while i < len(lines) and not lines[i].startswith("# "):
+            i += 1
+        i += 1
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    if i >= len(lines) or lines[i].startswith("#") or _TARGET.match(lines[i]):
+        return None, ""
+    stack: list[tuple[str, bool]] = []  # open fences: (marker, literal code?)
+    for j in range(i, len(lines)):
+        line = lines[j]
+        fence = _FENCE.match(line)
+        if fence:
+            marker, rest = fence.group(1), fence.group(2).strip()
+            top = stack[-1] if stack else None
+            if top and marker[0] == top[0][0] and len(marker) >= len(top[0]) and not rest:
+                stack.pop()
+            elif not (top and top[1]):  # inside literal code nothing opens
+                stack.append((marker, marker[0] != ":" and not rest.startswith("{")))
+        elif not stack and not line.strip():
+            break
+        elif not stack and j > i and line.startswith("#"):
+            j -= 1
+            break
+    else:
+        j = len(lines)
+    head = "".join(lines[: j + 1]).rstrip() + "\n"
+    rest = "".join(lines[j + 1 :]).lstrip("\n")
+    return head, rest
 
 
 def _defaults(cells) -> dict:
@@ -291,6 +378,17 @@ def _date(iso: str) -> str:
     if when.tzinfo is not None:
         when = when.astimezone(UTC)
     return when.strftime("%Y-%m-%d %H:%M UTC")
+
+
+def _day(iso: str) -> str:
+    """The run's date, ``YYYY-MM-DD`` (UTC)."""
+    try:
+        when = datetime.fromisoformat(str(iso))
+    except ValueError:
+        return _escape(str(iso))
+    if when.tzinfo is not None:
+        when = when.astimezone(UTC)
+    return when.strftime("%Y-%m-%d")
 
 
 def _seconds(s: float) -> str:

@@ -376,6 +376,13 @@ def _run_parallel(
                     submit_next()
 
 
+def _stray_outputs(path: Path) -> list[str]:
+    """:func:`nnspaces.pages.stray_outputs` of an executed notebook."""
+    import nbformat
+
+    return pages.stray_outputs(nbformat.read(path, as_version=4))
+
+
 def _write_json(path: Path, obj) -> None:
     cache.atomic_write(path, lambda f: f.write(json.dumps(obj, indent=2).encode()))
 
@@ -641,8 +648,15 @@ def reproduce(
 
         provenance = _provenance(root, profile_name)
 
+        stray: dict[str, list[str]] = {}
+
         def finish(c: Chapter, seconds: float) -> None:
             path = staging / f"{c.output}.ipynb"
+            strays = _stray_outputs(path)
+            if strays:  # the chapter fails; the others run on, and the run fails at the end
+                stray[c.output] = strays
+                log(f"[reproduce] {c.output}: FAILED, stray output: " + "; ".join(strays))
+                return
             if c.output != c.notebook:
                 _personalise(path, c)
             pages.decorate(
@@ -693,6 +707,14 @@ def reproduce(
         sorted(run["seconds"].items(), key=lambda kv: order.get(kv[0], len(order)))
     )
     _write_json(run_file, run)
+    if stray:  # the chapters that passed are in place; no book is built without the others
+        raise ReproduceError(
+            "stray output a reader would see (a bare True/False/None, an object's repr or a "
+            "figure's text) in "
+            + "; ".join(f"chapter {k}: {', '.join(v)}" for k, v in stray.items())
+            + ". End such a cell with an assignment or `;`, or tag it remove-output. "
+            f"The executed copies are in {staging}; the previous ones were left in place."
+        )
     if build:
         inputs = _build_inputs_digest(work, final)
         html = work / "_build" / "html" / "index.html"
