@@ -73,3 +73,44 @@ def test_a_colour_bar_per_row_and_nan_is_refused():
     bad[0, 1] = np.nan
     with pytest.raises(ValueError, match="row 0 holds NaN"):
         image_grid([[bad]])
+
+
+def test_panel_grid_draws_each_image_with_its_titles_at_a_readable_size():
+    from nnspaces import book
+    from nnspaces.plots.grid import panel_grid
+
+    rows = [_images(5) + _images(6), _images(7)]  # 6 and 3 panels
+    titles = [[f"t{i}{j}" for j in range(len(r))] for i, r in enumerate(rows)]
+    colours = [["red" if j == 1 else "black" for j in range(len(r))] for r in rows]
+    fig = panel_grid(
+        rows, titles=titles, colours=colours, row_titles=["first", "second"], col_labels="abcdef"
+    )
+    (ax,) = fig.axes
+    flat = [img for r in rows for img in r]
+    assert len(ax.images) == len(flat)
+    for im, img in zip(ax.images, flat):
+        a = img.squeeze(0).numpy()
+        np.testing.assert_array_equal(im.get_array(), a)
+        assert im.get_clim() == (float(a.min()), float(a.max()))
+        x0, x1, y1, y0 = im.get_extent()
+        assert x1 - x0 == pytest.approx(y1 - y0)  # square panels ...
+    w, h = fig.get_size_inches()
+    x0, x1 = ax.get_xlim()
+    y1, y0 = ax.get_ylim()
+    assert w / (x1 - x0) == pytest.approx(h / (y1 - y0))  # ... on screen too
+    texts = {t.get_text(): t for t in ax.texts}
+    assert {"first", "second", "a", "f", "t00", "t12"} <= set(texts)
+    assert texts["t01"].get_color() == "red" and texts["t00"].get_color() == "black"
+    assert w == 7.0 and min(t.get_fontsize() for t in ax.texts) >= 8
+    assert book.figure_png(fig)[1]["min_text_css_px"] >= book.MIN_TEXT_PX
+    shared = panel_grid(rows, shared_scale=True)
+    lo = min(float(a.min()) for a in flat)
+    assert all(im.get_clim()[0] == pytest.approx(lo) for im in shared.axes[0].images)
+    with pytest.raises(ValueError, match="one entry per panel"):
+        panel_grid(rows, titles=[["x"], ["y"]])
+    with pytest.raises(ValueError, match="row_titles"):
+        panel_grid(rows, row_titles=["only one"])
+    bad = np.ones((2, 2))
+    bad[0, 0] = np.inf
+    with pytest.raises(ValueError, match="row 0 holds NaN or inf"):
+        panel_grid([[bad]])

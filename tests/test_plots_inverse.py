@@ -15,12 +15,14 @@ import pandas as pd
 import pytest
 import torch
 
+from nnspaces import book
 from nnspaces.plots.inverse import (
     comparison_grid,
     figure3,
     loss_history,
     loss_history_panels,
     reachability_figure,
+    recipe_figure,
 )
 
 
@@ -59,6 +61,18 @@ def _image(ax):
     return np.asarray(im.get_array())
 
 
+def _panels(fig):
+    """The panel_grid figure's images, row by row, and its texts by content."""
+    (ax,) = fig.axes
+    return ax.images, {t.get_text(): t for t in ax.texts}
+
+
+def _legible(fig):
+    """At most 7 in wide, every text at least 8 pt: 11 CSS px in the book's column."""
+    assert fig.get_size_inches()[0] <= 7.0 + 1e-9
+    assert book.figure_png(fig)[1]["min_text_css_px"] >= book.MIN_TEXT_PX
+
+
 def test_figure3_draws_the_chosen_image_of_each_digit():
     _, results = _grid()
     best = pd.DataFrame(
@@ -66,56 +80,76 @@ def test_figure3_draws_the_chosen_image_of_each_digit():
             "network": ["two", "two", "one", "one"],
             "digit": [1, 0, 0, 1],
             "start": ["min", "avg", "avg", "min"],
-            "method": ["gn", "gd", "gn", "gd"],
+            "method": ["gauss-newton", "paper-sgd", "gauss-newton", "none"],
             "fallback": ["", "", "yes", ""],
         }
     )
+    results = {(n, c, s, m): results[(n, c, s, m2)] for (n, c, s, m2), m in zip(
+        [("one", 0, "avg", "gn"), ("one", 1, "min", "gd"), ("two", 0, "avg", "gd"),
+         ("two", 1, "min", "gn")],
+        ["gauss-newton", "none", "paper-sgd", "gauss-newton"])}  # fmt: skip
     fig = figure3(best, results, networks=["one", "two"], names={"one": "1-layer"})
-    chosen = [("one", 0, "avg", "gn"), ("one", 1, "min", "gd")]
-    chosen += [("two", 0, "avg", "gd"), ("two", 1, "min", "gn")]
-    for ax, key in zip(fig.axes, chosen):
-        np.testing.assert_array_equal(_image(ax), results[key].image.squeeze(0).numpy())
-    titles = [ax.get_title() for ax in fig.axes[:4]]
-    assert titles == ["0: avg*\n+gn", "1: min\n+gd", "0: avg\n+gd", "1: min\n+gn"]
-    assert [fig.axes[i].get_ylabel() for i in (0, 2)] == ["1-layer", "two"]
+    images, texts = _panels(fig)
+    chosen = [("one", 0, "avg", "gauss-newton"), ("one", 1, "min", "none")]
+    chosen += [("two", 0, "avg", "paper-sgd"), ("two", 1, "min", "gauss-newton")]
+    for im, key in zip(images, chosen):
+        np.testing.assert_array_equal(im.get_array(), results[key].image.squeeze(0).numpy())
+        a = results[key].image
+        assert im.get_clim() == (float(a.min()), float(a.max()))  # each on its own scale
+    titles = [t.get_text() for t in fig.axes[0].texts if "\n" in t.get_text()]
+    assert titles == ["avg*\nGN", "min\nstart", "avg\nSGD", "min\nGN"]
+    assert {"1-layer", "two", "0", "1"} <= set(texts)  # row titles and digit headers
+    _legible(fig)
     with pytest.raises(ValueError, match="no chosen images for network 'three'"):
         figure3(best, results, networks=["three"])
 
 
-def test_comparison_grid_rows_are_start_and_method_titles_the_errors():
+def test_recipe_figure_shows_the_caption_images_with_their_labels():
+    g = torch.Generator().manual_seed(0)
+    recipe = pd.DataFrame(
+        {
+            "network": ["a"] * 10 + ["b"] * 10,
+            "digit": list(range(10)) * 2,
+            "label": ["avg+SGD"] * 10 + ["min"] * 9 + ["avg-min"],
+        }
+    )
+    images = {
+        (n, d): torch.rand(1, 28, 28, generator=g) for n, d in zip(recipe.network, recipe.digit)
+    }
+    fig = recipe_figure(recipe, images, names={"a": "1-layer FCNN", "b": "ResNet18"})
+    ims, texts = _panels(fig)
+    assert len(ims) == 20
+    for im, key in zip(ims, zip(recipe.network, recipe.digit)):
+        np.testing.assert_array_equal(im.get_array(), images[key].squeeze(0).numpy())
+    assert {"1-layer FCNN", "ResNet18", "avg+SGD", "min", "avg-min", "9"} <= set(texts)
+    _legible(fig)
+    with pytest.raises(ValueError, match="no images for network 'c'"):
+        recipe_figure(recipe, images, networks=["c"])
+
+
+def test_comparison_grid_rows_are_methods_titles_the_errors():
     df, results = _grid()
-    fig = comparison_grid(df, results, "two", title="2-layer")
-    (ax,) = fig.axes  # one Axes: every panel an image in it, row by row
-    combos = [("avg", "gd"), ("avg", "gn"), ("min", "gd"), ("min", "gn")]
-    texts = {t.get_text(): t for t in ax.texts}
-    assert len(ax.images) == 8
-    for i, (s, m) in enumerate(combos):
-        label = texts[f"{s}+{m}"]  # the row label, left of the row's panels
+    fig = comparison_grid(df, results, "two", "min")
+    images, texts = _panels(fig)
+    assert len(images) == 4  # 2 methods × 2 digits
+    for i, m in enumerate(("gd", "gn")):
+        assert any(t.startswith(f"min+{m}") for t in texts)  # the row's title
         for j, c in enumerate((0, 1)):
-            im, res = ax.images[2 * i + j], results[("two", c, s, m)]
+            im, res = images[2 * i + j], results[("two", c, "min", m)]
             a = res.image.squeeze(0).numpy()
             np.testing.assert_array_equal(im.get_array(), a)
             assert im.get_clim() == (float(a.min()), float(a.max()))  # scaled on its own
-            x0, x1, y1, y0 = im.get_extent()
-            assert x1 - x0 == pytest.approx(1.0) and y1 - y0 == pytest.approx(1.0)
-            assert label.get_position()[0] < x0 and y0 < label.get_position()[1] < y1
             error = f"{res.rel_error:.0e}" if res.rel_error < 1e-2 else f"{res.rel_error:.2f}"
-            title = [
-                t
-                for t in ax.texts
-                if t.get_text() == (f"{c}\n" if i == 0 else "") + error
-                and x0 < t.get_position()[0] < x1
-                and t.get_position()[1] < y0
-            ]
-            assert title, (s, m, c)  # above its panel
-            # a red title: the network does not classify the image as the digit
             wrong = res.predicted != c
-            assert title[0].get_color() == ("red" if wrong else "black"), (s, m, c)
-    tops = sorted({im.get_extent()[3] for im in ax.images})
-    assert len(tops) == 4  # rows downwards, one per start+method
-    assert fig._suptitle.get_text() == "2-layer"
+            title = texts[("✗ " if wrong else "") + error]
+            x0, x1, _, y0 = im.get_extent()
+            assert x0 < title.get_position()[0] < x1 and title.get_position()[1] < y0
+            # a red title: the network does not classify the image as the digit
+            assert title.get_color() == ("red" if wrong else "black"), (m, c)
+    assert sum(t.get_color() == "red" for t in fig.axes[0].texts) == 1
+    _legible(fig)
     with pytest.raises(ValueError, match="no rows for network 'three'"):
-        comparison_grid(df, results, "three")
+        comparison_grid(df, results, "three", "min")
 
 
 def test_loss_histories_are_drawn_per_step_on_a_log_axis():
@@ -134,8 +168,9 @@ def test_loss_history_panels_one_network_each_with_the_methods_present():
     del results[("two", 1, "avg", "gn")]
     fig = loss_history_panels(results, 1, "avg", methods=("gd", "gn"), names={"one": "1-layer"})
     ax_one, ax_two = fig.axes
-    assert ax_one.get_title() == "1-layer: digit 1, start avg"
-    assert ax_two.get_title() == "two: digit 1, start avg"
+    assert ax_one.get_title() == "1-layer" and ax_two.get_title() == "two"
+    assert [t.get_text() for t in fig.legends[0].get_texts()] == ["gd", "gn"]  # once each
+    _legible(fig)
     assert [ln.get_label() for ln in ax_one.get_lines()] == ["gd", "gn"]
     assert [ln.get_label() for ln in ax_two.get_lines()] == ["gd"]  # gn was not run
     np.testing.assert_allclose(ax_two.get_lines()[0].get_ydata(), [1.0, 0.1])

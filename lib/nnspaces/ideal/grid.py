@@ -31,6 +31,27 @@ from ..outputs import cached_outputs
 #: Methods run by :func:`run_grid` by default ("closed-form" only where it applies).
 GRID_METHODS = ("none", "paper-sgd", "gradient", "gauss-newton", "closed-form")
 
+#: Short names of the grid's methods for panel titles and narrow tables (``none``, the start
+#: image itself, has none: its label is the start image's name alone).
+METHOD_ABBREV = {
+    "none": "",
+    "paper-sgd": "SGD",
+    "gradient": "Adam",
+    "gauss-newton": "GN",
+    "closed-form": "CF",
+}
+
+
+def short_label(start: str, method: str) -> str:
+    """``start+method`` in :data:`METHOD_ABBREV`'s short names; the start alone for ``none``.
+
+    >>> short_label("avg", "paper-sgd"), short_label("min", "none"), short_label("avg", "x")
+    ('avg+SGD', 'min', 'avg+x')
+    """
+    abbrev = METHOD_ABBREV.get(method, method)
+    return f"{start}+{abbrev}" if abbrev else start
+
+
 #: Relative errors closer than this count as ties in :func:`choose_best`.
 TIE_TOL = 1e-9
 

@@ -1,5 +1,5 @@
-"""Figures for the inverse-map chapters: Figure 3, the comparison grid, loss histories and
-reachability. Each function returns a ``matplotlib.figure.Figure``."""
+"""Figures for the inverse-map chapters: Figure 3 (the rule's and the caption's), the
+comparison grids, loss histories and reachability. Each function returns a ``matplotlib.figure.Figure``."""
 
 from __future__ import annotations
 
@@ -9,7 +9,17 @@ import matplotlib.pyplot as plt
 import numpy as np
 import pandas as pd
 
-from .grid import image_grid
+from ..ideal import METHOD_ABBREV, short_label
+from .grid import image_grid, panel_grid
+
+#: The grid's methods as a row title names them.
+METHOD_NAMES = {
+    "none": "the start image itself",
+    "paper-sgd": "100 SGD steps at lr 10⁻⁴ (the released settings)",
+    "gradient": "Adam, best iterate",
+    "gauss-newton": "Gauss–Newton",
+    "closed-form": "closed form",
+}
 
 
 def _axes_grid(fig, R: int, C: int) -> np.ndarray:
@@ -26,28 +36,31 @@ def figure3(
     results: Mapping[tuple, object],
     networks: Sequence[str] | None = None,
     names: Mapping[str, str] | None = None,
-    cell: float = 1.2,
+    width: float = 7.0,
 ):
-    """The paper's Figure 3: one row per network, the chosen image of each digit.
+    """The paper's Figure 3 as this book's rule chooses it: one row per network, one column
+    per digit.
 
     Parameters
     ----------
     best : pandas.DataFrame
         :func:`nnspaces.ideal.choose_best` output (columns network, digit, start, method,
-        label, fallback).
+        fallback).
     results : dict (network, digit, start, method) → InverseResult
         :func:`nnspaces.ideal.run_grid`'s second output.
     networks : list of str, optional
         Row order; default the order in ``best``.
     names : mapping network → display name, optional
-    cell : float
-        Panel size in inches.
+    width : float
+        Figure width in inches (:func:`~nnspaces.plots.grid.panel_grid`).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Each panel is titled ``"digit: start / +method"`` (a ``*`` marks a fallback choice) and
-        scaled on its own, like the paper's ``imshow`` panels.
+        Digits as column headers; each row titled with its network; each panel titled with
+        its start image and, below, the method's short name
+        (:data:`nnspaces.ideal.METHOD_ABBREV`; ``start`` for the start image itself), a ``*``
+        marking a fallback choice; each panel on its own grey scale, like the paper's.
     """
     networks = list(dict.fromkeys(best["network"])) if networks is None else list(networks)
     names = dict(names or {})
@@ -59,94 +72,122 @@ def figure3(
         rows.append([results[(net, r.digit, r.start, r.method)].image for r in b.itertuples()])
         titles.append(
             [
-                f"{r.digit}: {r.start}{'*' if getattr(r, 'fallback', '') else ''}\n+{r.method}"
+                f"{r.start}{'*' if getattr(r, 'fallback', '') else ''}\n"
+                f"{METHOD_ABBREV.get(r.method, r.method) or 'start'}"
                 for r in b.itertuples()
             ]
         )
-    fig = image_grid(
-        rows, row_labels=[names.get(n, n) for n in networks], shared_scale=False, cell=cell
+    digits = sorted(set(best[best["network"].isin(networks)]["digit"]))
+    return panel_grid(
+        rows,
+        titles=titles,
+        row_titles=[names.get(n, n) for n in networks],
+        col_labels=[str(d) for d in digits],
+        width=width,
     )
-    axes = _axes_grid(fig, len(rows), max(len(r) for r in rows))
-    for i, row in enumerate(titles):
-        for j, text in enumerate(row):
-            axes[i, j].set_title(text, fontsize=6)
-    fig.subplots_adjust(hspace=0.45, top=0.85, left=0.12)
-    return fig
+
+
+def recipe_figure(
+    recipe: pd.DataFrame,
+    images: Mapping[tuple, object],
+    networks: Sequence[str] | None = None,
+    names: Mapping[str, str] | None = None,
+    width: float = 7.0,
+):
+    """Figure 3 as the paper's caption describes it: one row per network, one column per
+    digit, each panel the caption's start image and procedure.
+
+    Parameters
+    ----------
+    recipe : pandas.DataFrame
+        :func:`nnspaces.ideal.paper_recipe`'s table (columns network, digit, label).
+    images : dict (network, digit) → (1, 28, 28) Tensor
+        Its images.
+    networks : list of str, optional
+        Row order; default the order in ``recipe``.
+    names : mapping network → display name, optional
+    width : float
+        Figure width in inches.
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        Digits as column headers, each row titled with its network, each panel with its label
+        (``avg+SGD``: the class mean after the released 100 SGD steps; ``min``: the training
+        image the released search picked, unchanged) and on its own grey scale.
+    """
+    networks = list(dict.fromkeys(recipe["network"])) if networks is None else list(networks)
+    names = dict(names or {})
+    rows, titles = [], []
+    for net in networks:
+        r = recipe[recipe["network"] == net].sort_values("digit")
+        if r.empty:
+            raise ValueError(f"no images for network {net!r}")
+        rows.append([images[(net, int(d))] for d in r["digit"]])
+        titles.append(list(r["label"]))
+    digits = sorted(set(recipe[recipe["network"].isin(networks)]["digit"]))
+    return panel_grid(
+        rows,
+        titles=titles,
+        row_titles=[names.get(n, n) for n in networks],
+        col_labels=[str(d) for d in digits],
+        width=width,
+    )
 
 
 def comparison_grid(
     df: pd.DataFrame,
     results: Mapping[tuple, object],
     network: str,
-    starts: Sequence[str] | None = None,
+    start: str,
     methods: Sequence[str] | None = None,
-    cell: float = 0.9,
-    title: str | None = None,
+    width: float = 7.0,
 ):
-    """All start × method images of one network: rows ``start+method``, columns digits.
-
-    Each panel is titled with its relative output error; a red title marks an image the network
-    does not classify as the digit. Panels are scaled on their own.
+    """Every method's image from one start image, for one network: a row per method, a column
+    per digit.
 
     Parameters
     ----------
     df : pandas.DataFrame
         :func:`nnspaces.ideal.run_grid` table.
     results : dict (network, digit, start, method) → InverseResult
-    network : str
-    starts, methods : list of str, optional
-        Subsets and their order; default those in ``df``.
-    cell : float
-        Panel size in inches.
-    title : str, optional
-        A title above the grid (e.g. the network's display name).
+    network, start : str
+        The network and the start image whose runs are drawn.
+    methods : list of str, optional
+        Subset and order of the rows; default those in ``df`` (run for this network).
+    width : float
+        Figure width in inches.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        One Axes holding every panel as an image (row by row, in ``ax.images``), its title
-        and the row labels as texts: a grid of a few hundred panels draws in a fraction of
-        the time separate Axes take.
+        Digits as column headers; each row titled with its method's name and short name
+        (:data:`nnspaces.ideal.METHOD_ABBREV`); each panel titled with its relative output
+        error, in red with a ``✗`` when the network does not classify the image as the digit;
+        each panel on its own grey scale.
     """
-    d = df[df["network"] == network]
+    d = df[(df["network"] == network) & (df["start"] == start)]
     if d.empty:
-        raise ValueError(f"no rows for network {network!r}")
-    starts = list(dict.fromkeys(d["start"])) if starts is None else list(starts)
+        raise ValueError(f"no rows for network {network!r} and start image {start!r}")
     methods = list(dict.fromkeys(d["method"])) if methods is None else list(methods)
     digits = sorted(set(d["digit"]))
-    combos = [(s, m) for s in starts for m in methods if (network, digits[0], s, m) in results]
-    R, C = len(combos), len(digits)
-    gap_x, gap_y = 0.08, 0.45  # in panels: between columns; above each row, for its titles
-    label_in, top_in = 1.9, (0.75 if title else 0.4)  # inches: row labels; above the grid
-    width, height = cell * C * (1 + gap_x), cell * R * (1 + gap_y)
-    fig = plt.figure(figsize=(width + label_in + 0.1, height + top_in))
-    W, H = fig.get_size_inches()
-    ax = fig.add_axes((label_in / W, 0.05 / H, width / W, (height - 0.05) / H))
-    ax.set_axis_off()
-    for i, (s, m) in enumerate(combos):
-        y0 = i * (1 + gap_y) + gap_y  # the panel's top, rows downwards
-        ax.text(-0.15, y0 + 0.5, f"{s}+{m}", ha="right", va="center", fontsize=9)
-        for j, c in enumerate(digits):
-            res = results[(network, c, s, m)]
-            a = np.squeeze(res.image.detach().cpu().numpy()).astype(float)
-            x0 = j * (1 + gap_x)
-            ax.imshow(
-                a,
-                cmap="gray",
-                vmin=float(a.min()),
-                vmax=float(a.max()),
-                interpolation="nearest",
-                extent=(x0, x0 + 1, y0 + 1, y0),
-            )
-            label = (f"{c}\n" if i == 0 else "") + _short(res.rel_error)
-            colour = "black" if res.predicted == c else "red"
-            ax.text(x0 + 0.5, y0 - 0.04, label, ha="center", va="bottom", fontsize=6, color=colour)
-    ax.set_xlim(0, C * (1 + gap_x) - gap_x)
-    ax.set_ylim(R * (1 + gap_y), 0)
-    ax.set_aspect("auto")
-    if title:
-        fig.suptitle(title, fontsize=10, y=1 - 0.12 / H, va="top")
-    return fig
+    methods = [m for m in methods if (network, digits[0], start, m) in results]
+    rows, titles, colours = [], [], []
+    for m in methods:
+        res = [results[(network, c, start, m)] for c in digits]
+        rows.append([r.image for r in res])
+        wrong = [r.predicted != c for r, c in zip(res, digits)]
+        titles.append([("✗ " if w else "") + _short(r.rel_error) for r, w in zip(res, wrong)])
+        colours.append(["red" if w else "black" for w in wrong])
+    row_titles = [f"{short_label(start, m)}: {METHOD_NAMES.get(m, m)}" for m in methods]
+    return panel_grid(
+        rows,
+        titles=titles,
+        colours=colours,
+        row_titles=row_titles,
+        col_labels=[str(c) for c in digits],
+        width=width,
+    )
 
 
 def _draw_histories(ax, histories: Mapping[str, object]) -> None:
@@ -199,7 +240,9 @@ def loss_history_panels(
     networks: Sequence[str] | None = None,
     methods: Sequence[str] = ("paper-sgd", "gradient", "gauss-newton", "closed-form"),
     names: Mapping[str, str] | None = None,
-    panel: tuple[float, float] = (3.6, 3.0),
+    width: float = 7.0,
+    height: float = 2.6,
+    fontsize: float = 8.0,
 ):
     """Loss per step of several methods, one panel per network, for one digit and start.
 
@@ -215,19 +258,22 @@ def loss_history_panels(
     methods : list of str
         Drawn when present (the closed form is a start point and one step).
     names : mapping network → display name, optional
-    panel : (width, height) of one panel in inches
+    width, height : float
+        Figure size in inches (the book's column: 7 in).
+    fontsize : float
+        Points, for every text.
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        One axes per network, log loss over a symlog step axis, a legend in the first.
+        One axes per network titled with its name, log loss over a symlog step axis; one
+        legend below the panels, naming each method once.
     """
     if networks is None:
         networks = list(dict.fromkeys(k[0] for k in results))
     names = dict(names or {})
-    fig, axes = plt.subplots(
-        1, len(networks), figsize=(panel[0] * len(networks), panel[1]), squeeze=False
-    )
+    fig, axes = plt.subplots(1, len(networks), figsize=(width, height), squeeze=False)
+    handles = {}
     for ax, net in zip(axes[0], networks):
         curves = {
             m: results[(net, digit, start, m)] for m in methods if (net, digit, start, m) in results
@@ -235,10 +281,21 @@ def loss_history_panels(
         if not curves:
             raise ValueError(f"no runs for network {net!r}, digit {digit}, start {start!r}")
         _draw_histories(ax, curves)
-        ax.set_title(f"{names.get(net, net)}: digit {digit}, start {start}", fontsize=9)
-    axes[0, 0].set_ylabel("mean squared output error")
-    axes[0, 0].legend(fontsize=7)
-    fig.tight_layout()
+        for line in ax.get_lines():
+            handles.setdefault(line.get_label(), line)
+        ax.set_title(names.get(net, net), fontsize=fontsize)
+        ax.tick_params(labelsize=fontsize)
+        ax.xaxis.label.set_size(fontsize)
+    axes[0, 0].set_ylabel("mean squared output error", fontsize=fontsize)
+    fig.tight_layout(rect=(0, 0.12, 1, 1))
+    fig.legend(
+        list(handles.values()),
+        list(handles),
+        loc="lower center",
+        ncol=len(handles),
+        fontsize=fontsize,
+        frameon=False,
+    )
     return fig
 
 
