@@ -147,8 +147,8 @@ def test_the_banner_is_one_line_with_the_details_in_its_body(decorated):
     md = _banners(decorated)[0].source
     lines = md.splitlines()
     assert lines[0] == (
-        ":::{dropdown} Made by this book's run · profile `smoke` · fashion-mnist · "
-        "commit `abc1234-dirty` · 2026-12-02 · details"
+        ":::{dropdown} Made by this book's run · profile smoke · fashion-mnist · "
+        "commit abc1234-dirty · 2026-12-02 · details"
     )
     assert lines[1] == ":class-container: provenance" and lines[-1] == ":::"
     assert "- **Data** Fashion: 300 training" in md  # the glued description wins
@@ -218,7 +218,7 @@ def test_without_glue_or_seeds_the_parameters_and_defaults_speak(tmp_path):
     nbformat.write(nb, path)
     pages.decorate(path, _info(parameters={"n_train": 300}, commit=None, seconds=4.25))
     md = _banners(nbformat.read(path, as_version=4))[0].source
-    assert "profile `smoke` · mnist-5k · commit not recorded · 2026-12-02" in md.splitlines()[0]
+    assert "profile smoke · mnist-5k · commit not recorded · 2026-12-02" in md.splitlines()[0]
     assert "- **Data** mnist-5k" in md and "- **Seed** 7" in md  # from the parameters cell
     assert "- **Commit** not recorded" in md
     assert "- **Chapter time** 4.2 s" in md
@@ -239,7 +239,7 @@ def test_decorating_twice_gives_the_same_notebook_with_one_banner(tmp_path):
     assert len(_banners(nbformat.read(path, as_version=4))) == 1
     pages.decorate(path, _info(profile="default"))  # a new run replaces the banner
     (banner,) = _banners(nbformat.read(path, as_version=4))
-    assert "profile `default`" in banner.source
+    assert "profile default" in banner.source
 
 
 def test_the_notebook_is_replaced_atomically(tmp_path, monkeypatch):
@@ -296,13 +296,15 @@ STRAY = [
     _result("<Axes: title={'center': 'x'}>"),
     _result("Text(0.5, 1.0, 'Signal space')"),
     nbformat.v4.new_output("stream", name="stdout", text="True\n"),
+    _result("{'min_text_px': 16.7, 'width_px': 880}"),  # any value left as the last expression
+    _result("0.5"),
 ]
 SHOWN_AS_MEANT = [
     _glue("share", "0.56"),  # glue: the page shows it where the prose places it
     _result("<Figure size 640x480 with 1 Axes>", **{"image/png": PNG}),  # the image shows
     _result("   a\n0  1", **{"text/html": "<table/>"}),  # the table shows
-    _result("0.5"),
-    _result("'True'"),  # a string, quoted: meant
+    nbformat.v4.new_output("display_data", data={"text/plain": "0.5"}),  # display(0.5)
+    nbformat.v4.new_output("stream", name="stdout", text="'True'\n"),  # print(repr("True"))
     nbformat.v4.new_output("stream", name="stdout", text="Trained in 3 s: True to the paper\n"),
     nbformat.v4.new_output("stream", name="stderr", text="None\n"),  # the book drops stderr
 ]

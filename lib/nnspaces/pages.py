@@ -74,9 +74,12 @@ def stray_outputs(nb) -> list[str]:
 
     A cell's output counts unless the cell is tagged ``remove-output`` or ``remove-cell``:
     a stream on stdout, or the ``text/plain`` of a result or display that has no richer
-    form (an HTML table, an image) for the page to show instead. It is stray when it is a
-    bare ``True``/``False``/``None``, an object's repr (``<… at 0x…>``, ``<function …>``),
-    or a figure's or plot element's text (``<Figure size …>``, ``Text(…)``).
+    form (an HTML table, an image) for the page to show instead. It is stray when it is
+    the plain text of a value left as the cell's last expression (an ``execute_result``:
+    ``True``, a dict such as a function's record; a source cell shows nothing itself),
+    or, printed or displayed, a bare ``True``/``False``/``None``, an object's repr
+    (``<… at 0x…>``, ``<function …>``) or a figure's or plot element's text
+    (``<Figure size …>``, ``Text(…)``).
 
     Cells are counted as in the source notebook: papermill's injected cell and the banner
     are skipped, so ``cell 12`` is the 13th cell the author sees in JupyterLab.
@@ -102,7 +105,7 @@ def stray_outputs(nb) -> list[str]:
             continue
         for out in cell.get("outputs", []):
             text = _shown_text(out)
-            if text is not None and _STRAY.search(text):
+            if text is not None and (out.output_type == "execute_result" or _STRAY.search(text)):
                 quoted = " ".join(text.split())
                 if len(quoted) > _STRAY_CHARS:
                     quoted = quoted[: _STRAY_CHARS - 1] + "…"
@@ -227,7 +230,7 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     ...             repository="https://github.com/o/r", branch="main")
     >>> md = banner(info, {"seed": 0, "dataset": "mnist-5k"})
     >>> print(md.splitlines()[0])
-    :::{dropdown} Made by this book's run · profile `smoke` · mnist-5k · commit `abc1234` · 2026-12-02 · details
+    :::{dropdown} Made by this book's run · profile smoke · mnist-5k · commit abc1234 · 2026-12-02 · details
     >>> md.splitlines()[1]
     ':class-container: provenance'
     >>> "https://github.com/o/r/blob/main/book/chapters/01_models.ipynb" in md
@@ -240,10 +243,10 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     data = glued.get("data_description") or dataset
     seeds = params.get("seeds", params.get("seed"))
     commit = info["commit"]
-    line = ["Made by this book's run", f"profile `{info['profile']}`"]
+    line = ["Made by this book's run", f"profile {_escape(str(info['profile']))}"]
     if dataset is not None:
         line.append(_escape(str(dataset)))
-    line.append(f"commit `{commit}`" if commit else "commit not recorded")
+    line.append(f"commit {_escape(commit)}" if commit else "commit not recorded")
     line += [_day(info["date"]), "details"]
     fields = []
     if data is not None:
@@ -269,7 +272,7 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
         ),
     ]
     body = "\n".join(f"- **{k}** {v}" for k, v in fields)
-    # a colon fence: a backtick fence's info string may not hold the backticks of `smoke`
+    # a colon fence: a backtick fence's info string may hold no backtick (escaped text may)
     head = f":::{{dropdown}} {' · '.join(line)}\n:class-container: {BANNER_CLASS}"
     return f"{head}\n\n{body}\n:::"
 
