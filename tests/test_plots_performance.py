@@ -13,6 +13,7 @@ import pandas as pd
 import pytest
 from matplotlib.colors import to_rgba
 
+from nnspaces import book
 from nnspaces.plots.performance import error_vs_time
 
 
@@ -56,5 +57,17 @@ def test_axes_and_legend_name_what_is_drawn():
     assert ax.get_ylabel() == "median relative output error"
     legend = ax.get_legend()
     labels = [t.get_text() for t in legend.get_texts()]
-    assert labels == ["closed-form", "gauss-newton", "gradient", "paper-sgd", "fcnn1", "fcnn5"]
-    assert legend.get_title().get_text() == "filled: box [0,1]"
+    assert labels == [
+        "closed-form",
+        "gauss-newton",
+        "gradient",
+        "paper-sgd",
+        "1-layer FCNN",
+        "5-layer FCNN",
+    ]
+    assert legend.get_title().get_text() == "filled: box [0, 1]"
+
+
+def test_legible_in_the_book_column():
+    record = book.figure_png(error_vs_time(TABLE))[1]
+    assert record["min_text_css_px"] >= book.MIN_TEXT_PX

@@ -78,6 +78,40 @@ def timings(run_log: str | Path | None) -> pd.DataFrame:
     return pd.DataFrame([{"chapter": k, "seconds": v} for k, v in seconds.items()])
 
 
+def chapter_titles(folder: str | Path = ".") -> dict[str, str]:
+    """Each chapter's title by its output stem, as the book shows it: the profile's title
+    when it gives one, else the first ``# heading`` of the notebook in ``folder``.
+
+    Parameters
+    ----------
+    folder : path
+        The source notebooks (``notebooks/``; the chapters run there) or executed ones.
+
+    Returns
+    -------
+    dict
+        Output stem → title; a chapter whose notebook is not in ``folder`` keeps its stem.
+    """
+    from .profiles import chapters
+
+    titles = {}
+    for c in chapters():
+        title = c.title
+        path = Path(folder) / f"{c.notebook}.ipynb"
+        if title is None and path.is_file():
+            cells = json.loads(path.read_text()).get("cells", [])
+            heads = (
+                line[2:].strip()
+                for cell in cells
+                if cell["cell_type"] == "markdown"
+                for line in "".join(cell["source"]).splitlines()
+                if line.startswith("# ")
+            )
+            title = next(heads, None)
+        titles[c.output] = title or c.output
+    return titles
+
+
 def parallel_jobs(run_log: str | Path | None) -> int:
     """How many chapters the pipeline executed at once (``jobs`` in ``_run.json``; 1 if absent).
 

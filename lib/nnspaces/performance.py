@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 from pathlib import Path
 
 import pandas as pd
@@ -488,3 +489,74 @@ def update_readme(text: str, result: dict) -> str:
             raise ValueError(f"README has no '{start}' … '{end}' block: add the two markers")
         text = f"{text[: i + len(start)]}\n{body}\n{text[j:]}"
     return text
+
+
+# --------------------------------------------------------------------------------------
+# The appendix's tables for readers
+# --------------------------------------------------------------------------------------
+
+#: How a target kind and a box read in a table.
+_TARGET = {"minmax": "min/max", "class-mean": "class mean"}
+_BOX = {"none": "", "[0,1]": " in [0, 1]"}
+
+
+def setting_name(target: str, box: str) -> str:
+    """A target kind and a box in words.
+
+    >>> setting_name("minmax", "[0,1]"), setting_name("class-mean", "none")
+    ('min/max in [0, 1]', 'class mean')
+    """
+    return _TARGET.get(target, target) + _BOX.get(box, f" {box}")
+
+
+def inverse_readers(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`inverse_table` for readers: ``network`` (its display name), ``setting`` (target
+    and box in words), ``method``, the numbers of :func:`inverse_table` and ``ms`` (median
+    milliseconds per digit)."""
+    from .models import DISPLAY_NAME
+
+    out = table.copy()
+    out.insert(1, "setting", [setting_name(t, b) for t, b in zip(out["target"], out["box"])])
+    out["network"] = out["network"].map(lambda n: DISPLAY_NAME.get(n, n))
+    out["ms"] = 1e3 * out["median_seconds"]
+    return out.drop(columns=["target", "box"])
+
+
+_RUN = re.compile(r"^(?P<net>[a-z0-9]+)-(?P<data>.+)-s(?P<seed>\d+)(?:-n(?P<n>\d+))?$")
+
+
+def network_run(key: str) -> str:
+    """A trained network's cache key in words.
+
+    >>> network_run("resnet18-fashion-mnist-s0-n3500"), network_run("fcnn1-mnist-5k-s2")
+    ('ResNet18, fashion-mnist (3,500 images), seed 0', '1-layer FCNN, mnist-5k, seed 2')
+    """
+    from .models import DISPLAY_NAME
+
+    m = _RUN.match(key)
+    if m is None:
+        return key
+    images = f" ({int(m['n']):,} images)" if m["n"] else ""
+    return f"{DISPLAY_NAME.get(m['net'], m['net'])}, {m['data']}{images}, seed {m['seed']}"
+
+
+def goals_readers(goals_df: pd.DataFrame, fmt) -> pd.DataFrame:
+    """:func:`goals` for readers: ``goal``, ``limit`` and ``measured`` as text (errors in
+    scientific notation, times to 3 significant digits) and ``met`` as ✓, ✗ or —.
+
+    Parameters
+    ----------
+    goals_df : DataFrame
+        From :func:`goals`.
+    fmt : callable
+        ``fmt(value, spec) -> str``, the book's number format (``nnspaces.book.fmt``).
+    """
+    spec = ["sci" if "error" in g else ".3g" for g in goals_df["goal"]]
+    return pd.DataFrame(
+        {
+            "goal": goals_df["goal"],
+            "limit": [fmt(v, s) for v, s in zip(goals_df["limit"], spec)],
+            "measured": [fmt(v, s) for v, s in zip(goals_df["measured"], spec)],
+            "met": ["—" if m is None else "✓" if m else "✗" for m in goals_df["met"]],
+        }
+    )

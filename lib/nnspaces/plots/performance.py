@@ -5,6 +5,8 @@ from __future__ import annotations
 import matplotlib.pyplot as plt
 import pandas as pd
 
+from ..models import DISPLAY_NAME
+
 _MARKERS = {"closed-form": "o", "gauss-newton": "s", "gradient": "^", "paper-sgd": "x"}
 
 
@@ -20,9 +22,10 @@ def error_vs_time(table: pd.DataFrame):
     -------
     fig : matplotlib.figure.Figure
         One marker shape per method, one colour per network; filled markers for the box
-        [0, 1], hollow for unconstrained. Errors below 1e-16 are drawn at 1e-16.
+        [0, 1], hollow for unconstrained. Errors below 1e-16 are drawn at 1e-16. Sized for
+        the book's column: 7 in wide, no text under 8 pt.
     """
-    fig, ax = plt.subplots(figsize=(6.5, 4.2))
+    fig, ax = plt.subplots(figsize=(7, 4.4))
     nets = list(dict.fromkeys(table["network"]))
     for _, r in table.iterrows():
         colour = f"C{nets.index(r['network'])}"
@@ -44,8 +47,9 @@ def error_vs_time(table: pd.DataFrame):
     for m, mk in _MARKERS.items():
         ax.scatter([], [], marker=mk, color="0.3", label=m)
     for i, n in enumerate(nets):
-        ax.scatter([], [], marker="o", color=f"C{i}", label=n)
-    ax.legend(fontsize=7, ncol=2, title="filled: box [0,1]", title_fontsize=7)
+        ax.scatter([], [], marker="o", color=f"C{i}", label=DISPLAY_NAME.get(n, n))
+    ax.legend(fontsize=8, ncol=2, title="filled: box [0, 1]", title_fontsize=8)
+    ax.tick_params(labelsize=9)
     ax.grid(alpha=0.3, which="both")
     fig.tight_layout()
     return fig
