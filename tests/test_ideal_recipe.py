@@ -16,6 +16,7 @@ from nnspaces.ideal import (
     class_spread,
     paper_recipe,
     released_log_change,
+    rule_vs_recipe,
     run_grid,
 )
 
@@ -143,3 +144,15 @@ def test_released_log_change_counts_iterates_0_to_99_of_min_starts():
         released_log_change(results, start="noise")
     with pytest.raises(ValueError, match="iterate 200"):
         released_log_change(results, last=200)
+
+
+def test_rule_vs_recipe_is_the_distance_between_the_two_images():
+    a, b = torch.zeros(1, 2, 2), torch.ones(1, 2, 2)
+    best = pd.DataFrame(
+        {"network": ["n", "n"], "digit": [0, 1], "start": ["avg", "min"], "method": ["gn", "gn"]}
+    )
+    results = {("n", 0, "avg", "gn"): SimpleNamespace(image=a),
+               ("n", 1, "min", "gn"): SimpleNamespace(image=b)}  # fmt: skip
+    d = rule_vs_recipe(best, results, {("n", 0): b, ("n", 1): b})
+    assert d.to_dict() == {("n", 0): 2.0, ("n", 1): 0.0}
+    assert len(rule_vs_recipe(best, results, {("n", 1): b})) == 1  # only pairs both hold

@@ -85,3 +85,14 @@ def test_rule_far_from_caption_compares_medians():
         figure3.rule_far_from_caption([], [1.0])
     with pytest.raises(ValueError, match="finite"):
         figure3.rule_far_from_caption([1.0], [math.nan])
+
+
+def test_moved_little_against_the_class_spread():
+    assert figure3.moved_little(0.0, 6.0).holds
+    assert figure3.moved_little(0.29, 6.0).holds
+    assert not figure3.moved_little(0.31, 6.0).holds
+    assert not figure3.moved_little(1.0, 4.0, share=0.25).holds  # the edge does not count
+    assert figure3.moved_little(0.5, 6.0, share=0.1).holds
+    for bad in ((-1.0, 6.0), (1.0, 0.0), (math.nan, 6.0)):
+        with pytest.raises(ValueError, match="spread"):
+            figure3.moved_little(*bad)

@@ -7,8 +7,8 @@ Public API
 - :func:`grid_verdicts` — the facts the Figure 3 chapter states about its grid, computed.
 - :func:`paper_recipe` — Figure 3 as the paper's caption describes it (its start image and
   procedure per digit, run as released); :func:`caption_choices`, :func:`class_spread`,
-  :func:`released_log_change` — its choices, the distances it is read against, and the
-  released log's loss change counted as the log counts it.
+  :func:`rule_vs_recipe`, :func:`released_log_change` — its choices, the distances it is
+  read against, and the released log's loss change counted as the log counts it.
 - :func:`reachability` — per digit: is the target reached by an image inside the box?
 - :func:`summarize_grid`, :func:`choice_summary`, :func:`loss_decrease`, :func:`reach_summary`,
   :func:`pixel_range`, :func:`target_comparison`, :func:`closest_output_errors` — the tables
@@ -16,7 +16,8 @@ Public API
   :func:`per_network`, :func:`reach_keys` — those numbers keyed for glue, one key for every
   network of the book; :func:`reach_table`, :func:`nearness_table` — the reachability
   chapter's tables with human headers.
-- :func:`short_label` — ``start+method`` in short names (:data:`METHOD_ABBREV`).
+- :func:`short_label` — ``start+method`` in short names (:data:`METHOD_ABBREV`);
+  :func:`method_table` — a per-method summary as a row per network (:data:`METHOD_LABELS`).
 - Constants: :data:`GRID_METHODS`, :data:`TIE_TOL`, :data:`UNCLIPPED`, :data:`EXACT_METHODS`,
   :data:`COLUMNS` (the grid's table), :data:`TABLE_COLUMNS` (those a chapter shows),
   :data:`RECIPE_COLUMNS` (:func:`paper_recipe`'s table).
@@ -35,11 +36,13 @@ from .grid import (
     EXACT_METHODS,
     GRID_METHODS,
     METHOD_ABBREV,
+    METHOD_LABELS,
     TABLE_COLUMNS,
     TIE_TOL,
     UNCLIPPED,
     choose_best,
     grid_verdicts,
+    method_table,
     run_grid,
     short_label,
 )
@@ -59,6 +62,7 @@ from .recipe import (
     class_spread,
     paper_recipe,
     released_log_change,
+    rule_vs_recipe,
 )
 from .tables import (
     choice_summary,
@@ -74,6 +78,7 @@ __all__ = [
     "EXACT_METHODS",
     "GRID_METHODS",
     "METHOD_ABBREV",
+    "METHOD_LABELS",
     "RECIPE_COLUMNS",
     "TABLE_COLUMNS",
     "TARGET_NAME",
@@ -88,6 +93,7 @@ __all__ = [
     "loss_decrease",
     "nearness_table",
     "per_network",
+    "method_table",
     "paper_recipe",
     "pixel_range",
     "reach_keys",
@@ -95,6 +101,7 @@ __all__ = [
     "reach_table",
     "reachability",
     "released_log_change",
+    "rule_vs_recipe",
     "run_grid",
     "short_label",
     "summarize_grid",

@@ -6,6 +6,7 @@ and procedure the caption names, run as released.
   class mean;
 - :func:`class_spread` — how far a class's training images lie from their class mean (the
   scale those distances are read against);
+- :func:`rule_vs_recipe` — how far the rule's chosen images lie from the caption's;
 - :func:`released_log_change` — the loss change of ``paper-sgd`` runs counted as the released
   log counts it.
 
@@ -227,6 +228,37 @@ def paper_recipe(
                 }
             )
     return pd.DataFrame(rows, columns=RECIPE_COLUMNS), images
+
+
+def rule_vs_recipe(
+    best: pd.DataFrame,
+    results: Mapping[tuple, InverseResult],
+    images: Mapping[tuple[str, int], torch.Tensor],
+) -> pd.Series:
+    """The distance ``‖x_rule − x_caption‖`` per network and digit.
+
+    Parameters
+    ----------
+    best : pandas.DataFrame
+        :func:`~nnspaces.ideal.choose_best` of the grid (network, digit, start, method).
+    results : dict (network, digit, start, method) → InverseResult
+        The grid's results.
+    images : dict (network, digit) → Tensor
+        :func:`paper_recipe`'s images.
+
+    Returns
+    -------
+    pandas.Series
+        Indexed by (network, digit), in float64; only the pairs both hold.
+    """
+    out = {}
+    for r in best.itertuples():
+        key = (r.network, int(r.digit))
+        if key in images:
+            x = results[(r.network, r.digit, r.start, r.method)].image.double()
+            out[key] = float((x - images[key].double().reshape(x.shape)).norm())
+    index = pd.MultiIndex.from_tuples(list(out), names=["network", "digit"])
+    return pd.Series(list(out.values()), index=index, name="distance", dtype=float)
 
 
 def released_log_change(

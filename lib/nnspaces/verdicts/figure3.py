@@ -22,7 +22,9 @@ __all__ = [
     "chosen_by_rounding",
     "exact_closest",
     "like_released_log",
+    "MOVE_SHARE",
     "mostly_on_bounds",
+    "moved_little",
     "none_reached",
     "rule_differs",
     "rule_far_from_caption",
@@ -36,6 +38,9 @@ GREY_LEVEL = 1 / 255
 SGD_SHARE = 0.1
 #: A loss change "like the released log's" lies within this factor of the log's range.
 LOG_FACTOR = 4.0
+#: An image "stays at its start image": it moved by less than this fraction of the distance at
+#: which a class's training digits typically lie from their class mean.
+MOVE_SHARE = 0.05
 #: A choice "decided by rounding": the candidates' losses differ by less than this fraction.
 ROUNDING = 1e-3
 
@@ -153,6 +158,22 @@ def starts_unchanged(pixel_change: float, tol: float = GREY_LEVEL) -> Verdict:
         pixel_change < tol,
         f"largest pixel change {pixel_change:.2g} ({pixel_change / GREY_LEVEL:.2g} grey levels; "
         f"threshold {tol / GREY_LEVEL:.2g})",
+    )
+
+
+def moved_little(moved: float, spread: float, share: float = MOVE_SHARE) -> Verdict:
+    """Images stay at their start images: the largest distance moved, ``moved``, is below
+    ``share`` times ``spread``, the (median) distance of a training digit from its class mean.
+
+    >>> moved_little(0.08, 6.3).reason
+    'moved at most 0.08, 1.3 % of a training digit’s distance 6.3 from its class mean (threshold 5 %)'
+    """
+    if not (math.isfinite(moved) and moved >= 0 and math.isfinite(spread) and spread > 0):
+        raise ValueError(f"moved must be finite and ≥ 0 and spread > 0, got {moved!r}, {spread!r}")
+    return Verdict(
+        moved < share * spread,
+        f"moved at most {moved:.2g}, {100 * moved / spread:.2g} % of a training digit’s distance "
+        f"{spread:.2g} from its class mean (threshold {100 * share:.0f} %)",
     )
 
 
