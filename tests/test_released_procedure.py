@@ -1,4 +1,5 @@
-"""Tests of nnspaces.released.procedure: the whole re-enactment, released beside corrected.
+"""Tests of nnspaces.released.procedure: the whole re-enactment, the released procedure beside
+the same in eval mode (32 copies, then one image with a 32 times larger step).
 
 The network ``_net`` (tests/released_problems.py) has a BatchNorm layer on 1×1 maps, like
 ResNet18's ``layer4`` on 28×28 digits.
@@ -37,37 +38,47 @@ def test_reenact_leaves_the_callers_model_untouched(reenacted):
 def test_reenact_reports_every_procedure_start_and_digit(reenacted):
     _, X, y, _, rep = reenacted
     df = rep.table()
-    assert len(df) == 2 * 2 * 3
-    assert set(df["procedure"]) == set(released.PROCEDURES) and set(df["start"]) == {"min", "avg"}
+    assert len(df) == 3 * 3 * 3  # procedures × starts × digits
+    assert set(df["procedure"]) == set(released.PROCEDURES)
+    assert set(df["start"]) == {"min", "avg", "noise"}
     for H in rep.histories.values():
         assert H.shape == (3, 101)
-    for c in range(3):  # start images: the class mean, and an image of the class
+    for c in range(3):  # start images: the class mean, an image of the class, mean + noise
         torch.testing.assert_close(rep.starts[("released", "avg")][c], X[y == c].mean(0))
         x0 = rep.starts[("released", "min")][c]
         assert any(torch.equal(x0, x) for x in X[y == c])
+        noisy = inverse.start_image("noise", X, y, c, seed=c)
+        for proc in released.PROCEDURES:  # the same noise image for every procedure
+            assert torch.equal(rep.starts[(proc, "noise")][c], noisy)
+        assert 0 <= float((noisy - X[y == c].mean(0)).min()) and float(noisy.max()) > 1
     assert set(rep.outputs) == {"batch-train", "copies-train", "eval"}
     assert set(rep.accuracy) == {"eval", "train-mode"}
 
 
-def test_reenact_released_images_stay_put_and_the_corrected_ones_move(reenacted):
+def test_reenact_released_images_stay_put_and_the_eval_mode_ones_move(reenacted):
     _, _, _, _, rep = reenacted
-    df = rep.table()
-    rel, cor = df[df["procedure"] == "released"], df[df["procedure"] == "corrected"]
+    df = rep.table().set_index(["procedure", "start", "digit"])
+    rel, cop, one = (df.loc[p] for p in released.PROCEDURES)
     assert (rel["distance"] < 1e-10).all() and (rel["change_pct"].abs() < 1e-8).all()
-    assert (cor["distance"] > 1e-6).all() and (cor["change_pct"] < 0).all()
+    assert (cop["change_pct"] < 0).all() and (one["change_pct"] < 0).all()
+    assert (cop["distance"] > 1e-8).all() and (cop["copies_spread"] == 0).all()
+    # the 32 times larger step moves the images further and lowers the loss more
+    assert (one["distance"] > 10 * cop["distance"]).all()
+    assert (one["change_pct"] < cop["change_pct"]).all()
     # identical copies: the output is the same for every image (up to rounding)
     assert rep.spread["copies/eval"] < 1e-5 and rep.spread["eval"] > 1e-3
     assert rep.spread["within-copies"] < 1e-10
 
 
-def test_reenact_corrected_procedure_is_eval_mode_throughout(reenacted):
+def test_reenact_eval_mode_procedures_are_eval_mode_throughout(reenacted):
     net, X, y, _, rep = reenacted
     Z = net(X).detach()
     torch.testing.assert_close(rep.outputs["eval"], Z)
-    torch.testing.assert_close(rep.targets["corrected"], released.released_targets(Z))
-    for c in range(3):
-        ref = inverse.start_image("min", X, y, c, target=rep.targets["corrected"][c], Z=Z)
-        assert torch.equal(rep.starts[("corrected", "min")][c], ref)
+    for proc in ("eval_copies", "eval_one"):
+        torch.testing.assert_close(rep.targets[proc], released.released_targets(Z))
+        for c in range(3):
+            ref = inverse.start_image("min", X, y, c, target=rep.targets[proc][c], Z=Z)
+            assert torch.equal(rep.starts[(proc, "min")][c], ref)
 
 
 def test_reenact_running_statistics_drift_on_the_copy_only(reenacted):
@@ -84,8 +95,8 @@ def test_reenact_running_statistics_drift_on_the_copy_only(reenacted):
 
 def test_reenact_rejects_unknown_start_images():
     net, (X, y) = _net(), _data(6)
-    with pytest.raises(ValueError, match="choose one or more of min, avg"):
-        released.reenact(net, X, y, starts=["noise"])
+    with pytest.raises(ValueError, match="choose one or more of min, avg, noise"):
+        released.reenact(net, X, y, starts=["avg-min"])
 
 
 def test_reenact_is_read_back_bit_identical(cache_dir, monkeypatch):

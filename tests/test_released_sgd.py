@@ -81,6 +81,21 @@ def test_all_classes_in_one_eval_batch_follow_their_own_single_image_runs():
         assert h.tolist() == pytest.approx(one.history, rel=1e-12)
 
 
+def test_copies_in_eval_mode_each_get_a_share_of_the_gradient_and_stay_identical():
+    """Eval mode, 32 copies and learning rate lr: the released loop's step without its mode is
+    one image's SGD with lr / 32, copy for copy; each class's copies stay identical."""
+    net, (X, _) = _net(torch.float64), _data(3, dtype=torch.float64)
+    T = torch.randn(3, 3, generator=torch.Generator().manual_seed(5), dtype=torch.float64)
+    images, H, spread = _run_independent(net, X, T, steps=15, lr=3e-1, copies=32)
+    assert H.shape == (3, 16) and spread.shape == (3,) and float(spread.max()) == 0.0
+    for x, t, img, h in zip(X, T, images, H):
+        per_copy = released.input_sgd(net, x, t, copies=32, steps=15, lr=3e-1)  # the loop itself
+        torch.testing.assert_close(img, per_copy.image, rtol=1e-12, atol=1e-14)
+        assert h.tolist() == pytest.approx(per_copy.history, rel=1e-12)
+        one = released.input_sgd(net, x, t, copies=1, steps=15, lr=3e-1 / 32)
+        torch.testing.assert_close(img, one.image, rtol=1e-10, atol=1e-12)
+
+
 def test_input_sgd_rejects_a_batch_as_the_start():
     with pytest.raises(ValueError, match=r"one image \(C, H, W\)"):
         released.input_sgd(_net(), torch.zeros(2, 1, 8, 8), torch.zeros(3))

@@ -73,10 +73,12 @@ def test_curve_against_independent_training_and_svd(small, cache_dir):
     m, _ = train.train_or_load("fcnn1", splits=small, epochs=1, n_train=N_TRAIN, progress=False)
     S = torch.linalg.svdvals(m[1].weight.detach().double())
     assert trainlength.at_step(curve, 10)["condition"] == pytest.approx(float(S[0] / S[-1]))
-    holds, text, _ = trainlength.same_run_claim({"fcnn1": curve}, {"fcnn1": m}, 10)
-    assert holds and "equal" in text
-    holds, _, otherwise = trainlength.same_run_claim({"fcnn1": curve}, {"fcnn1": m}, 5)
-    assert not holds and "differ" in otherwise
+    pairs = trainlength.same_run_pairs({"fcnn1": curve}, {"fcnn1": m}, 10)
+    (a, b) = pairs["fcnn1"]
+    assert a == pytest.approx(b, rel=1e-6)
+    (a, b) = trainlength.same_run_pairs({"fcnn1": curve}, {"fcnn1": m}, 5)["fcnn1"]
+    assert abs(a - b) > 1e-3 * b  # 5 steps are not the 1-epoch network
+    assert trainlength.same_run_pairs({"fcnn1": curve}, {"fcnn1": m}, 7) == {}  # not recorded
 
 
 def test_first_layer_of_the_five_layer_network(small, cache_dir):
@@ -121,19 +123,81 @@ def test_bad_arguments(small, cache_dir):
         trainlength.at_step(pd.DataFrame({"step": [1, 2], "condition": [1.0, 2.0]}), 3)
 
 
-def test_gap_claim_wording():
+def test_gap_change():
     curve = pd.DataFrame(
         {"step": [10, 2200, trainlength.PAPER_STEPS], "condition": [1.2, 3.6, 7.0]}
     )
-    holds, text, _ = trainlength.gap_claim(curve, 2200)
-    assert holds and "3.60, 3.62 away" in text and "7.00, 0.22 away" in text
-    assert "the paper's count" in text
     g = trainlength.gap_change(curve, 2200, trainlength.PAPER_STEPS, paper.CONDITION_FCNN1)
-    assert g["closes"] and g["gap_b"] == pytest.approx(0.22)
+    assert g["closes"] and g["gap_a"] == pytest.approx(3.62) and g["gap_b"] == pytest.approx(0.22)
     worse = curve.assign(condition=[1.2, 7.3, 9.0])
-    holds, _, otherwise = trainlength.gap_claim(worse, 2200)
-    assert not holds and "do not bring" in otherwise
-    holds, _, otherwise = trainlength.gap_claim(curve, 2200, dataset="fashion-mnist")
-    assert not holds and "no value" in otherwise
-    holds, _, otherwise = trainlength.gap_claim(curve, trainlength.PAPER_STEPS)
-    assert not holds and "stops" in otherwise
+    assert not trainlength.gap_change(worse, 2200, trainlength.PAPER_STEPS, 7.22)["closes"]
+
+
+def test_data_sizes_double_up_to_the_training_set():
+    assert trainlength.data_sizes(3500) == (250, 500, 1000, 2000, 3500)
+    assert trainlength.data_sizes(2000) == (250, 500, 1000, 2000)
+    assert trainlength.data_sizes(300) == (150, 300)
+    assert trainlength.data_sizes(100, smallest=30) == (30, 60, 100)
+    with pytest.raises(ValueError, match="n_max"):
+        trainlength.data_sizes(10)
+
+
+def test_size_curves_train_each_size_on_its_own_subset(small, cache_dir):
+    steps = [4, 8]
+    table, info = trainlength.size_curves(
+        "fcnn1", small, sizes=[60, N_TRAIN], replicates=2, max_steps=8, steps=steps
+    )
+    assert list(table.columns) == ["n_train", "replicate", *trainlength.COLUMNS]
+    assert len(table) == 2 * 2 * 2 and info["runs"] == 4 and info["cached"] == 0
+    # each run is training_curve on the stratified subset with seed r and training seed r
+    sub = data.subsample(small, 60, seed=1)
+    ref, _ = trainlength.training_curve("fcnn1", sub, 8, steps, seed=1)
+    run = table[(table.n_train == 60) & (table.replicate == 1)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(run[list(trainlength.COLUMNS)], ref)
+    # replicate 0 on the whole set is the chapter's own curve, read back from the cache
+    whole, info0 = trainlength.training_curve("fcnn1", small, 8, steps)
+    assert info0["cached"]
+    run = table[(table.n_train == N_TRAIN) & (table.replicate == 0)].reset_index(drop=True)
+    pd.testing.assert_frame_equal(run[list(trainlength.COLUMNS)], whole)
+    again, info = trainlength.size_curves(
+        "fcnn1", small, sizes=[60, N_TRAIN], replicates=2, max_steps=8, steps=steps
+    )
+    assert info["cached"] == 4 and again.equals(table)
+    with pytest.raises(ValueError, match="sizes must lie"):
+        trainlength.size_curves("fcnn1", small, sizes=[N_TRAIN + 1], max_steps=8)
+    with pytest.raises(ValueError, match="replicates"):
+        trainlength.size_curves("fcnn1", small, replicates=0, max_steps=8)
+
+
+def test_size_effect_is_the_least_squares_slope_on_log2_n_with_a_t_interval():
+    from scipy import stats
+
+    rng = np.random.default_rng(0)
+    n = np.repeat([250, 500, 1000, 2000, 3500], 3)
+    cond = 6.0 + 0.2 * np.log2(n / 250) + rng.normal(0, 0.05, n.size)
+    table = pd.DataFrame({"n_train": n, "step": 99, "condition": cond})
+    extra = table.assign(step=5, condition=0.0)  # another step: ignored
+    e = trainlength.size_effect(pd.concat([table, extra]), 99)
+    slope, _ = np.polyfit(np.log2(n), cond, 1)
+    assert e["slope"] == pytest.approx(slope, rel=1e-10)
+    resid = cond - np.polyval(np.polyfit(np.log2(n), cond, 1), np.log2(n))
+    x = np.log2(n)
+    se = np.sqrt(resid @ resid / (n.size - 2) / ((x - x.mean()) ** 2).sum())
+    half = stats.t.ppf(0.975, n.size - 2) * se
+    assert e["low"] == pytest.approx(slope - half) and e["high"] == pytest.approx(slope + half)
+    assert e["low"] > 0 and e["runs"] == 15 and e["doublings"] == pytest.approx(np.log2(14))
+    assert set(e["means"]) == {250, 500, 1000, 2000, 3500}
+    flat = table.assign(condition=6.0 + rng.normal(0, 0.05, n.size))
+    f = trainlength.size_effect(flat, 99)
+    assert f["low"] < 0 < f["high"]
+    with pytest.raises(KeyError, match="not recorded"):
+        trainlength.size_effect(table, 7)
+    with pytest.raises(ValueError, match="two sizes"):
+        trainlength.size_effect(table[table.n_train == 250], 99)
+
+
+def test_steps_effect_per_doubling():
+    c = pd.DataFrame({"step": [2200, 35200], "condition": [3.0, 7.0]})
+    assert trainlength.steps_effect(c, 2200, 35200) == pytest.approx(1.0)  # 4 doublings
+    with pytest.raises(ValueError, match="differ"):
+        trainlength.steps_effect(c, 2200, 2200)

@@ -7,6 +7,12 @@ network with the paper's recipe (the same initial weights, mini-batch order and 
 :func:`nnspaces.train.train_or_load`) on the given images for up to that many steps, and
 records at log-spaced step counts the condition number of its first weight matrix and its
 test accuracy. The curve is cached on disk.
+
+Both step counts differ from the paper's in two ways at once: the number of SGD steps and the
+number of distinct images. :func:`size_curves` adds the other axis: the same number of steps
+on training sets of several sizes (:func:`data_sizes`), several runs per size, and
+:func:`size_effect` fits the change per doubling of the images, beside
+:func:`steps_effect`'s change per doubling of the steps.
 """
 
 from __future__ import annotations
@@ -23,7 +29,7 @@ from torch.utils.data import DataLoader, TensorDataset
 
 from . import cache, models, paper
 from .common import Spec
-from .data import Splits
+from .data import Splits, subsample
 from .outputs import collect_outputs
 from .spaces import layer_spaces
 from .train import SPECS, TrainConfig, resolve_device
@@ -303,69 +309,24 @@ def gap_change(curve: pd.DataFrame, step_a: int, step_b: int, target: float) -> 
     }
 
 
-def gap_claim(curve: pd.DataFrame, step: int, dataset: str = "mnist") -> tuple[bool, str, str]:
-    """Whether training past ``step`` brings the 1-layer condition number toward the paper's.
-
-    Parameters
-    ----------
-    curve : DataFrame
-        The 1-layer network's :func:`training_curve`.
-    step : int
-        The step count to compare the curve's last step with (this profile's).
-    dataset : str
-        Off MNIST the paper has no value to approach: the claim does not hold.
-
-    Returns
-    -------
-    holds : bool
-        ``|κ(last) − 7.22| < |κ(step) − 7.22|`` (:func:`gap_change`) on MNIST.
-    text, otherwise : str
-        MyST sentences for :func:`nnspaces.book.claim`, with the numbers.
-    """
-    ref, rel = paper.CONDITION_FCNN1, paper.RELEASED_RUN["fcnn1_condition"]
-    last = int(curve["step"].iloc[-1])
-    text = f"More steps bring the 1-layer network's condition number closer to the paper's {ref}."
-    if step >= last:
-        return False, text, f"The curve stops at {last:,} steps, not after this profile's {step:,}."
-    g = gap_change(curve, step, last, ref)
-    where = "the paper's count" if last == PAPER_STEPS else f"short of the paper's {PAPER_STEPS:,}"
-    a = f"after this profile's {step:,} steps it is {g['cond_a']:.2f}, {g['gap_a']:.2f} away"
-    b = f"after {last:,} steps ({where}) it is {g['cond_b']:.2f}, {g['gap_b']:.2f} away"
-    on_mnist = dataset in paper.DATASETS
-    text = (
-        f"Yes: more steps bring the 1-layer network's condition number closer to the "
-        f"paper's {ref}: {a}; {b} (the released code's own run printed {rel})."
-    )
-    otherwise = (
-        f"More steps do not bring the 1-layer network's condition number closer to the "
-        f"paper's {ref}: {a}; {b}."
-    )
-    if not on_mnist:
-        otherwise += f" On {dataset} the paper has no value to approach."
-    return on_mnist and g["closes"], text, otherwise
-
-
-def same_run_claim(curves: dict, nets: dict, step: int, reports: dict | None = None):
-    """Whether the curves, at ``step``, hold the networks that ``train.train_or_load`` returns.
+def same_run_pairs(curves: dict, nets: dict, step: int) -> dict[str, tuple[float, float]]:
+    """The curves' condition numbers at ``step`` beside those of the trained networks.
 
     Parameters
     ----------
     curves : dict
-        Model name → :func:`training_curve` (``step`` must be recorded).
+        Model name → :func:`training_curve`.
     nets : dict
         The same names → trained networks (e.g. from :func:`nnspaces.notebook.trained_models`).
     step : int
         The trained networks' step count (this profile's epochs × batches per epoch).
-    reports : dict, optional
-        Their training reports (the kept ``epoch`` is quoted when the claim fails).
 
     Returns
     -------
-    holds : bool
-        Every network's first-layer condition number equals the curve's at ``step`` to a
-        relative 1e-6.
-    text, otherwise : str
-        MyST sentences for :func:`nnspaces.book.claim`.
+    pairs : dict
+        Name → ``(curve's condition number at step, network's)`` for every network whose curve
+        recorded ``step`` (the others are left out). Equal numbers say that the curve continues
+        the very training run that made the network (same initial weights, same mini-batches).
     """
     pairs = {}
     for name, net in nets.items():
@@ -375,23 +336,203 @@ def same_run_claim(curves: dict, nets: dict, step: int, reports: dict | None = N
                 float(rows["condition"].iloc[0]),
                 layer_spaces(first_weight(net)[1]).condition_number,
             )
-    same = bool(pairs) and all(abs(a - b) <= 1e-6 * abs(b) for a, b in pairs.values())
-    shown = (
-        "; ".join(
-            f"{models.DISPLAY_NAME.get(n, n)} {a:.4f} vs {b:.4f}" for n, (a, b) in pairs.items()
-        )
-        or "not recorded"
-    )
-    kept = ", ".join(
-        f"{models.DISPLAY_NAME.get(n, n)} epoch {r.get('epoch', '?')}"
-        for n, r in (reports or {}).items()
-    )
-    text = (
-        f"At this profile's {step:,} steps the curves' condition numbers equal those of the "
-        f"networks the other chapters use ({shown}): the curves continue those very training "
-        "runs (same initial weights, same mini-batches)."
-    )
-    otherwise = f"At {step:,} steps the curves and the other chapters' networks differ ({shown})."
-    if kept:
-        otherwise += f" Those networks' weights are from {kept}."
-    return same, text, otherwise
+    return pairs
+
+
+#: Training runs per data size on the data-size axis (:func:`size_curves`).
+REPLICATES = 3
+
+#: The smallest training set of the data-size axis (the sizes double from it).
+SMALLEST_SIZE = 250
+
+
+def data_sizes(n_max: int, smallest: int = SMALLEST_SIZE) -> tuple[int, ...]:
+    """Training-set sizes for the data-size axis: doubling from ``smallest``, then ``n_max``.
+
+    ``smallest`` is lowered to ``n_max // 2`` when it would leave a single size.
+
+    Examples
+    --------
+    >>> data_sizes(3500)
+    (250, 500, 1000, 2000, 3500)
+    >>> data_sizes(300)
+    (150, 300)
+    """
+    if not isinstance(n_max, int) or n_max < 20:
+        raise ValueError(f"n_max must be an int of at least 20 (two per class), got {n_max!r}")
+    n = min(int(smallest), n_max // 2)
+    sizes = []
+    while n < n_max:
+        sizes.append(n)
+        n *= 2
+    return (*sizes, n_max)
+
+
+def size_curves(
+    model_name: str,
+    splits: Splits,
+    sizes=None,
+    replicates: int = REPLICATES,
+    max_steps: int | None = PAPER_STEPS,
+    steps=None,
+    **recipe,
+) -> tuple[pd.DataFrame, dict]:
+    """:func:`training_curve` on training sets of several sizes, each size several times.
+
+    Parameters
+    ----------
+    model_name : str
+    splits : Splits
+        Its training images are subsampled (:func:`nnspaces.data.subsample`, stratified); the
+        test images stay the same.
+    sizes : sequence of int, optional
+        Training-set sizes; default :func:`data_sizes` of the training set.
+    replicates : int
+        Runs per size: run ``r`` trains on the stratified subset drawn with seed ``r`` and with
+        training seed ``recipe["seed"] + r`` (initial weights and mini-batch order), so the
+        runs of a size differ in their images (below the full set), weights and batches.
+    max_steps, steps :
+        As in :func:`training_curve` (every run records at the same steps).
+    **recipe :
+        ``lr``, ``momentum``, ``batch_size``, ``seed``, ``device``, ``cache_dir`` of
+        :func:`training_curve`.
+
+    Returns
+    -------
+    curves : DataFrame
+        Columns ``n_train``, ``replicate`` and :data:`COLUMNS`: one row per run and recorded
+        step.
+    info : dict
+        ``seconds`` (training time of all runs when they were made), ``cached`` (runs read
+        from the cache), ``runs``.
+
+    Notes
+    -----
+    Each run is cached on its own by :func:`training_curve`; run 0 on the whole training set
+    is the curve of :func:`training_curve` itself (same images, seed and steps), read back.
+    """
+    if not isinstance(replicates, int) or replicates < 1:
+        raise ValueError(f"replicates must be a positive int, got {replicates!r}")
+    n_max = len(splits.y_train)
+    sizes = data_sizes(n_max) if sizes is None else tuple(int(n) for n in sizes)
+    if not sizes or min(sizes) < 10 or max(sizes) > n_max:
+        raise ValueError(f"sizes must lie in [10, {n_max}] (the training set), got {sizes}")
+    seed = recipe.pop("seed", TrainConfig.seed)
+    frames, seconds, cached = [], 0.0, 0
+    for n in sizes:
+        for r in range(replicates):
+            sub = subsample(splits, n, seed=r)
+            curve, info = training_curve(model_name, sub, max_steps, steps, seed=seed + r, **recipe)
+            frames.append(curve.assign(n_train=n, replicate=r))
+            seconds, cached = seconds + info["seconds"], cached + info["cached"]
+    table = pd.concat(frames, ignore_index=True)
+    table = table[["n_train", "replicate", *COLUMNS]]
+    return table, {"seconds": seconds, "cached": cached, "runs": len(frames)}
+
+
+def _slope(x: np.ndarray, y: np.ndarray, level: float) -> dict:
+    """Least-squares slope of y on x with its two-sided ``level`` t-interval."""
+    from scipy import stats
+
+    fit = stats.linregress(x, y)
+    dof = len(x) - 2
+    half = stats.t.ppf((1 + level) / 2, dof) * fit.stderr if dof > 0 else float("nan")
+    return {
+        "slope": float(fit.slope),
+        "stderr": float(fit.stderr),
+        "low": float(fit.slope - half),
+        "high": float(fit.slope + half),
+        "p": float(fit.pvalue),
+    }
+
+
+def size_effect(
+    curves: pd.DataFrame, step: int, column: str = "condition", level: float = 0.95
+) -> dict:
+    """How a quantity at a fixed step count depends on the number of training images.
+
+    Parameters
+    ----------
+    curves : DataFrame
+        From :func:`size_curves` (at least two sizes; ``step`` recorded in every run).
+    step : int
+    column : str
+        ``"condition"`` or ``"test_acc"``.
+    level : float
+        Coverage of the slope's interval.
+
+    Returns
+    -------
+    effect : dict
+        ``slope`` — change of ``column`` per doubling of the training images (least squares
+        of the runs' values on ``log2(n_train)``); ``low``, ``high`` its ``level`` t-interval
+        (``runs − 2`` degrees of freedom); ``p`` its two-sided p-value; ``stderr``;
+        ``means`` — the mean per size (a dict ``n → mean``); ``spread`` — the largest range of
+        the replicates within one size; ``doublings`` — ``log2(max n / min n)``; ``runs``.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"n_train": [100, 100, 200, 200, 400, 400], "step": 5,
+    ...                   "condition": [3.0, 3.2, 4.0, 4.2, 5.0, 5.2]})
+    >>> e = size_effect(c, 5)
+    >>> round(e["slope"], 6), e["runs"], e["doublings"]
+    (1.0, 6, 2.0)
+    """
+    at = curves[curves["step"] == step]
+    if at.empty:
+        raise KeyError(f"step {step} was not recorded; recorded: {sorted(set(curves['step']))}")
+    sizes = sorted(set(at["n_train"]))
+    if len(sizes) < 2:
+        raise ValueError(f"a data-size effect needs at least two sizes, got {sizes}")
+    x = np.log2(at["n_train"].to_numpy(float))
+    y = at[column].to_numpy(float)
+    groups = at.groupby("n_train")[column]
+    return {
+        **_slope(x, y, level),
+        "means": {int(n): float(v) for n, v in groups.mean().items()},
+        "spread": float((groups.max() - groups.min()).max()),
+        "doublings": float(np.log2(sizes[-1] / sizes[0])),
+        "runs": len(at),
+        "level": level,
+    }
+
+
+def steps_effect(curve: pd.DataFrame, step_a: int, step_b: int, column: str = "condition"):
+    """Change of ``column`` per doubling of the SGD steps between two recorded steps.
+
+    Returns ``(value(step_b) − value(step_a)) / log2(step_b / step_a)``.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"step": [10, 40], "condition": [2.0, 3.0]})
+    >>> steps_effect(c, 10, 40)
+    0.5
+    """
+    if step_b == step_a:
+        raise ValueError("the two steps must differ")
+    a, b = at_step(curve, step_a)[column], at_step(curve, step_b)[column]
+    return float((b - a) / np.log2(step_b / step_a))
+
+
+def size_table(curves: pd.DataFrame, step: int) -> pd.DataFrame:
+    """One row per training-set size of :func:`size_curves` at ``step``.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``n_train``, ``epochs`` (passes over the images in ``step`` steps),
+        ``condition_mean``, ``condition_min``, ``condition_max`` (over the runs of that size),
+        ``acc_mean`` (test accuracy, fraction), ``runs``; sorted by ``n_train``.
+    """
+    at = curves[curves["step"] == step]
+    if at.empty:
+        raise KeyError(f"step {step} was not recorded; recorded: {sorted(set(curves['step']))}")
+    g = at.groupby("n_train")
+    return g.agg(
+        epochs=("epoch", "mean"),
+        condition_mean=("condition", "mean"),
+        condition_min=("condition", "min"),
+        condition_max=("condition", "max"),
+        acc_mean=("test_acc", "mean"),
+        runs=("condition", "size"),
+    ).reset_index()

@@ -5,18 +5,20 @@ The released notebook rebuilds ResNet18, loads ``final_model_resnet`` into it an
 BatchNorm layer normalises with the statistics of the batch in hand (NOTES §2):
 
 1. the outputs over the training images (histograms and targets) come from batches of 32 real
-   images — batch statistics; the running statistics drift as a side effect;
+   images — batch statistics; each pass also moves the running statistics (a moving average);
 2. the targets are the released min/max ones built from those outputs (:func:`released_targets`);
 3. the "min" start image is the class image whose output is nearest (MSE) the target, each
    candidate passed through the network as 32 copies of itself;
 4. "+training" optimises a batch of 32 copies of the start image, the target broadcast against
-   the batch, by plain SGD (lr 1e-4, momentum 0, 100 steps, last iterate, no clipping).
+   the batch, by plain SGD (lr 1e-4, momentum 0, 100 steps, last iterate, no clipping): the
+   loss is a mean over the copies, so each copy moves by lr/32 times its image's gradient.
 
 With 32 identical images, a BatchNorm layer whose maps are 1×1 (all of ResNet18's ``layer4`` on
 28×28 inputs) sees a batch variance of zero: it outputs its shift ``β`` whatever the image, and
 the network's output no longer depends on the image. :func:`reenact` runs the whole procedure on
-a copy of a trained network, beside the corrected procedure (the same steps in eval mode, one
-image, as :func:`nnspaces.inverse.invert_classes` with ``"paper-sgd"``).
+a copy of a trained network, beside the same procedure in eval mode changed one thing at a
+time: the 32 copies and the released step, then one image (a 32 times larger step, as
+:func:`nnspaces.inverse.invert_classes` with ``"paper-sgd"``).
 
 Public API
 ----------
@@ -45,8 +47,10 @@ Modules
 - ``procedure`` — :func:`reenact`: both procedures on copies of the network.
 - ``report`` — :class:`Reenactment`: its table, comparison table and quoted numbers.
 - ``kernel`` — :func:`kernel_condition`.
+- ``log`` — what the released notebook's logged ResNet run printed (its noise start).
 """
 
+from . import log
 from .kernel import kernel_condition
 from .passes import (
     BATCH_SIZE,
@@ -73,6 +77,7 @@ __all__ = [
     "copies_outputs",
     "input_sgd",
     "kernel_condition",
+    "log",
     "near_binary_fraction",
     "nearest_start",
     "reenact",

@@ -1,5 +1,6 @@
 """The re-enactment: :func:`reenact` runs the released procedure (training mode, 32 copies)
-beside the corrected one (eval mode, one image) on copies of a trained network."""
+beside the same procedure in eval mode (32 copies, then one image with a 32 times larger step)
+on copies of a trained network."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import torch
 from torch import nn
 
 from .. import cache, models
-from ..inverse import PAPER_SGD_LR, PAPER_SGD_STEPS
+from ..inverse import PAPER_SGD_LR, PAPER_SGD_STEPS, start_image
 from ..models import device_of
 from .passes import (
     BATCH_SIZE,
@@ -46,10 +47,13 @@ def _check_starts(starts: Sequence[str]) -> list[str]:
     return starts
 
 
-def _starts(kind, X, y, T, Z3, K) -> torch.Tensor:
-    """(K, C, H, W) start images; ``Z3`` (N, B, K) outputs for the "min" choice."""
+def _starts(kind, X, y, T, Z3, K, seed) -> torch.Tensor:
+    """(K, C, H, W) start images; ``Z3`` (N, B, K) outputs for the "min" choice; the noise of
+    digit ``c`` is seeded with ``seed + c`` (as the Figure 3 grid's)."""
     if kind == "avg":
         return torch.stack([X[torch.as_tensor(y) == c].mean(0).cpu() for c in range(K)])
+    if kind == "noise":
+        return torch.stack([start_image("noise", X, y, c, seed=seed + c) for c in range(K)])
     return torch.stack([nearest_start(X, y, c, Z3, T[c]) for c in range(K)])
 
 
@@ -77,6 +81,11 @@ def reenact(
 ) -> Reenactment:
     """The released ResNet procedure in training mode, beside the same procedure in eval mode.
 
+    Three procedures (:data:`PROCEDURES`) change one thing at a time: ``"released"`` (training
+    mode, 32 copies, learning rate ``lr``: each copy moves by ``lr/32`` times its image's
+    gradient); ``"eval_copies"`` (eval mode, otherwise the same); ``"eval_one"`` (eval mode,
+    one image, learning rate ``lr``: a 32 times larger step; the library's ``"paper-sgd"``).
+
     Parameters
     ----------
     model : torch.nn.Module
@@ -86,15 +95,17 @@ def reenact(
         The training images (outputs, targets and start images come from them).
     y : (N,) Tensor
         Their labels, ``0 … K − 1``.
-    starts : sequence of {"min", "avg"}
+    starts : sequence of {"min", "avg", "noise"}
         ``"avg"``: the class-mean image; ``"min"``: the class image whose output is nearest (MSE)
-        the class target.
+        the class target; ``"noise"``: the class mean plus ``U(0, 1)`` noise, unclipped (the
+        released ``random=True``, the start of its one logged ResNet run), seeded with
+        ``seed + c`` for digit ``c``.
     steps, lr : int, float
         SGD steps and learning rate (the released 100 and 1e-4).
     batch_size : int
         The released 32: images per batch of the outputs pass, copies of the optimised image.
     seed : int
-        Order of the images in the outputs pass (the released loader shuffled).
+        Order of the images in the outputs pass (the released loader shuffled) and the noise.
     X_test, y_test : Tensor, optional
         Test images and labels for the accuracy in both modes.
 
@@ -108,9 +119,10 @@ def reenact(
     (batches of 32); outputs over ``X`` in shuffled batches of 32 → targets
     :func:`released_targets`; the "min" start chosen with each candidate passed as 32 copies
     (:func:`copies_outputs`), as the released code does; :func:`input_sgd` with 32 copies.
-    *Corrected* (a fresh copy in eval mode): outputs over ``X`` → the same target formula → start
-    images → :func:`input_sgd` with one image (``"paper-sgd"``), the ``K`` classes in one batch
-    (exact in eval mode, where images in a batch do not interact).
+    *Eval mode* (a fresh copy in eval mode): outputs over ``X`` → the same target formula →
+    start images → the same SGD on ``batch_size`` copies (``"eval_copies"``) and on one image
+    (``"eval_one"``, ``"paper-sgd"``), the ``K`` classes in one batch (exact in eval mode, where
+    images in a batch do not interact).
 
     The result is memoised on disk (:func:`nnspaces.cache.memo`) under the weights, the images,
     every argument and the code of this package: a second call reads it back, bit-identical
@@ -141,37 +153,35 @@ def _reenact(model, X, y, X_test, y_test, *, starts, steps, lr, batch_size, seed
     outputs = {"batch-train": batch_outputs(rel, X, batch_size, seed)}  # the histograms' pass
     copies3 = copies_outputs(rel, X, batch_size)  # (N, B, K): the "min" start's pass
     outputs |= {"copies-train": copies3[:, 0], "eval": batch_outputs(ev, X, 500, None)}
-    targets = {
-        "released": released_targets(outputs["batch-train"]),
-        "corrected": released_targets(outputs["eval"]),
+    T_train, T_eval = released_targets(outputs["batch-train"]), released_targets(outputs["eval"])
+    # procedure → (network, copies, targets, outputs of the "min" choice)
+    setup = {
+        "released": (rel, batch_size, T_train, copies3),
+        "eval_copies": (ev, batch_size, T_eval, outputs["eval"][:, None]),
+        "eval_one": (ev, 1, T_eval, outputs["eval"][:, None]),
     }
-    choice = {"released": copies3, "corrected": outputs["eval"][:, None]}
-    setup = {"released": (rel, batch_size), "corrected": (ev, 1)}
-    res = {k: {} for k in ("starts", "images", "histories", "predicted")}
-    copies_spread = {}
+    res = {k: {} for k in ("starts", "images", "histories", "predicted", "spread")}
     for proc in PROCEDURES:
-        net, copies = setup[proc]
+        net, copies, T, Z3 = setup[proc]
         for start in starts:
-            R = _starts(start, X, y, targets[proc], choice[proc], K)  # (K, 1, 28, 28)
+            R = _starts(start, X, y, T, Z3, K, seed)  # (K, 1, 28, 28)
             if proc == "released":
-                images, hist, spread = _run(net, R, targets[proc], copies, steps, lr)
+                images, hist, spread = _run(net, R, T, copies, steps, lr)
             else:
-                images, hist, spread = _run_independent(net, R, targets[proc], steps, lr)
+                images, hist, spread = _run_independent(net, R, T, steps, lr, copies)
             res["starts"][(proc, start)], res["images"][(proc, start)] = R, images
-            res["histories"][(proc, start)] = hist
+            res["histories"][(proc, start)], res["spread"][(proc, start)] = hist, spread
             res["predicted"][(proc, start)] = _predict(ev, images)
-            if proc == "released":
-                copies_spread[start] = spread
-    ranges = {p: choice_range(y, choice[p], targets[p]) for p in PROCEDURES}
+    ranges = {p: choice_range(y, setup[p][3], setup[p][2]) for p in PROCEDURES}
     spread = {k: _max_pairwise(Z) for k, Z in outputs.items()}
     spread["copies/eval"] = spread["copies-train"] / spread["eval"]
     spread["within-copies"] = float((copies3 - copies3[:, :1]).norm(dim=2).max())
     return Reenactment(
-        targets,
+        {p: setup[p][2] for p in PROCEDURES},
         res["starts"],
         res["images"],
         res["histories"],
-        copies_spread,
+        res["spread"],
         outputs,
         spread,
         running_stat_drift(model, rel),

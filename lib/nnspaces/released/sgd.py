@@ -103,21 +103,34 @@ def _run(net, R, T, copies, steps, lr) -> tuple[torch.Tensor, torch.Tensor, torc
     return images, histories, torch.tensor([r.copies_spread for r in runs])
 
 
-def _run_independent(net, R, T, steps, lr) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
-    """:func:`_run` with one copy, all classes in one batch: exact for an eval-mode network,
-    whose images in a batch do not interact (the gradient of ``Σ_c loss_c`` with respect to
-    image ``c`` is that of ``loss_c`` alone)."""
+def _run_independent(
+    net, R, T, steps, lr, copies: int = 1
+) -> tuple[torch.Tensor, torch.Tensor, torch.Tensor]:
+    """:func:`_run` for an eval-mode network, all classes in one batch: exact, since images in
+    a batch do not interact (the gradient of ``Σ_c loss_c`` with respect to image ``c`` is that
+    of ``loss_c`` alone).
+
+    Each class's image is ``copies`` copies, each its own variable, and its loss the mean over
+    copies and outputs, as in :func:`input_sgd`: each copy then receives ``1/copies`` of its
+    image's gradient. Returns images (K, C, H, W) (the first copy), histories (K, steps + 1)
+    and the spreads ``max_i ‖z_i − z_0‖`` over each class's copies (K,).
+    """
     device = device_of(net)
-    z = R.detach().to(device).clone().requires_grad_(True)  # (K, C, H, W)
+    K = len(R)
+    z = R.detach().to(device).repeat_interleave(copies, 0)  # (K·copies, C, H, W), class-major
+    z = z.clone().requires_grad_(True)
     T = T.to(device=device, dtype=z.dtype)
     history = []
     for step in range(steps + 1):
         with torch.enable_grad():
-            per = ((net(z) - T) ** 2).mean(1)  # (K,): each class's loss
+            out = net(z).reshape(K, copies, -1)  # (K, copies, K_out)
+            per = ((out - T[:, None]) ** 2).mean((1, 2))  # (K,): each class's loss
         history.append(per.detach().cpu().double())
         if step == steps:
             break
         (grad,) = torch.autograd.grad(per.sum(), z)
         with torch.no_grad():
             z.add_(grad, alpha=-lr)
-    return z.detach().cpu(), torch.stack(history, 1), torch.zeros(len(R))
+    z = z.detach().cpu().reshape(K, copies, *R.shape[1:])  # (K, copies, C, H, W)
+    spread = (z - z[:, :1]).flatten(2).norm(dim=2).amax(1)  # (K,)
+    return z[:, 0], torch.stack(history, 1), spread
