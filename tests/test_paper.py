@@ -10,15 +10,28 @@ from nnspaces import paper
 
 def test_verdict_wording_and_tolerance():
     assert paper.verdict(7.22, 7.22) == "matches (+0.0 %)"
-    assert paper.verdict(1.0, 0.92, rel_tol=0.01) == "higher by 8.7 %"
-    assert paper.verdict(0.9, 0.92, rel_tol=0.01).startswith("lower by 2.2")
+    assert paper.verdict(7.22 * 1.087, 7.22) == "8.7 % higher"
+    assert paper.verdict(7.22 * 0.922, 7.22) == "7.8 % lower"  # no "lower by −2 %"
+    assert paper.verdict(7.22 * 0.97, 7.22) == "matches (\u22123.0 %)"  # a true minus sign
     assert paper.verdict(7.22 * 1.049, 7.22) == "matches (+4.9 %)"
-    assert paper.verdict(7.22 * 1.051, 7.22) == "higher by 5.1 %"
+    assert paper.verdict(7.22 * 1.051, 7.22) == "5.1 % higher"
     for dataset in paper.DATASETS:
         assert paper.verdict(7.3, 7.22, dataset=dataset).startswith("matches")
     assert paper.verdict(7.3, 7.22, dataset="fashion-mnist") == (
         "no paper value (the paper used MNIST)"
     )
+
+
+def test_accuracy_verdict_in_points():
+    assert paper.accuracy_verdict(0.886, 0.92) == "3.4 points lower"
+    assert paper.accuracy_verdict(0.93, 0.92) == "matches (+1.0 points)"
+    assert paper.accuracy_verdict(0.915, 0.92) == "matches (\u22120.5 points)"
+    assert paper.accuracy_verdict(0.95, 0.92, tol_points=2) == "3.0 points higher"
+    assert paper.accuracy_verdict(0.9, 0.92, dataset="fashion-mnist").startswith("no paper")
+
+
+def test_the_paper_measured_on_mnist_the_subset_is_the_books():
+    assert paper.DATASET == "mnist" and paper.DATASET in paper.DATASETS
 
 
 def test_the_released_run_is_consistent_with_itself_and_the_paper():

@@ -51,20 +51,33 @@ def test_training_curves_draw_each_history_and_mark_the_kept_and_best_epochs():
     assert marks == {(3.0, False), (2.0, True)}
     assert ax_l.get_yscale() == "log" and ax_l.get_ylabel() == "cross-entropy"
     assert ax_l.get_title() == "loss" and ax_a.get_ylabel() == "accuracy"
-    legend = [t.get_text() for t in ax_l.get_legend().get_texts()]
+    legend = [t.get_text() for t in fig.legends[0].get_texts()]
     assert legend == [
-        "1-layer FCNN train",
-        "1-layer FCNN validation",
-        "ResNet18 train",
-        "ResNet18 validation",
+        "1-layer FCNN",
+        "ResNet18",
+        "train",
+        "validation",
+        "weights kept",
+        "best validation",
     ]
+
+
+def test_the_models_figures_are_legible_in_the_column():
+    from nnspaces import book
+
+    reports = {n: _report([0.9, 0.4, 0.5], kept=3) for n in ("fcnn1", "fcnn5", "resnet18")}
+    g = torch.Generator().manual_seed(0)
+    Z, y = torch.randn(200, 10, generator=g), torch.arange(200) % 10
+    names = ["T-shirt/top", "Trouser", "Pullover", "Dress", "Coat"] + ["Ankle boot"] * 5
+    for fig in (training_curves(reports), output_histograms(Z, y, names, title="t")):
+        assert book.figure_png(fig)[1]["min_text_css_px"] >= book.MIN_TEXT_PX
 
 
 def test_output_histograms_show_each_outputs_own_class_against_the_rest():
     g = torch.Generator().manual_seed(0)
     Z, y = torch.randn(60, 3, generator=g), torch.arange(60) % 3
     fig = output_histograms(Z, y, ("a", "b", "c"), bins=4, title="raw outputs")
-    assert fig._suptitle.get_text() == "raw outputs"
+    assert fig._suptitle.get_text() == "raw outputs" and fig.get_figwidth() <= 7
     panels, spare = fig.axes[:3], fig.axes[3:]
     assert not any(ax.axison for ax in spare)  # a row of 5 panels, 2 left empty
     for k, ax in enumerate(panels):
@@ -75,8 +88,10 @@ def test_output_histograms_show_each_outputs_own_class_against_the_rest():
         np.testing.assert_allclose([p.get_height() for p in filled], own)
         marks = sorted(float(ln.get_xdata()[0]) for ln in ax.get_lines())
         assert marks == pytest.approx([z.min(), z.max()])  # the min/max target's two values
-        assert ax.get_title() == f"output {k} ({'abc'[k]})"
-    labels = [t.get_text() for t in panels[0].get_legend().get_texts()]
-    assert labels == ["others", "a"]
+        assert ax.get_title() == f"{k}: {'abc'[k]}"
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert labels == ["others", "own class", "maximum", "minimum"]
+    digits = output_histograms(Z, y, ("0", "1", "2"), bins=4)
+    assert digits.axes[1].get_title() == "output 1"  # a digit is not named twice
     with pytest.raises(ValueError, match="diverged"):
         output_histograms(torch.tensor([[float("nan")]]), torch.tensor([0]), ("a",))

@@ -39,6 +39,7 @@ def test_registered_in_the_package():
 def test_interval_plot_one_panel_per_quantity_with_the_paper_star():
     fig = interval_plot(_spread(), titles={"acc_fcnn1": "accuracy"}, title="t")
     assert [ax.get_title() for ax in fig.axes] == ["cond_fcnn1", "accuracy"]
+    assert fig.get_figwidth() <= 7
     ax = fig.axes[0]  # cond_fcnn1
     star = [ln for ln in ax.lines if ln.get_marker() == "*"]
     assert star and star[0].get_ydata()[0] == pytest.approx(7.22)
@@ -51,8 +52,24 @@ def test_interval_plot_one_panel_per_quantity_with_the_paper_star():
     ]
     (mean,) = [ln for ln in ax.lines if ln.get_marker() == "o"]
     assert mean.get_ydata()[0] == pytest.approx(7.2)
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    labels = [t.get_text().replace("\n", " ") for t in fig.legends[0].get_texts()]
     assert "95 % prediction interval, one run" in labels and "paper" in labels
+
+
+def test_interval_plot_five_panels_scaled_and_legible():
+    from nnspaces import book
+
+    table = pd.DataFrame({"seed": range(3), **{f"q{i}": [0.80, 0.81, 0.83] for i in range(5)}})
+    spread = summary.seed_spread(table)
+    fig = interval_plot(
+        spread, titles={"q0": "a long title that must wrap " * 2}, scale={"q0": 100}
+    )
+    panels = [ax for ax in fig.axes if ax.axison]
+    assert len(panels) == 5 and len(fig.axes) == 6  # two rows of three, the legend in the sixth
+    (mean,) = [ln for ln in panels[0].lines if ln.get_marker() == "o"]
+    assert mean.get_ydata()[0] == pytest.approx(100 * spread.loc["q0", "mean"])
+    assert fig.axes[5].get_legend() is not None
+    assert book.figure_png(fig)[1]["min_text_css_px"] >= book.MIN_TEXT_PX
 
 
 def test_interval_plot_single_seed_draws_no_interval():
@@ -70,6 +87,9 @@ def test_distribution_plot_marks_and_fractions():
     labels = [t.get_text() for t in ax.get_legend().get_texts()]
     assert "10 inits" in labels
     assert "trained: 2.5 (30 % below)" in labels and "paper: 7 (70 % below)" in labels
+    from nnspaces import book
+
+    assert book.figure_png(fig)[1]["min_text_css_px"] >= book.MIN_TEXT_PX
     with pytest.raises(ValueError, match="NaN"):
         distribution_plot([1.0, float("nan")])
     with pytest.raises(ValueError, match="empty"):

@@ -13,16 +13,61 @@ from nnspaces import models, paper, summary
 def test_headline_numbers_against_independent_svd():
     torch.manual_seed(0)
     nets = {"fcnn1": models.build("fcnn1"), "resnet18": models.build("resnet18")}
-    reports = {"fcnn1": {"test_acc": 0.5}, "resnet18": {"test_acc": 0.25}}
-    n = summary.headline_numbers(nets, reports)
+    reports = {
+        "fcnn1": {"test_acc": 0.5, "val_acc": 0.9},
+        "resnet18": {"test_acc": 0.25, "val_acc": 0.995},
+    }
+    assert "val_acc_fcnn1" not in summary.headline_numbers(nets, reports)
+    n = summary.headline_numbers(nets, reports, validation=True)
     S = torch.linalg.svdvals(nets["fcnn1"][1].weight.double())
     assert n["cond_fcnn1"] == pytest.approx(float(S[0] / S[-1]), rel=1e-12)
     K = nets["resnet18"].layer1[0].conv1.weight.double().reshape(-1, 9)  # (4096, 9)
     S = torch.linalg.svdvals(K)
     assert n["cond_resnet"] == pytest.approx(float(S[0] / S[-1]), rel=1e-12)
+    assert n["val_acc_fcnn1"] == 0.9 and n["acc_fcnn1"] == 0.5
+
+
+def test_results_table_compares_validation_in_points_and_conditions_as_ratios():
+    n = {"val_acc_fcnn1": 0.886, "val_acc_resnet18": 0.995, "acc_fcnn1": 0.5}
+    n |= {"cond_fcnn1": 3.61, "cond_resnet": 1.0749}
     t = summary.results_table(n)
-    assert list(t["paper"]) == [92.0, 99.0, paper.CONDITION_FCNN1, paper.CONDITION_RESNET_LAYER]
-    assert t.loc[0, "this book"] == 50.0 and t.loc[0, "verdict"].startswith("lower")
+    assert list(t["key"]) == ["val_acc_fcnn1", "val_acc_resnet18", "cond_fcnn1", "cond_resnet"]
+    assert list(t["paper"]) == [0.92, 0.99, paper.CONDITION_FCNN1, paper.CONDITION_RESNET_LAYER]
+    assert t["difference"].tolist() == pytest.approx(
+        [-3.4, 0.5, 3.61 / 7.22 - 1, 1.0749 / 1.07 - 1]
+    )
+    assert t["matches"].tolist() == [False, True, False, True]
+    d = summary.results_display(t)
+    assert list(d.columns) == ["quantity", "paper", "this build", "difference", "verdict"]
+    assert d.loc[0].tolist() == [
+        "1-layer FCNN accuracy",
+        "92 %",
+        "88.6 %",
+        "−3.4 points",
+        "differs",
+    ]
+    assert d.loc[2, "difference"] == "−50 %" and d.loc[3, "paper"] == "1.07"
+    assert d.loc[3, "this build"] == "1.07" and d.loc[3, "verdict"] == "matches"
+
+
+def _report(val, test, best=(3, 0.5, 0.6)):
+    final = {"epoch": 20, "val_acc": val, "test_acc": test}
+    return {
+        "val_acc": val,
+        "test_acc": test,
+        "scores": {"final": final, "best": dict(zip(("epoch", "val_acc", "test_acc"), best))},
+    }
+
+
+def test_accuracies_beside_the_paper_on_mnist_only():
+    reports = {"fcnn1": _report(0.9, 0.88), "resnet18": _report(0.995, 0.99)}
+    t = summary.accuracies(reports, "mnist-5k")
+    assert t["network"].tolist() == ["1-layer FCNN", "ResNet18"]
+    assert t["difference"].tolist() == pytest.approx([-2.0, 0.5])
+    assert t["best − final"].tolist() == pytest.approx([100 * (0.6 - 0.88), 100 * (0.6 - 0.99)])
+    off = summary.accuracies(reports, "fashion-mnist")
+    assert "paper" not in off and "difference" not in off
+    assert off["validation"].tolist() == [0.9, 0.995]
 
 
 # --- seeds: Student-t intervals ------------------------------------------------------------
@@ -62,27 +107,66 @@ def test_t_intervals_two_runs_and_one_run():
         summary.t_intervals([1.0, 2.0], level=95)
 
 
-def test_seed_spread_and_the_paper_comparison_sentence():
+def test_seed_spread_holds_the_paper_against_validation_accuracies():
     table = pd.DataFrame(
-        {"seed": [0, 1, 2], "cond_fcnn1": [7.0, 7.2, 7.4], "acc_fcnn1": [0.80, 0.81, 0.82]}
+        {
+            "seed": [0, 1, 2],
+            "cond_fcnn1": [7.0, 7.2, 7.4],
+            "val_acc_fcnn1": [0.80, 0.81, 0.82],
+            "acc_fcnn1": [0.80, 0.81, 0.82],
+        }
     )
     spread = summary.seed_spread(table)
     assert spread.loc["cond_fcnn1", "paper"] == paper.CONDITION_FCNN1
     assert spread.loc["cond_fcnn1", "paper vs prediction"] == "inside"
-    assert spread.loc["acc_fcnn1", "paper vs prediction"] == "above"
-    holds, text, _ = summary.paper_comparison(spread, "cond_fcnn1")
-    assert holds and "7.22 lies inside the 95 % prediction interval for one run" in text
-    holds, _, otherwise = summary.paper_comparison(spread, "acc_fcnn1")
-    assert not holds and "92 % lies **above**" in otherwise and "[" in otherwise
-    holds, _, otherwise = summary.paper_comparison(spread, "cond_resnet")
-    assert not holds and "not computed" in otherwise
+    assert spread.loc["val_acc_fcnn1", "paper vs prediction"] == "above"
+    assert math.isnan(spread.loc["acc_fcnn1", "paper"])  # the paper's are validation accuracies
+    # the p-values: the family is the two quantities with a paper value
+    p = spread["p"]
+    assert math.isnan(p["acc_fcnn1"]) and p["cond_fcnn1"] > 0.05 > p["val_acc_fcnn1"]
+    assert spread["p (Holm)"].tolist()[:2] == pytest.approx(summary.holm(p.to_numpy()[:2]).tolist())
     one = summary.seed_spread(table.iloc[:1])
     assert one.loc["cond_fcnn1", "paper vs prediction"] == "undefined"
-    holds, text, otherwise = summary.paper_comparison(one, "cond_fcnn1")
-    assert not holds and text and "single seed" in otherwise
+    assert one["p (Holm)"].isna().all()
     off = summary.seed_spread(table, dataset="fashion-mnist")
-    assert off["paper"].isna().all()
-    assert "no value" in summary.paper_comparison(off, "cond_fcnn1")[2]
+    assert off["paper"].isna().all() and off["p (Holm)"].isna().all()
+
+
+def test_prediction_p_value_is_the_prediction_interval_as_a_test():
+    from scipy import stats
+
+    x = [7.1, 7.4, 6.9, 7.3, 7.0]
+    r = summary.t_intervals(x, level=0.95)
+    for edge in (r["pi_low"], r["pi_high"]):  # on the interval's edge p = 1 − level
+        assert summary.prediction_p_value(edge, x) == pytest.approx(0.05, rel=1e-9)
+    m, s, n = np.mean(x), np.std(x, ddof=1), 5
+    t = (7.9 - m) / (s * np.sqrt(1 + 1 / n))
+    assert summary.prediction_p_value(7.9, x) == pytest.approx(2 * stats.t.sf(t, n - 1))
+    assert math.isnan(summary.prediction_p_value(7.0, [7.0]))
+    assert math.isnan(summary.prediction_p_value(float("nan"), x))
+    assert summary.prediction_p_value(2.0, [2.0, 2.0]) == 1.0
+    assert summary.prediction_p_value(2.1, [2.0, 2.0]) == 0.0
+
+
+def test_holm_against_a_direct_step_down():
+    rng = np.random.default_rng(0)
+    for _ in range(50):
+        p = rng.uniform(0, 0.2, size=rng.integers(1, 7))
+        adj = summary.holm(p)
+        # direct: reject H_(i) at level a iff p_(j) <= a / (m - j + 1) for all j <= i;
+        # the adjusted p is the smallest such a
+        order = np.argsort(p)
+        m = p.size
+        direct = np.empty(m)
+        running = 0.0
+        for j, i in enumerate(order):
+            running = max(running, min(1.0, (m - j) * p[i]))
+            direct[i] = running
+        np.testing.assert_allclose(adj, direct)
+        assert (adj >= p).all()
+    assert summary.holm([]).size == 0
+    assert np.isnan(summary.holm([float("nan"), 0.2])[0])
+    assert summary.holm([float("nan"), 0.2])[1] == pytest.approx(0.2)  # a family of one
 
 
 def test_position_and_spectrum_spread():
@@ -96,6 +180,17 @@ def test_position_and_spectrum_spread():
 
 
 # --- ResNet kernels at initialisation ------------------------------------------------------
+
+
+def test_init_numbers_fractions_and_percentiles():
+    k = np.linspace(1.0, 1.2, 101)
+    num = summary.init_numbers(k, trained=1.1, paper_value=1.07)
+    assert num["n"] == 101 and num["min"] == 1.0 and num["max"] == pytest.approx(1.2)
+    assert (num["q_low"], num["q_high"]) == pytest.approx(tuple(np.percentile(k, [2.5, 97.5])))
+    assert num["below_trained"] == pytest.approx(50 / 101)
+    assert num["below_paper"] == pytest.approx(35 / 101)
+    with pytest.raises(ValueError, match="finite"):
+        summary.init_numbers([1.0, float("nan")], 1.0)
 
 
 def test_init_condition_numbers_against_numpy_svd(cache_dir):

@@ -1,4 +1,8 @@
-"""Figures of the models chapter: training curves and raw-output histograms."""
+"""Figures of the models chapter: training curves and raw-output histograms.
+
+Sized for the book's text column (at most 7 inches wide, no text under 8 pt: at least
+9 CSS px on the page, see :func:`nnspaces.book.glue_figure`).
+"""
 
 from __future__ import annotations
 
@@ -7,8 +11,12 @@ from collections.abc import Sequence
 import matplotlib.pyplot as plt
 import numpy as np
 import torch
+from matplotlib.lines import Line2D
 
 from ..models import DISPLAY_NAME
+
+#: The smallest font of these figures, in points.
+SMALL = 8
 
 
 def training_curves(reports: dict[str, dict]):
@@ -23,11 +31,12 @@ def training_curves(reports: dict[str, dict]):
     Returns
     -------
     fig : matplotlib.figure.Figure
-        Two panels: cross-entropy (log scale) and accuracy; the epoch whose weights were kept
-        (filled dot; the final one by default, as released) and the epoch of lowest validation
-        loss (open circle) of each network are marked.
+        7 inches wide. Two panels: cross-entropy (log scale) and accuracy, train dashed and
+        validation solid, one colour per network; the epoch whose weights were kept (filled
+        dot; the final one by default, as released) and the epoch of lowest validation loss
+        (open circle) of each network are marked. One legend below both panels.
     """
-    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(10, 3.4))
+    fig, (ax_l, ax_a) = plt.subplots(1, 2, figsize=(7, 3.1))
     for i, (name, rep) in enumerate(reports.items()):
         h = rep["history"]
         ep = [e["epoch"] for e in h]
@@ -39,18 +48,28 @@ def training_curves(reports: dict[str, dict]):
         ax_a.plot(ep, [e["val_acc"] for e in h], "-", color=col)
         b, k = rep["best_epoch"], rep.get("epoch", rep["best_epoch"])
         for ax, key in ((ax_l, "val_loss"), (ax_a, "val_acc")):
-            ax.plot([b], [h[b - 1][key]], "o", mfc="none", ms=9, color=col)
-            ax.plot([k], [h[k - 1][key]], "o", color=col)
+            ax.plot([b], [h[b - 1][key]], "o", mfc="none", ms=8, color=col)
+            ax.plot([k], [h[k - 1][key]], "o", ms=5, color=col)
     ax_l.set(xlabel="epoch", ylabel="cross-entropy", yscale="log", title="loss")
-    ax_a.set(
-        xlabel="epoch",
-        ylabel="accuracy",
-        title="accuracy (dot: weights kept; circle: best validation)",
-    )
-    ax_l.legend(fontsize=7, ncol=1)
+    ax_a.set(xlabel="epoch", ylabel="accuracy", title="accuracy")
     for ax in (ax_l, ax_a):
         ax.grid(alpha=0.3)
-    fig.tight_layout()
+        ax.tick_params(labelsize=SMALL)
+        ax.xaxis.label.set_size(9)
+        ax.yaxis.label.set_size(9)
+        ax.title.set_size(10)
+    handles = [
+        Line2D([], [], color=f"C{i}", label=DISPLAY_NAME.get(n, n)) for i, n in enumerate(reports)
+    ] + [
+        Line2D([], [], color="0.3", ls="--", label="train"),
+        Line2D([], [], color="0.3", ls="-", label="validation"),
+        Line2D([], [], color="0.3", ls="", marker="o", ms=5, label="weights kept"),
+        Line2D([], [], color="0.3", ls="", marker="o", mfc="none", ms=8, label="best validation"),
+    ]
+    fig.legend(
+        handles=handles, loc="lower center", ncol=4, fontsize=SMALL, frameon=False, columnspacing=1
+    )
+    fig.tight_layout(rect=(0, 0.14, 1, 1))
     return fig
 
 
@@ -72,30 +91,35 @@ def output_histograms(
     Returns
     -------
     fig : matplotlib.figure.Figure
-        K panels; panel k shows output k over images of class k (filled) and over the other
-        classes (outline), with the maximum over class k and the minimum over all images
-        marked: the two values the paper's min/max target takes from this output.
+        7 inches wide, K panels in rows of 5; panel k (titled ``"output k"``, or
+        ``"k: class"`` when the class has a name) shows output k
+        over images of class k (filled) and over the other classes (outline), with the
+        maximum (red) and the minimum (green) of output k over all images marked: the two
+        values the paper's min/max target takes from this output. One legend below.
     """
     Z, y = Z.detach().cpu().double().numpy(), y.cpu().numpy()
     K = Z.shape[1]
     if not np.isfinite(Z).all():
         raise ValueError("outputs hold NaN or inf: the network diverged")
     cols = 5
-    fig, axes = plt.subplots(-(-K // cols), cols, figsize=(2.3 * cols, 2.0 * -(-K // cols)))
+    rows = -(-K // cols)
+    fig, axes = plt.subplots(rows, cols, figsize=(7, 1.55 * rows + 0.7), squeeze=False)
     for k, ax in enumerate(axes.flat):
         if k >= K:
             ax.axis("off")
             continue
         edges = np.linspace(Z[:, k].min(), Z[:, k].max(), bins + 1)
         ax.hist(Z[y != k, k], edges, histtype="step", color="0.4", density=True, label="others")
-        ax.hist(Z[y == k, k], edges, color="C0", alpha=0.7, density=True, label=classes[k])
-        ax.axvline(Z[:, k].max(), color="C3", lw=1)
-        ax.axvline(Z[:, k].min(), color="C2", lw=1)
-        ax.set_title(f"output {k} ({classes[k]})", fontsize=8)
-        ax.tick_params(labelsize=7)
+        ax.hist(Z[y == k, k], edges, color="C0", alpha=0.7, density=True, label="own class")
+        ax.axvline(Z[:, k].max(), color="C3", lw=1, label="maximum")
+        ax.axvline(Z[:, k].min(), color="C2", lw=1, label="minimum")
+        name = str(classes[k])
+        ax.set_title(f"output {k}" if name == str(k) else f"{k}: {name}", fontsize=9)
+        ax.tick_params(labelsize=SMALL)
         ax.set_yticks([])
-    axes.flat[0].legend(fontsize=6, loc="upper right")
+    handles, labels = axes.flat[0].get_legend_handles_labels()
+    fig.legend(handles, labels, loc="lower center", ncol=4, fontsize=SMALL, frameon=False)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout()
+    fig.tight_layout(rect=(0, 0.4 / (1.55 * rows + 0.7), 1, 1))
     return fig

@@ -26,6 +26,7 @@ def interval_plot(
     titles: Mapping[str, str] | None = None,
     level: float = 0.95,
     title: str | None = None,
+    scale: Mapping[str, float] | None = None,
 ):
     """Each quantity's runs, mean, confidence and prediction intervals, and the paper's value.
 
@@ -41,29 +42,38 @@ def interval_plot(
     level : float
         The intervals' coverage, for the legend.
     title : str, optional
+    scale : mapping quantity -> float, optional
+        A factor for a quantity's values (100 to draw a fraction in per cent).
 
     Returns
     -------
     fig : matplotlib.figure.Figure
-        One panel per quantity (own y scale): the prediction interval for one run as a wide
-        light bar, the confidence interval of the mean as a narrow dark bar, the mean as a
-        dot, the range of the runs as a thin line and the paper's value as a red star (absent
-        when NaN). NaN intervals (a single run) are left out.
+        7 inches wide, panels in rows of three (own y scale each): the prediction interval
+        for one run as a wide light bar, the confidence interval of the mean as a narrow dark
+        bar, the mean as a dot, the range of the runs as a thin line and the paper's value as
+        a red star (absent when NaN). NaN intervals (a single run) are left out. The legend
+        fills the spare panel of the last row, or sits below.
     """
     rows = list(quantities if quantities is not None else spread.index)
     if not rows:
         raise ValueError("no quantity to draw")
-    pct, titles = f"{100 * level:g} %", dict(titles or {})
-    fig, axes = plt.subplots(1, len(rows), figsize=(2.1 * len(rows) + 0.6, 3.0), squeeze=False)
-    for ax, q in zip(axes[0], rows):
+    pct, titles, scale = f"{100 * level:g} %", dict(titles or {}), dict(scale or {})
+    ncol = min(3, len(rows))
+    nrow = -(-len(rows) // ncol)
+    spare = nrow * ncol - len(rows)
+    fig, axes = plt.subplots(nrow, ncol, figsize=(7, 2.6 * nrow + (0 if spare else 0.6)))
+    axes = np.atleast_1d(axes).reshape(-1)
+    for ax, q in zip(axes, rows):
         r = spread.loc[q]
-        _finite([r["mean"], r["min"], r["max"]], f"{q}: mean and range")
-        ax.plot([0, 0], [r["min"], r["max"]], color="0.3", lw=1, label="range of runs")
-        if np.isfinite([r["pi low"], r["pi high"]]).all():
+        f = scale.get(q, 1.0)
+        v = {k: f * r[k] for k in ("mean", "min", "max", "pi low", "pi high", "ci low", "ci high")}
+        _finite([v["mean"], v["min"], v["max"]], f"{q}: mean and range")
+        ax.plot([0, 0], [v["min"], v["max"]], color="0.3", lw=1, label="range of runs")
+        if np.isfinite([v["pi low"], v["pi high"]]).all():
             ax.bar(
                 0,
-                r["pi high"] - r["pi low"],
-                bottom=r["pi low"],
+                v["pi high"] - v["pi low"],
+                bottom=v["pi low"],
                 width=0.5,
                 color="C0",
                 alpha=0.25,
@@ -71,35 +81,76 @@ def interval_plot(
             )
             ax.bar(
                 0,
-                r["ci high"] - r["ci low"],
-                bottom=r["ci low"],
+                v["ci high"] - v["ci low"],
+                bottom=v["ci low"],
                 width=0.18,
                 color="C0",
                 alpha=0.8,
                 label=f"{pct} confidence interval, mean",
             )
-        ax.plot(0, r["mean"], "o", color="k", ms=4, label="mean")
+        ax.plot(0, v["mean"], "o", color="k", ms=4, label="mean")
         if np.isfinite(r["paper"]):
-            ax.plot(0, r["paper"], "*", color="C3", ms=11, label="paper")
+            ax.plot(0, f * r["paper"], "*", color="C3", ms=11, label="paper")
         ax.set_xticks([])
         ax.set_xlim(-0.6, 0.6)
-        ax.set_title(textwrap.fill(titles.get(q, q), 24), fontsize=9)
+        ax.set_title(textwrap.fill(titles.get(q, q), 22), fontsize=9)
+        ax.tick_params(labelsize=8)
         ax.grid(alpha=0.3, axis="y")
     legend = {}  # label -> handle, over all panels (a panel may lack the paper or intervals)
-    for ax in axes[0]:
+    for ax in axes[: len(rows)]:
         for h, lab in zip(*ax.get_legend_handles_labels()):
             legend.setdefault(lab, h)
-    fig.legend(
-        list(legend.values()),
-        list(legend),
-        loc="lower center",
-        ncol=len(legend),
-        fontsize=8,
-        frameon=False,
-    )
+    labels = [textwrap.fill(lab, 22) for lab in legend]
+    if spare:
+        for ax in axes[len(rows) :]:
+            ax.axis("off")
+        axes[-1].legend(list(legend.values()), labels, loc="center", fontsize=8, frameon=False)
+        rect = (0, 0, 1, 1)
+    else:
+        fig.legend(
+            list(legend.values()), labels, loc="lower center", ncol=3, fontsize=8, frameon=False
+        )
+        rect = (0, 0.9 / (2.6 * nrow + 0.6), 1, 1)
     if title:
         fig.suptitle(title, fontsize=10)
-    fig.tight_layout(rect=(0, 0.08, 1, 1))
+    fig.tight_layout(rect=rect)
+    return fig
+
+
+def spectra_plot(spectra: Mapping[str, Mapping], titles: Mapping[str, str] | None = None):
+    """Several layers' singular values side by side, one line per run (e.g. per seed).
+
+    Parameters
+    ----------
+    spectra : mapping key -> (mapping label -> LayerSpaces or (k,) array)
+        One panel per key (at most three), one line per label.
+    titles : mapping key -> str, optional
+        Panel titles (default the key).
+
+    Returns
+    -------
+    fig : matplotlib.figure.Figure
+        7 inches wide; each panel :func:`nnspaces.plots.spaces.singular_value_plot` on a
+        linear scale; one legend (the labels of the first panel) below.
+    """
+    from .spaces import singular_value_plot
+
+    keys = [k for k in spectra if spectra[k]]
+    if not keys or len(keys) > 3:
+        raise ValueError(f"one to three non-empty spectra wanted, got {list(spectra)}")
+    titles = dict(titles or {})
+    fig, axes = plt.subplots(1, len(keys), figsize=(7, 3.0), squeeze=False)
+    for ax, k in zip(axes[0], keys):
+        singular_value_plot(spectra[k], logy=False, ax=ax)
+        ax.get_legend().remove()
+        ax.set_title(textwrap.fill(titles.get(k, k), 34), fontsize=9)
+        ax.tick_params(labelsize=8)
+        ax.grid(alpha=0.3)
+    handles, labels = axes[0][0].get_legend_handles_labels()
+    fig.legend(
+        handles, labels, loc="lower center", ncol=min(6, len(labels)), fontsize=8, frameon=False
+    )
+    fig.tight_layout(rect=(0, 0.1, 1, 1))
     return fig
 
 

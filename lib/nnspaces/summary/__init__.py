@@ -3,26 +3,36 @@ layer at initialisation, and two data sets side by side.
 
 Modules
 -------
-headline   figure_spaces, headline_numbers, results_table, TOLERANCE — every number the paper
-           reports beside this run's
-seeds      seed_study, t_intervals, seed_spread, paper_comparison, position, spectrum_spread,
-           PAPER_VALUE, QUANTITY — the spread over training seeds, with t intervals
-init       init_condition_numbers, init_claims — the Figure 2 condition number over random
+headline   figure_spaces, headline_numbers, results_table, results_display, accuracies,
+           TOLERANCE — every number the paper reports beside this run's
+seeds      seed_study, t_intervals, prediction_p_value, holm, seed_spread, position,
+           spread_display, spectrum_spread, PAPER_VALUE, QUANTITY — the spread over training seeds, with t
+           intervals and Holm-adjusted p-values
+init       init_condition_numbers, init_numbers — the Figure 2 condition number over random
            initialisations
 datasets   compare_datasets — the headline numbers on MNIST and Fashion-MNIST
 """
 
 from .datasets import compare_datasets
-from .headline import TOLERANCE, figure_spaces, headline_numbers, results_table
-from .init import init_claims, init_condition_numbers
+from .headline import (
+    TOLERANCE,
+    accuracies,
+    figure_spaces,
+    headline_numbers,
+    results_display,
+    results_table,
+)
+from .init import init_condition_numbers, init_numbers
 from .seeds import (
     PAPER_VALUE,
     QUANTITY,
-    paper_comparison,
+    holm,
     position,
+    prediction_p_value,
     seed_spread,
     seed_study,
     spectrum_spread,
+    spread_display,
     t_intervals,
 )
 
@@ -30,16 +40,20 @@ __all__ = [
     "PAPER_VALUE",
     "QUANTITY",
     "TOLERANCE",
+    "accuracies",
     "compare_datasets",
     "figure_spaces",
     "headline_numbers",
-    "init_claims",
+    "holm",
     "init_condition_numbers",
-    "paper_comparison",
+    "init_numbers",
     "position",
+    "prediction_p_value",
+    "results_display",
     "results_table",
     "seed_spread",
     "seed_study",
     "spectrum_spread",
+    "spread_display",
     "t_intervals",
 ]

@@ -9,7 +9,12 @@ from .. import paper
 from ..models import DISPLAY_NAME
 from ..spaces import conv_layer, layer_spaces
 
+#: What still counts as a match: accuracies within 1 percentage point (an absolute
+#: difference of fractions), condition numbers within 5 % of the paper's (a ratio).
 TOLERANCE = {"accuracy": 0.01, "condition number": 0.05}
+
+#: The networks, in the book's order.
+NETWORKS = ("fcnn1", "fcnn5", "resnet18")
 
 
 def figure_spaces(nets: dict[str, nn.Module]) -> dict:
@@ -30,7 +35,9 @@ def figure_spaces(nets: dict[str, nn.Module]) -> dict:
     return out
 
 
-def headline_numbers(nets: dict[str, nn.Module], reports: dict[str, dict]) -> dict[str, float]:
+def headline_numbers(
+    nets: dict[str, nn.Module], reports: dict[str, dict], validation: bool = False
+) -> dict[str, float]:
     """The reproduced counterparts of the paper's headline numbers.
 
     Parameters
@@ -38,68 +45,145 @@ def headline_numbers(nets: dict[str, nn.Module], reports: dict[str, dict]) -> di
     nets : dict
         ``"fcnn1"``, ``"fcnn5"``, ``"resnet18"`` → trained model (any subset).
     reports : dict
-        The same names → training report (``test_acc``).
+        The same names → training report (``test_acc``, and ``val_acc`` with
+        ``validation``).
+    validation : bool
+        Also return each network's validation accuracy (what the paper's accuracies
+        presumably are: see :data:`nnspaces.paper.ACCURACY`).
 
     Returns
     -------
     dict
-        ``acc_<name>`` (test accuracy, fraction) for each network; ``cond_fcnn1`` (σ_max/σ_min
-        of the 10×784 weight matrix) and ``cond_resnet`` (of ``layer1.0.conv1`` in the paper's
-        4096×9 kernels view) when those networks are given.
+        ``acc_<name>`` (test accuracy, fraction) for each network, ``val_acc_<name>``
+        (validation accuracy of the same weights) with ``validation``; ``cond_fcnn1``
+        (σ_max/σ_min of the 10×784 weight matrix) and ``cond_resnet`` (of ``layer1.0.conv1``
+        in the paper's 4096×9 kernels view) when those networks are given.
     """
     out = {f"acc_{name}": r["test_acc"] for name, r in reports.items()}
+    if validation:
+        out.update({f"val_acc_{name}": r["val_acc"] for name, r in reports.items()})
     for key, sp in figure_spaces(nets).items():
         out[f"cond_{key}"] = sp.condition_number
     return out
 
 
-def results_table(numbers: dict[str, float], dataset: str = "mnist") -> pd.DataFrame:
-    """One row per number the paper reports: the paper's value, ours, a one-line verdict.
+def results_table(numbers: dict[str, float]) -> pd.DataFrame:
+    """One row per number the paper reports: the paper's value, this run's, the difference.
+
+    Accuracies are compared validation with validation (the paper's are presumably
+    validation accuracies) and their difference is in percentage points; condition numbers
+    are compared by their ratio.
 
     Parameters
     ----------
     numbers : dict
-        From :func:`headline_numbers`.
-    dataset : str
-        The data the numbers were measured on (off MNIST the verdict says there is no
-        paper value).
+        From :func:`headline_numbers` with ``validation=True`` (``val_acc_<name>``,
+        ``cond_fcnn1``, ``cond_resnet``; any subset).
 
     Returns
     -------
     DataFrame
-        Columns ``quantity, paper, this book, verdict``; accuracies in percent.
+        One row per number, in the paper's order (accuracies, Figure 1, Figure 2). Columns
+        ``key`` (the key of ``numbers``), ``quantity`` (for readers), ``kind``
+        (``"accuracy"`` or ``"condition number"``), ``paper``, ``this build`` (accuracies as
+        fractions), ``difference`` (accuracies: ``this build − paper`` in percentage points;
+        condition numbers: ``this build / paper − 1``) and ``matches`` (within
+        :data:`TOLERANCE`).
     """
     rows = []
-    for name in ("fcnn1", "fcnn5", "resnet18"):
-        if f"acc_{name}" in numbers:
-            ours, ref = 100 * numbers[f"acc_{name}"], 100 * paper.ACCURACY[name]
-            rows.append((f"{DISPLAY_NAME[name]} test accuracy (%)", ref, ours, "accuracy"))
-    if "cond_fcnn1" in numbers:
-        rows.append(
-            (
-                "1-layer FCNN condition number (Fig. 1)",
-                paper.CONDITION_FCNN1,
-                numbers["cond_fcnn1"],
-                "condition number",
-            )
-        )
-    if "cond_resnet" in numbers:
-        rows.append(
-            (
-                f"ResNet18 {paper.RESNET_LAYER} condition number (Fig. 2)",
-                paper.CONDITION_RESNET_LAYER,
-                numbers["cond_resnet"],
-                "condition number",
-            )
-        )
-    return pd.DataFrame(
-        [
-            {
-                "quantity": q,
-                "paper": p,
-                "this book": round(o, 3),
-                "verdict": paper.verdict(o, p, TOLERANCE[kind], dataset),
-            }
-            for q, p, o, kind in rows
-        ]
+    for name in NETWORKS:
+        key = f"val_acc_{name}"
+        if key in numbers:
+            ours, ref = numbers[key], paper.ACCURACY[name]
+            diff = 100 * (ours - ref)
+            rows.append((key, f"{DISPLAY_NAME[name]} accuracy", "accuracy", ref, ours, diff))
+    for key, quantity, ref in (
+        ("cond_fcnn1", "1-layer FCNN condition number (Figure 1)", paper.CONDITION_FCNN1),
+        ("cond_resnet", "ResNet18 condition number (Figure 2)", paper.CONDITION_RESNET_LAYER),
+    ):
+        if key in numbers:
+            ours = numbers[key]
+            rows.append((key, quantity, "condition number", ref, ours, ours / ref - 1))
+    table = pd.DataFrame(
+        rows, columns=["key", "quantity", "kind", "paper", "this build", "difference"]
     )
+    tol = table["kind"].map(lambda k: TOLERANCE[k] * (100 if k == "accuracy" else 1))
+    table["matches"] = table["difference"].abs() <= tol
+    return table
+
+
+def results_display(table: pd.DataFrame) -> pd.DataFrame:
+    """:func:`results_table` with each cell written for readers (accuracies in percent,
+    differences in points or per cent, a true minus sign), for :func:`nnspaces.book.glue_table`.
+
+    Returns
+    -------
+    DataFrame
+        Columns ``quantity, paper, this build, difference, verdict`` (strings).
+    """
+    from ..book import fmt
+
+    def value(v, kind):
+        return fmt(v, ".1%") if kind == "accuracy" else fmt(v, ".3g")
+
+    out = pd.DataFrame(
+        {
+            "quantity": table["quantity"],
+            "paper": [
+                fmt(p, ".0%") if k == "accuracy" else fmt(p, "g")
+                for p, k in zip(table["paper"], table["kind"])
+            ],
+            "this build": [value(v, k) for v, k in zip(table["this build"], table["kind"])],
+            "difference": [
+                f"{fmt(d, '+.1f')} points" if k == "accuracy" else fmt(d, "+.0%")
+                for d, k in zip(table["difference"], table["kind"])
+            ],
+            "verdict": ["matches" if m else "differs" for m in table["matches"]],
+        }
+    )
+    return out.replace({"%": " %"}, regex=True)
+
+
+def accuracies(reports: dict[str, dict], dataset: str = "mnist") -> pd.DataFrame:
+    """Each network's validation and test accuracy, beside the paper's where it has one.
+
+    Parameters
+    ----------
+    reports : dict
+        Model name → report of :func:`nnspaces.train.train_or_load` (``val_acc``,
+        ``test_acc`` of the weights kept; ``scores`` of the final and the best-validation
+        epochs).
+    dataset : str
+        The data the networks were trained on; off :data:`nnspaces.paper.DATASETS` the
+        paper has no accuracy and the columns ``paper`` and ``difference`` are left out.
+
+    Returns
+    -------
+    DataFrame
+        One row per network: ``network`` (for readers), ``paper`` (fraction), ``validation``,
+        ``test``, ``difference`` (validation − paper, in percentage points), and for the
+        other choice of epoch ``best epoch``, ``best: validation``, ``best: test``, ``final:
+        validation``, ``final: test``, ``best − final`` (test, points).
+    """
+    rows = []
+    for name, r in reports.items():
+        final, best = r["scores"]["final"], r["scores"]["best"]
+        rows.append(
+            {
+                "network": DISPLAY_NAME.get(name, name),
+                "paper": paper.ACCURACY.get(name, float("nan")),
+                "validation": r["val_acc"],
+                "test": r["test_acc"],
+                "difference": 100 * (r["val_acc"] - paper.ACCURACY.get(name, float("nan"))),
+                "best epoch": best["epoch"],
+                "final: validation": final["val_acc"],
+                "final: test": final["test_acc"],
+                "best: validation": best["val_acc"],
+                "best: test": best["test_acc"],
+                "best − final": 100 * (best["test_acc"] - final["test_acc"]),
+            }
+        )
+    table = pd.DataFrame(rows)
+    if dataset not in paper.DATASETS:
+        table = table.drop(columns=["paper", "difference"])
+    return table

@@ -76,7 +76,7 @@ def init_condition_numbers(
     return np.asarray(value, dtype=np.float64)
 
 
-def init_claims(kappa, trained: float, paper_value: float = paper.CONDITION_RESNET_LAYER):
+def init_numbers(kappa, trained: float, paper_value: float = paper.CONDITION_RESNET_LAYER) -> dict:
     """Where a trained layer's and the paper's condition numbers fall among initialisations.
 
     Parameters
@@ -91,19 +91,23 @@ def init_claims(kappa, trained: float, paper_value: float = paper.CONDITION_RESN
 
     Returns
     -------
-    numbers : dict
+    dict
         ``n``, ``min``, ``max``, ``q_low``, ``q_high`` (2.5th and 97.5th percentiles),
-        ``below_trained``, ``below_paper`` (fractions of ``kappa`` strictly below each).
-    claims : dict
-        For :func:`nnspaces.book.claim`, key → (holds, text, otherwise):
-        ``"trained_in_init_range"`` (``min ≤ trained ≤ max``) and ``"paper_typical_of_init"``
-        (the paper's value lies between the 2.5th and 97.5th percentiles).
+        ``below_trained``, ``below_paper`` (fractions of ``kappa`` strictly below each). The
+        conclusions drawn from them are :func:`nnspaces.verdicts.figure2.trained_in_init_range`
+        and :func:`nnspaces.verdicts.figure2.paper_typical_of_init`.
+
+    Examples
+    --------
+    >>> num = init_numbers([1.0, 1.1, 1.2, 1.3], trained=1.25, paper_value=1.07)
+    >>> num["n"], num["below_trained"], num["below_paper"]
+    (4, 0.75, 0.25)
     """
     k = np.asarray(kappa, dtype=float).reshape(-1)
     if k.size == 0 or not np.isfinite(k).all():
         raise ValueError("kappa must be a non-empty array of finite condition numbers")
     q_low, q_high = np.percentile(k, [2.5, 97.5])
-    num = {
+    return {
         "n": k.size,
         "min": float(k.min()),
         "max": float(k.max()),
@@ -111,28 +115,4 @@ def init_claims(kappa, trained: float, paper_value: float = paper.CONDITION_RESN
         "q_high": float(q_high),
         "below_trained": float((k < trained).mean()),
         "below_paper": float((k < paper_value).mean()),
-    }
-    n, lo, hi = num["n"], f"{num['min']:.3f}", f"{num['max']:.3f}"
-    rng = f"the {n} random initialisations (range [{lo}, {hi}]"
-    t_below = f"{100 * num['below_trained']:.0f} % of them lower)"
-    side = "above" if trained > num["max"] else "below"
-    trained_claim = (
-        num["min"] <= trained <= num["max"],
-        f"The trained layer's condition number, {trained:.3f}, lies within the range of {rng}, "
-        f"{t_below}: a freshly initialised layer can have this condition number.",
-        f"The trained layer's condition number, {trained:.3f}, lies **{side}** all of {rng}, "
-        f"{t_below}: training moved it out of the range of an untrained layer.",
-    )
-    central = f"the central 95 % of {n} random initialisations ([{q_low:.3f}, {q_high:.3f}]"
-    p_below = f"{100 * num['below_paper']:.0f} % of them lower)"
-    paper_claim = (
-        q_low <= paper_value <= q_high,
-        f"The paper's {paper_value:g} lies within {central}, {p_below}: it is typical of an "
-        "untrained layer, so by itself it cannot show what training taught this layer.",
-        f"The paper's {paper_value:g} lies outside {central}, {p_below}: it is not typical of "
-        "an untrained layer.",
-    )
-    return num, {
-        "trained_in_init_range": trained_claim,
-        "paper_typical_of_init": paper_claim,
     }
