@@ -127,35 +127,44 @@ def test_outputs_that_are_not_claims_are_ignored(glued, tmp_path):
     assert [c["key"] for c in book.read_claims(_notebook(tmp_path / "x.ipynb", glued))] == ["c"]
 
 
-def test_the_claims_table_lists_sentence_verdict_and_replacement():
-    import pandas as pd
+def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
+    from nnspaces.verdicts import Verdict
 
-    df = pd.DataFrame(
-        [
-            {
-                "chapter": "02_x",
-                "key": "good",
-                "holds": True,
-                "text": "Holds.",
-                "otherwise": "No.",
-                "inline": False,
-            },
-            {
-                "chapter": "04_y",
-                "key": "bad",
-                "holds": False,
-                "text": "All *do*.",
-                "otherwise": "Two do not:\n\n- a\n- b",
-                "inline": False,
-            },
-        ]
+    book.glue_values(share=0.5612)
+    book.glue_verdict("most_invisible", Verdict(True, "56 % in the null space; threshold 50 %"))
+    book.glue_verdict("no_block", Verdict(False, "3 of 5"))
+    path = _notebook(tmp_path / "02_a.ipynb", glued)
+    nb = nbformat.read(path, 4)
+    nb.cells.append(
+        nbformat.v4.new_markdown_cell(
+            "Intro.\n\n::::{verdict} most_invisible\n:class: x\nOn average "
+            "{glue:text}`share:.0%` of the **energy** lies in the null space\n"
+            "({numref}`fig-a`). Most is invisible.\n\n:::{otherwise}\nOnly a little.\n:::\n::::"
+        )
     )
-    md = book.claims_markdown(df)
-    assert md.startswith("```{list-table}") and md.endswith("```")
-    assert "* - {doc}`02_x`\n  - `good`\n  - ✓ holds\n  - Holds.\n  - —" in md
-    # a multi-line replacement stays inside its cell (indented under the bullet)
-    assert "  - ✗ not on this run\n  - All *do*.\n  - Two do not:\n    \n    - a\n    - b" in md
-    assert "No chapter made a claim" in book.claims_markdown(df.iloc[:0])
+    nbformat.write(nb, path)
+    df = book.collect_claims(tmp_path, ["02_a"])
+    assert df.to_dict("records") == [
+        {
+            "chapter": "02_a",
+            "key": "most_invisible",
+            "holds": True,
+            "reason": "56 % in the null space; threshold 50 %",
+            "text": "On average 56% of the energy lies in the null space (fig-a).",
+        },
+        {
+            "chapter": "02_a",
+            "key": "no_block",
+            "holds": False,
+            "reason": "3 of 5",
+            "text": "No block",
+        },
+    ]
+    table = book.claims_table(df, {"02_a": "Figure 1"}, lambda page, key: f"verdict-{key}")
+    html = book.table_html(table, links={"chapter": "chapter_href", "conclusion": "href"})
+    assert '<a href="02_a.html">Figure 1</a>' in html and "chapter_href" not in html
+    assert '<a href="02_a.html#verdict-no_block">No block</a>' in html
+    assert html.count("<tr>") == 3 and "✗ not on this run" in html and "✓ holds" in html
 
 
 @pytest.mark.slow
@@ -165,7 +174,10 @@ def test_both_states_render_in_a_real_jupyter_book_build(glued, tmp_path):
     book.claim("good_one", True, "All **ten** classes reach it ($\\sigma_1 = 3.2$).", "no")
     book.claim("bad_one", False, "Every layer keeps it.", "Layer `fc` discards **42 %**.")
     book.claim("inl_bad", False, "faster", "slower by 3.2 ×", inline=True)
-    book.glue_markdown("table", book.claims_markdown(book.collect_claims(None, ["a"], "a")))
+    claims = book.claims_table(
+        book.collect_claims(None, ["a"], "a"), {"a": "Page A"}, lambda page, key: key
+    )
+    book.glue_table("table", claims, links={"chapter": "chapter_href", "conclusion": "href"})
     nb = nbformat.v4.new_notebook()
     nb.metadata.kernelspec = {"name": "python3", "display_name": "Python 3", "language": "python"}
     nb.metadata.language_info = {"name": "python"}
@@ -174,7 +186,7 @@ def test_both_states_render_in_a_real_jupyter_book_build(glued, tmp_path):
     prose = (
         "```{glue:md} good_one\n:format: myst\n```\n\n```{glue:md} bad_one\n:format: myst"
         "\n```\n\nThe method is {glue:md}`inl_bad:myst` than the other.\n\n"
-        "```{glue:md} table\n:format: myst\n```\n"
+        "```{glue:} table\n```\n"
     )
     nb.cells = [
         nbformat.v4.new_markdown_cell("# Page A"),

@@ -214,7 +214,12 @@ def fmt(value, spec: str = "") -> str:
 
 
 def table_html(
-    df, formats: dict | None = None, *, headers: dict | None = None, numeric: set | None = None
+    df,
+    formats: dict | None = None,
+    *,
+    headers: dict | None = None,
+    numeric: set | None = None,
+    links: dict | None = None,
 ) -> str:
     """A DataFrame as the book's HTML table: human headers, each column in its format, no
     index, numbers right-aligned, ``—`` for missing values.
@@ -230,6 +235,9 @@ def table_html(
         Column → header shown (columns not listed keep their name).
     numeric : set, optional
         Columns to right-align; default: every column whose values are all numbers.
+    links : dict, optional
+        Column → the column holding each row's link target (a relative URL; that column is
+        not shown): the cell becomes a link, unless its target is empty.
 
     Returns
     -------
@@ -238,20 +246,23 @@ def table_html(
     """
     import html
 
-    formats, headers = formats or {}, headers or {}
+    formats, headers, links = formats or {}, headers or {}, links or {}
+    shown = [c for c in df.columns if c not in links.values()]
     if numeric is None:
-        numeric = {c for c in df.columns if pd.api.types.is_numeric_dtype(df[c])}
+        numeric = {c for c in shown if pd.api.types.is_numeric_dtype(df[c])}
     head = "".join(
         f'<th class="{"num" if c in numeric else "text"}">{html.escape(str(headers.get(c, c)))}</th>'
-        for c in df.columns
+        for c in shown
     )
     rows = []
-    for values in df.itertuples(index=False):
-        cells = "".join(
-            f'<td class="{"num" if c in numeric else "text"}">'
-            f"{html.escape(fmt(v, formats.get(c, '')))}</td>"
-            for c, v in zip(df.columns, values)
-        )
+    for row in df.to_dict("records"):
+        cells = ""
+        for c in shown:
+            text = html.escape(fmt(row[c], formats.get(c, "")))
+            href = row[links[c]] if c in links else ""
+            if href:
+                text = f'<a href="{html.escape(href)}">{text}</a>'
+            cells += f'<td class="{"num" if c in numeric else "text"}">{text}</td>'
         rows.append(f"<tr>{cells}</tr>")
     return (
         f'<table class="nnspaces-table"><thead><tr>{head}</tr></thead>'
@@ -266,13 +277,15 @@ def glue_table(
     *,
     headers: dict | None = None,
     numeric: set | None = None,
+    links: dict | None = None,
 ) -> None:
     """Glue a DataFrame as the book's table (:func:`table_html`) for a ``{glue:} name``
     directive; the directive's surrounding ``{table}`` or caption gives its number."""
     from IPython.display import HTML
     from myst_nb import glue
 
-    glue(name, HTML(table_html(df, formats, headers=headers, numeric=numeric)), display=False)
+    html = table_html(df, formats, headers=headers, numeric=numeric, links=links)
+    glue(name, HTML(html), display=False)
 
 
 def glue_markdown(name: str, markdown: str) -> None:
@@ -538,14 +551,106 @@ def read_claims(notebook: str | Path) -> list[dict]:
     return list(found.values())
 
 
-def collect_claims(
-    folder: str | Path | None, chapters: list[str], this_chapter: str | None = None
-) -> pd.DataFrame:
-    """Every claim of every executed chapter, for the reproducibility appendix.
+def glued_values(notebook: str | Path) -> dict[str, str]:
+    """The plain-text value of every key an executed notebook glued (its last gluing)."""
+    from myst_nb.ext.glue import GLUE_PREFIX
 
-    Each chapter's claims are read back from its executed notebook (``folder/<chapter>.ipynb``),
+    nb = json.loads(Path(notebook).read_text())
+    values = {}
+    for cell in nb.get("cells", []):
+        for out in cell.get("outputs", []):
+            name = out.get("metadata", {}).get("scrapbook", {}).get("name")
+            text = out.get("data", {}).get(GLUE_PREFIX + "text/plain")
+            if name and text is not None:
+                values[name] = "".join(text) if isinstance(text, list) else text
+    return values
+
+
+_VERDICT = re.compile(
+    r"^[ \t]*(?P<fence>:{3,}|`{3,})\{verdict\}[ \t]+(?P<key>[A-Za-z][\w-]*)[ \t]*$", re.M
+)
+_GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`(?P<key>[^`:]+)(?::(?P<spec>[^`]*))?`")
+_ROLE = re.compile(r"\{[\w:-]+\}`(?P<text>[^`<]*?)\s*(?:<(?P<label>[^`>]*)>)?`")
+_TEX = {r"\|": "‖", r"\le": "≤", r"\ge": "≥", r"\ne": "≠", r"\times": "×", r"\kappa": "κ",
+        r"\sigma": "σ", r"\approx": "≈", r"\,": " ", "{": "", "}": "", "\\": ""}  # fmt: skip
+
+
+def _glued(values: dict, key: str, spec: str | None) -> str:
+    value = values.get(key)
+    if value is None:
+        return key.replace("_", " ")
+    try:
+        number = int(value) if re.fullmatch(r"-?\d+", value) else float(value)
+    except ValueError:
+        return value
+    return fmt(number, spec or "")
+
+
+def plain_sentence(markdown: str, values: dict | None = None, words: int = 30) -> str:
+    r"""The first sentence of some MyST markdown as plain text: glue roles replaced by the
+    glued values (formatted by their spec), other roles and links by their text, emphasis
+    and code marks and ``$`` dropped; cut at ``words`` words.
+
+    >>> plain_sentence("On average {glue:text}`share:.0%` of the *energy* is lost "
+    ...                "(see {numref}`fig-a`). More follows.", {"share": "0.561"})
+    'On average 56% of the energy is lost (see fig-a).'
+    >>> plain_sentence(r"All [ten](x.ipynb) reach $\|x\| \le 1$:" + "\n the rest")
+    'All ten reach ‖x‖ ≤ 1: the rest'
+    """
+    values = values or {}
+    text = " ".join(line.strip() for line in markdown.strip().splitlines() if line.strip())
+    text = _GLUE_ROLE.sub(lambda m: _glued(values, m["key"], m["spec"]), text)
+    text = _ROLE.sub(lambda m: m["text"] or (m["label"] or ""), text)
+    text = re.sub(r"\[([^\]]*)\]\([^)]*\)", r"\1", text)
+
+    def tex(m):
+        s = m[1]
+        for a, b in _TEX.items():
+            s = s.replace(a, b)
+        return s
+
+    text = re.sub(r"\$([^$]*)\$", tex, text)
+    text = re.sub(r"\*\*|__|(?<!\w)\*|\*(?!\w)|`", "", text)
+    sentence = re.split(r"(?<=[.!?])\s+(?=[A-Z(])", text, maxsplit=1)[0]
+    cut = sentence.split()
+    return " ".join(cut[:words]) + (" …" if len(cut) > words else "")
+
+
+def verdict_sentences(notebook: str | Path, values: dict | None = None) -> dict[str, str]:
+    """The first sentence of each key's first ``{verdict}`` block in a notebook's markdown,
+    as plain text (:func:`plain_sentence`, glued values from ``values``)."""
+    nb = json.loads(Path(notebook).read_text())
+    found: dict[str, str] = {}
+    for cell in nb.get("cells", []):
+        if cell.get("cell_type") != "markdown":
+            continue
+        source = "".join(cell["source"])
+        for m in _VERDICT.finditer(source):
+            if m["key"] in found:
+                continue
+            body = []
+            for line in source[m.end() :].splitlines()[1:]:
+                s = line.strip()
+                if s.startswith(m["fence"]) or re.match(r"(:{3,}|`{3,})\{otherwise\}", s):
+                    break
+                if not s.startswith(":") or s.startswith(":::"):
+                    body.append(line)
+            found[m["key"]] = plain_sentence("\n".join(body), values)
+    return found
+
+
+def collect_claims(
+    folder: str | Path | None,
+    chapters: list[str],
+    this_chapter: str | None = None,
+    this_source: str | Path | None = None,
+) -> pd.DataFrame:
+    """Every conclusion of every executed chapter, for the reproducibility appendix.
+
+    Each chapter's verdicts are read back from its executed notebook (``folder/<chapter>.ipynb``),
     so chapters run in separate kernels, two at a time or on an earlier run, all count;
-    ``this_chapter`` (the notebook calling) contributes the claims of this kernel instead.
+    ``this_chapter`` (the notebook calling) contributes the verdicts of this kernel instead,
+    its sentences read from ``this_source`` (its source notebook), without glued values.
 
     Parameters
     ----------
@@ -554,73 +659,77 @@ def collect_claims(
     chapters : list of str
         Output stems in the order to list them; absent notebooks are skipped.
     this_chapter : str, optional
-        The calling chapter's stem: its claims are :data:`CLAIMS`.
+        The calling chapter's stem: its records are :data:`CLAIMS`.
+    this_source : path, optional
+        The calling chapter's notebook, for its sentences.
 
     Returns
     -------
     DataFrame
-        Columns ``chapter, key, holds, text, otherwise, inline``, one row per claim.
+        Columns ``chapter, key, holds, reason, text``, one row per conclusion: ``text`` is
+        the first sentence of its ``{verdict}`` block as plain text (the key in words when
+        there is none), ``reason`` the numbers that decided it.
     """
     rows = []
     for chapter in chapters:
         if chapter == this_chapter:
-            claims = CLAIMS
+            claims, source, values = CLAIMS, this_source, {}
         elif folder is not None and (Path(folder) / f"{chapter}.ipynb").is_file():
-            claims = read_claims(Path(folder) / f"{chapter}.ipynb")
+            source = Path(folder) / f"{chapter}.ipynb"
+            claims, values = read_claims(source), glued_values(source)
         else:
             continue
-        rows += [{"chapter": chapter, **c} for c in claims]
-    columns = ["chapter", "key", "holds", "text", "otherwise", "inline"]
-    return pd.DataFrame(rows, columns=columns)
+        found = verdict_sentences(source, values) if source and Path(source).is_file() else {}
+        for c in claims:
+            text = found.get(c["key"]) or (
+                plain_sentence(c["text"], values) if c.get("text") else None
+            )
+            rows.append(
+                {
+                    "chapter": chapter,
+                    "key": c["key"],
+                    "holds": bool(c["holds"]),
+                    "reason": c.get("reason", ""),
+                    "text": text or c["key"].replace("_", " ").capitalize(),
+                }
+            )
+    return pd.DataFrame(rows, columns=["chapter", "key", "holds", "reason", "text"])
 
 
-def _cell(markdown: str) -> str:
-    """Markdown as the body of a list-table cell: later lines indented under the ``- ``."""
-    return "\n    ".join(line.rstrip() for line in markdown.strip().splitlines())
+def claims_table(claims: pd.DataFrame, titles: dict, label) -> pd.DataFrame:
+    """The appendix's table of conclusions (from :func:`collect_claims`) for
+    :func:`glue_table` with ``links={"chapter": "chapter_href", "conclusion": "href"}``: the
+    chapter's title on the first row of its group, the sentence linked to its block, ✓ or ✗,
+    and the reason.
 
+    Parameters
+    ----------
+    claims : DataFrame
+        From :func:`collect_claims`.
+    titles : dict
+        Chapter stem → title.
+    label : callable
+        ``label(page, key)``, the HTML id of a verdict block (``nnspaces.sphinxext.label``).
 
-def claims_markdown(claims: pd.DataFrame) -> str:
-    """A MyST list-table of claims (from :func:`collect_claims`) for ``{glue:md}``: chapter
-    (linked), key, whether it holds on this run, the book's sentence, and what the page
-    shows instead when it does not.
-
-    >>> import pandas as pd
-    >>> df = pd.DataFrame([{"chapter": "02_x", "key": "k", "holds": False, "text": "All.",
-    ...                     "otherwise": "Not all.", "inline": False}])
-    >>> print(claims_markdown(df))  # doctest: +NORMALIZE_WHITESPACE
-    ```{list-table}
-    :header-rows: 1
-    :widths: 2 2 1 4 4
-    * - chapter
-      - claim
-      - on this run
-      - the book's sentence
-      - what the page shows instead
-    * - {doc}`02_x`
-      - `k`
-      - ✗ not on this run
-      - All.
-      - Not all.
-    ```
+    Examples
+    --------
+    >>> df = pd.DataFrame([{"chapter": "02_x", "key": "k", "holds": False, "reason": "r",
+    ...                     "text": "All."}, {"chapter": "02_x", "key": "j", "holds": True,
+    ...                     "reason": "s", "text": "Some."}])
+    >>> t = claims_table(df, {"02_x": "Figure 1"}, lambda page, key: f"v-{key}")
+    >>> t.values.tolist()[0]
+    ['Figure 1', '02_x.html', 'All.', '02_x.html#v-k', '✗ not on this run', 'r']
+    >>> t["chapter"].tolist()
+    ['Figure 1', '']
     """
-    if claims.empty:
-        return "No chapter made a claim on this run."
-    lines = [
-        "```{list-table}",
-        ":header-rows: 1",
-        ":widths: 2 2 1 4 4",
-        "* - chapter",
-        "  - claim",
-        "  - on this run",
-        "  - the book's sentence",
-        "  - what the page shows instead",
-    ]
-    for r in claims.itertuples():
-        lines += [
-            f"* - {{doc}}`{r.chapter}`",
-            f"  - `{r.key}`",
-            f"  - {'✓ holds' if r.holds else '✗ not on this run'}",
-            f"  - {_cell(r.text)}",
-            f"  - {'—' if r.holds else _cell(r.otherwise)}",
-        ]
-    return "\n".join([*lines, "```"])
+    first = ~claims["chapter"].duplicated()
+    return pd.DataFrame(
+        {
+            "chapter": [titles.get(c, c) if f else "" for c, f in zip(claims["chapter"], first)],
+            "chapter_href": [f"{c}.html" if f else "" for c, f in zip(claims["chapter"], first)],
+            "conclusion": claims["text"],
+            "href": [f"{c}.html#{label(c, k)}" for c, k in zip(claims["chapter"], claims["key"])],
+            "on this run": ["✓ holds" if h else "✗ not on this run" for h in claims["holds"]],
+            "reason": claims["reason"].replace("", "—"),
+        }
+    )

@@ -78,6 +78,17 @@ def timings(run_log: str | Path | None) -> pd.DataFrame:
     return pd.DataFrame([{"chapter": k, "seconds": v} for k, v in seconds.items()])
 
 
+def parameters_table(params: dict) -> pd.DataFrame:
+    """A notebook's parameters for readers: ``parameter``, ``value`` (as Python writes it;
+    ``run_log``, a path on the build machine, by its file name only).
+
+    >>> parameters_table({"seed": 0, "data_root": None, "run_log": "/tmp/x/_run.json"}).values.tolist()
+    [['seed', '0'], ['data_root', 'None'], ['run_log', "'_run.json'"]]
+    """
+    shown = {k: Path(v).name if k == "run_log" and v else v for k, v in params.items()}
+    return pd.DataFrame({"parameter": list(shown), "value": [repr(v) for v in shown.values()]})
+
+
 def chapter_titles(folder: str | Path = ".") -> dict[str, str]:
     """Each chapter's title by its output stem, as the book shows it: the profile's title
     when it gives one, else the first ``# heading`` of the notebook in ``folder``.

@@ -30,13 +30,15 @@ def error_vs_time(table: pd.DataFrame):
     for _, r in table.iterrows():
         colour = f"C{nets.index(r['network'])}"
         filled = r["box"] != "none"
+        marker = _MARKERS.get(r["method"], "*")
+        # an "x" has no face: one colour draws it (an edge colour of its own would warn)
+        colours = (
+            {"color": colour}
+            if marker == "x"
+            else {"facecolors": colour if filled else "none", "edgecolors": colour}
+        )
         ax.scatter(
-            r["median_seconds"],
-            max(r["median_rel_error"], 1e-16),
-            marker=_MARKERS.get(r["method"], "*"),
-            s=40,
-            facecolors=colour if filled or r["method"] == "paper-sgd" else "none",
-            edgecolors=colour,
+            r["median_seconds"], max(r["median_rel_error"], 1e-16), marker=marker, s=40, **colours
         )
     ax.set(
         xscale="log",
