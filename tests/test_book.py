@@ -164,7 +164,7 @@ def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
     html = book.table_html(table, links={"chapter": "chapter_href", "conclusion": "href"})
     assert '<a href="02_a.html">Figure 1</a>' in html and "chapter_href" not in html
     assert '<a href="02_a.html#verdict-no_block">No block</a>' in html
-    assert html.count("<tr>") == 3 and "✗ not on this run" in html and "✓ holds" in html
+    assert html.count("<tr>") == 3 and '<td class="text">✗ no</td>' in html and "✓ yes" in html
 
 
 @pytest.mark.slow
@@ -212,5 +212,5 @@ def test_both_states_render_in_a_real_jupyter_book_build(glued, tmp_path):
     assert 'admonition-title">Not on this run</p>' in html
     assert "Layer <code" in html and "Every layer keeps it" in html  # the latter in the table
     assert "sd-badge" in html and "Not on this run</span> slower by 3.2 × than" in html
-    assert html.count("✗ not on this run") == 2 and html.count("✓ holds") == 1
+    assert html.count("✗ no</td>") == 2 and html.count("✓ yes</td>") == 1
     assert "{glue" not in html and "````" not in html and ":class:" not in html

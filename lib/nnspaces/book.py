@@ -699,8 +699,8 @@ def collect_claims(
 def claims_table(claims: pd.DataFrame, titles: dict, label) -> pd.DataFrame:
     """The appendix's table of conclusions (from :func:`collect_claims`) for
     :func:`glue_table` with ``links={"chapter": "chapter_href", "conclusion": "href"}``: the
-    chapter's title on the first row of its group, the sentence linked to its block, ✓ or ✗,
-    and the reason.
+    chapter's title on the first row of its group, the sentence linked to its block, whether
+    it holds on this run (✓ yes, ✗ no) and the reason.
 
     Parameters
     ----------
@@ -718,7 +718,7 @@ def claims_table(claims: pd.DataFrame, titles: dict, label) -> pd.DataFrame:
     ...                     "reason": "s", "text": "Some."}])
     >>> t = claims_table(df, {"02_x": "Figure 1"}, lambda page, key: f"v-{key}")
     >>> t.values.tolist()[0]
-    ['Figure 1', '02_x.html', 'All.', '02_x.html#v-k', '✗ not on this run', 'r']
+    ['Figure 1', '02_x.html', 'All.', '02_x.html#v-k', '✗ no', 'r']
     >>> t["chapter"].tolist()
     ['Figure 1', '']
     """
@@ -729,7 +729,7 @@ def claims_table(claims: pd.DataFrame, titles: dict, label) -> pd.DataFrame:
             "chapter_href": [f"{c}.html" if f else "" for c, f in zip(claims["chapter"], first)],
             "conclusion": claims["text"],
             "href": [f"{c}.html#{label(c, k)}" for c, k in zip(claims["chapter"], claims["key"])],
-            "on this run": ["✓ holds" if h else "✗ not on this run" for h in claims["holds"]],
+            "holds": ["✓ yes" if h else "✗ no" for h in claims["holds"]],
             "reason": claims["reason"].replace("", "—"),
         }
     )

@@ -542,7 +542,7 @@ def network_run(key: str) -> str:
 
 def goals_readers(goals_df: pd.DataFrame, fmt) -> pd.DataFrame:
     """:func:`goals` for readers: ``goal``, ``limit`` and ``measured`` as text (errors in
-    scientific notation, times to 3 significant digits) and ``met`` as ✓, ✗ or —.
+    scientific notation, times to 4 significant digits) and ``met`` as ✓, ✗ or —.
 
     Parameters
     ----------
@@ -551,7 +551,7 @@ def goals_readers(goals_df: pd.DataFrame, fmt) -> pd.DataFrame:
     fmt : callable
         ``fmt(value, spec) -> str``, the book's number format (``nnspaces.book.fmt``).
     """
-    spec = ["sci" if "error" in g else ".3g" for g in goals_df["goal"]]
+    spec = ["sci" if "error" in g else ".4g" for g in goals_df["goal"]]
     return pd.DataFrame(
         {
             "goal": goals_df["goal"],
