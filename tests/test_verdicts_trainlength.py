@@ -27,11 +27,11 @@ def test_same_run_within_the_tolerance_only():
 
 @pytest.mark.parametrize(
     ("low", "high", "holds"),
-    [(0.1, 0.5, True), (-0.5, -0.1, True), (-0.1, 0.3, False), (0.0, 0.3, False)],
+    [(0.1, 0.5, False), (-0.5, -0.1, False), (-0.1, 0.3, True), (0.0, 0.3, True)],
 )
-def test_size_matters_when_the_interval_excludes_zero(low, high, holds):
+def test_no_size_trend_when_the_interval_includes_zero(low, high, holds):
     effect = {"slope": (low + high) / 2, "low": low, "high": high, "level": 0.95}
-    verdict = v.size_matters(effect)
+    verdict = v.no_size_trend(effect)
     assert verdict.holds is holds and "95 % interval" in verdict.reason
 
 
@@ -41,3 +41,10 @@ def test_length_over_size_compares_per_doubling():
     assert v.length_over_size(-0.9, effect).holds  # the magnitude counts
     assert not v.length_over_size(0.25, effect).holds  # the edge: not smaller
     assert not v.length_over_size(0.2, {"slope": -0.1, "low": -0.3, "high": 0.1}).holds
+
+
+def test_reference_within_runs_includes_the_ends():
+    assert v.reference_within_runs(7.22, 4.5, 7.8).holds
+    assert v.reference_within_runs(7.22, 7.22, 7.8).holds  # the edge counts
+    assert not v.reference_within_runs(7.22, 4.5, 7.0).holds
+    assert v.reference_within_runs(7.22, 4.5, 7.0).reason == "paper 7.22; runs from 4.50 to 7.00"

@@ -536,3 +536,26 @@ def size_table(curves: pd.DataFrame, step: int) -> pd.DataFrame:
         acc_mean=("test_acc", "mean"),
         runs=("condition", "size"),
     ).reset_index()
+
+
+def steps_effect_runs(
+    curves: pd.DataFrame, step_a: int, step_b: int, column: str = "condition"
+) -> pd.Series:
+    """:func:`steps_effect` of every run of :func:`size_curves`.
+
+    Returns
+    -------
+    Series
+        Indexed by ``(n_train, replicate)``: each run's change of ``column`` per doubling of
+        the steps between ``step_a`` and ``step_b``.
+
+    Examples
+    --------
+    >>> c = pd.DataFrame({"n_train": 10, "replicate": [0, 0, 1, 1], "step": [10, 40, 10, 40],
+    ...                   "condition": [2.0, 3.0, 2.0, 4.0]})
+    >>> steps_effect_runs(c, 10, 40).tolist()
+    [0.5, 1.0]
+    """
+    return curves.groupby(["n_train", "replicate"]).apply(
+        lambda run: steps_effect(run, step_a, step_b, column), include_groups=False
+    )

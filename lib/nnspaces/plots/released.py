@@ -85,7 +85,7 @@ def reenactment_figure(rep, start: str, procedures: Sequence[str] | None = None)
         if diff:
             bar = fig.colorbar(im, ax=list(axes[i]), fraction=0.04, pad=0.01, aspect=6)
             bar.set_ticks([-m, 0, m])
-            bar.set_ticklabels([f"{-m:.1g}", "0", f"{m:.1g}"])
+            bar.set_ticklabels([f"{-m:.1g}".replace("-", "−"), "0", f"{m:.1g}"])
             bar.ax.tick_params(labelsize=_FONT)
     return fig
 
