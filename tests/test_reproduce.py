@@ -71,6 +71,25 @@ def test_a_repeated_chapter_gets_its_own_title_and_labels(tmp_path):
     assert ":name: 12_copy-fig-a" in cells[1].source and ":name: fig-a" not in cells[1].source
 
 
+def test_a_repeated_chapter_refers_to_its_own_figures_and_sections(tmp_path):
+    nb = nbformat.v4.new_notebook()
+    nb.cells = [
+        nbformat.v4.new_markdown_cell(
+            "# T\nsee {numref}`fig-a`, {ref}`here <sec-b>`, {ref}`sec-b`"
+        ),
+        nbformat.v4.new_markdown_cell("```{glue:figure} f\n:name: fig-a\n\ncap\n```"),
+        nbformat.v4.new_markdown_cell("(sec-b)=\n## B\n{numref}`fig-other` {ref}`sec-other`"),
+    ]
+    path = tmp_path / "copy.ipynb"
+    nbformat.write(nb, path)
+    reproduce._personalise(path, reproduce.Chapter("01_models", "11_copy"))
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == (
+        "# T\nsee {numref}`11_copy-fig-a`, {ref}`here <11_copy-sec-b>`, {ref}`11_copy-sec-b`"
+    )
+    assert cells[2].source == "(11_copy-sec-b)=\n## B\n{numref}`fig-other` {ref}`sec-other`"
+
+
 def test_book_order_follows_the_toc_and_holds_every_chapter():
     order = reproduce.book_order()
     assert order[0] == "00_intro" and sorted(order) == sorted(

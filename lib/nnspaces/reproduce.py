@@ -236,6 +236,16 @@ def _personalise(path: Path, chapter: Chapter) -> None:
 
     nb = nbformat.read(path, as_version=4)
     titled = chapter.title is None
+    markdown = "\n".join(c.source for c in nb.cells if c.cell_type == "markdown")
+    # the page's own figure names and section labels, and the references to them
+    own = set(re.findall(r"(?m)^:name: *(\S+)", markdown))
+    own |= set(re.findall(r"(?m)^\(([\w.-]+)\)=\s*$", markdown))
+    refs = re.compile(r"(\{(?:numref|ref)\}`(?:[^`<]*<)?)([\w.-]+)(>?`)")
+
+    def _ref(m):
+        name = m.group(2)
+        return f"{m.group(1)}{chapter.output}-{name}{m.group(3)}" if name in own else m.group(0)
+
     for cell in nb.cells:
         if cell.cell_type != "markdown":
             continue
@@ -243,6 +253,10 @@ def _personalise(path: Path, chapter: Chapter) -> None:
             _, _, rest = cell.source.lstrip().partition("\n")
             cell.source, titled = f"# {chapter.title}\n{rest}", True
         cell.source = re.sub(r"(?m)^:name: *(\S+)", rf":name: {chapter.output}-\1", cell.source)
+        cell.source = re.sub(
+            r"(?m)^\(([\w.-]+)\)=(\s*)$", rf"({chapter.output}-\1)=\2", cell.source
+        )
+        cell.source = refs.sub(_ref, cell.source)
     if not titled:
         raise ReproduceError(f"{path.name} has no '# title' heading to replace")
     nbformat.write(nb, path)
