@@ -48,3 +48,11 @@ def test_reference_within_runs_includes_the_ends():
     assert v.reference_within_runs(7.22, 7.22, 7.8).holds  # the edge counts
     assert not v.reference_within_runs(7.22, 4.5, 7.0).holds
     assert v.reference_within_runs(7.22, 4.5, 7.0).reason == "paper 7.22; runs from 4.50 to 7.00"
+
+
+def test_grows_with_size_only_when_the_whole_interval_is_above_zero():
+    assert v.grows_with_size({"slope": 0.02, "low": 0.01, "high": 0.03}).holds
+    assert not v.grows_with_size({"slope": 0.01, "low": 0.0, "high": 0.02}).holds  # the edge
+    assert not v.grows_with_size({"slope": -0.02, "low": -0.03, "high": -0.01}).holds
+    reason = v.grows_with_size({"slope": 0.02, "low": 0.01, "high": 0.03, "level": 0.9}, 100, " pt")
+    assert reason.reason == "+2.0 pt per doubling of the images, 90 % interval [+1.0, +3.0]"

@@ -146,3 +146,30 @@ def reference_within_runs(reference: float, low: float, high: float):
         low <= reference <= high,
         f"paper {reference:g}; runs from {low:.2f} to {high:.2f}",
     )
+
+
+def grows_with_size(effect: dict, unit: float = 1.0, what: str = ""):
+    """At a fixed number of steps the quantity grows with the number of training images: the
+    interval of its change per doubling of the images lies above 0.
+
+    Parameters
+    ----------
+    effect : dict
+        :func:`nnspaces.trainlength.size_effect` (``slope``, ``low``, ``high``, ``level``).
+    unit : float
+        Multiplies the numbers in the reason (100 for an accuracy in points).
+    what : str
+        The unit's name in the reason (``" points"``).
+
+    Examples
+    --------
+    >>> grows_with_size({"slope": 0.019, "low": 0.015, "high": 0.023}, 100, " points").reason
+    '+1.9 points per doubling of the images, 95 % interval [+1.5, +2.3]'
+    """
+    low, high = effect["low"], effect["high"]
+    pct = f"{100 * effect.get('level', 0.95):g} %"
+    return Verdict(
+        low > 0,
+        f"{unit * effect['slope']:+.1f}{what} per doubling of the images, {pct} interval "
+        f"[{unit * low:+.1f}, {unit * high:+.1f}]",
+    )
