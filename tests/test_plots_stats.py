@@ -12,7 +12,7 @@ import pandas as pd
 import pytest
 
 from nnspaces import plots, summary
-from nnspaces.plots.stats import distribution_plot, interval_plot, training_length_plot
+from nnspaces.plots.stats import distribution_plot, interval_plot
 
 
 @pytest.fixture(autouse=True)
@@ -33,7 +33,7 @@ def _spread(n_seeds=3):
 
 
 def test_registered_in_the_package():
-    assert plots.interval_plot is interval_plot and plots.training_length_plot is not None
+    assert plots.interval_plot is interval_plot and plots.trainlength.steps_figure is not None
 
 
 def test_interval_plot_one_panel_per_quantity_with_the_paper_star():
@@ -94,33 +94,3 @@ def test_distribution_plot_marks_and_fractions():
         distribution_plot([1.0, float("nan")])
     with pytest.raises(ValueError, match="empty"):
         distribution_plot([])
-
-
-def test_training_length_plot_lines_and_log_axis():
-    c = pd.DataFrame(
-        {"step": [1, 10, 100], "condition": [1.2, 2.0, 5.0], "test_acc": [0.1, 0.5, 0.9]}
-    )
-    fig = training_length_plot(
-        {"a": c, "b": c.assign(condition=[3.0, 3.0, 4.0])},
-        steps={"profile": 50, "paper": 200},
-        condition_refs={"paper": 7.22, "released": 7.33},
-        accuracy_refs={"paper": 0.92},
-    )
-    ax_c, ax_a = fig.axes
-    assert ax_c.get_xscale() == "log" and ax_a.get_xscale() == "log"
-    data = [ln for ln in ax_c.lines if len(ln.get_xdata()) == 3]
-    assert [list(ln.get_ydata()) for ln in data] == [[1.2, 2.0, 5.0], [3.0, 3.0, 4.0]]
-    hlines = sorted(
-        ln.get_ydata()[0]
-        for ln in ax_c.lines
-        if len(set(ln.get_ydata())) == 1 and len(ln.get_xdata()) == 2 and ln.get_xdata()[0] == 0
-    )
-    assert hlines == [7.22, 7.33]
-    vlines = sorted(ln.get_xdata()[0] for ln in ax_a.lines if list(ln.get_ydata()) == [0, 1])
-    assert vlines == [50, 200]
-    labels = [t.get_text() for t in fig.legends[0].get_texts()]
-    assert "paper (31,260 steps)" not in labels and "paper (200 steps)" in labels
-    with pytest.raises(ValueError, match="NaN"):
-        training_length_plot({"a": c.assign(condition=[1.0, np.nan, 2.0])})
-    with pytest.raises(ValueError, match="≥ 1"):
-        training_length_plot({"a": c.assign(step=[0, 10, 100])})

@@ -29,6 +29,12 @@ def test_steps_figure_lines_log_axis_and_legible_text():
     ax_c, ax_a = fig.axes[:2]
     assert ax_c.get_xscale() == "log" and len(ax_c.lines) == 2 + 1 + 2
     assert ax_a.lines[2].get_ydata()[0] == pytest.approx(92.0)  # accuracy in per cent
+    data = [ln for ln in ax_c.lines if len(ln.get_xdata()) == 5]
+    assert list(data[1].get_ydata()) == pytest.approx(list(2 * np.log1p(_curve()["step"])))
+    vlines = sorted(ln.get_xdata()[0] for ln in ax_a.lines if list(ln.get_ydata()) == [0, 1])
+    assert vlines == [2200, 31260]
+    labels = [t.get_text() for t in fig.legends[0].get_texts()]
+    assert "the paper (31,260 steps)" in labels and "paper (7.22)" in labels
     _, record = book.figure_png(fig)
     assert record["min_text_css_px"] >= book.MIN_TEXT_PX
     with pytest.raises(ValueError, match="NaN"):

@@ -4,6 +4,7 @@ nothing it did not compute from its arguments."""
 from . import (
     certificate,  # noqa: F401  (κ and distance per step of nearest.refine)
     released,  # noqa: F401  (figures of the re-enacted released ResNet procedure)
+    trainlength,  # noqa: F401  (condition number against SGD steps and training images)
 )
 from .grid import image_grid
 from .models import output_histograms, training_curves
@@ -13,7 +14,7 @@ from .spaces import (
     signal_space_figure,
     singular_value_plot,
 )
-from .stats import distribution_plot, interval_plot, training_length_plot  # noqa: F401
+from .stats import distribution_plot, interval_plot  # noqa: F401
 
 __all__ = [
     "image_grid",
