@@ -54,11 +54,3 @@ def test_epoch_choice_and_reach():
     for f in (headline.epoch_choice_immaterial, headline.no_image_reaches):
         with pytest.raises(ValueError):
             f({})
-
-
-def test_loads_fast_below_the_limit():
-    assert headline.loads_fast(0.99)
-    assert not headline.loads_fast(1.0)  # the edge: "under a second"
-    assert "2.50 s" in headline.loads_fast(2.5).reason
-    with pytest.raises(ValueError):
-        headline.loads_fast(float("nan"))

@@ -145,16 +145,3 @@ def no_image_reaches(closest: Mapping[str, float], tol: float = 1e-6) -> Verdict
     low = min(closest.values())
     errs = ", ".join(f"{n} {e:.3g}" for n, e in closest.items())
     return Verdict(low > tol, f"smallest relative errors {errs} (threshold {tol:g})")
-
-
-def loads_fast(seconds: float, limit: float = 1.0) -> Verdict:
-    """The cached networks load in under ``limit`` seconds.
-
-    Examples
-    --------
-    >>> loads_fast(0.12).reason
-    '0.12 s for the networks (limit 1 s)'
-    """
-    if not seconds >= 0:
-        raise ValueError(f"a load time is a non-negative number of seconds, got {seconds!r}")
-    return Verdict(seconds < limit, f"{seconds:.2f} s for the networks (limit {limit:g} s)")
