@@ -115,24 +115,6 @@ def test_the_agreement_table_is_laid_out_as_figure_3():
     assert table.iloc[4]["4"] == "avg+none or avg-min+none"
 
 
-def test_figure_1_and_2_lines_compare_on_mnist_only():
-    line = compare.figure1_comparison(10, 774, 5.0, "mnist-5k")
-    assert "signal space dimension 10 (paper: 10; the same)" in line
-    assert "null space dimension 774 (paper: 774; the same)" in line
-    assert paper.verdict(5.0, paper.CONDITION_FCNN1) in line
-    assert "(paper: 10; differs)" in compare.figure1_comparison(9, 775, 7.2, "mnist")
-    off = compare.figure1_comparison(10, 774, 5.0, "fashion-mnist")
-    assert "not comparable" in off and "fashion-mnist" in off and "(paper:" not in off
-    line = compare.figure2_comparison(1.07, 0.99, "mnist")
-    assert "condition number 1.070 (paper: 1.07; matches (+0.0 %))" in line
-    assert "test accuracy 99.0 % (paper: 99 %; matches (+0.0 %))" in line
-    assert "not comparable" in compare.figure2_comparison(1.2, 0.9, "fashion-mnist")
-
-
-# --- the explorer ------------------------------------------------------------------------------
-
-
-@pytest.fixture
 def small(cache_dir):
     X, y = _data(side=6)
     torch.manual_seed(0)
@@ -187,3 +169,20 @@ def test_interactive_is_none_without_ipywidgets_and_wires_the_choices_with_it(sm
     assert compare.interactive({"fcnn1": net}, X, y, digit=4, method="none") == "widget"
     assert calls["digit"] == ("slider", 4, 0, 9) and calls["method"][2] == "none"
     assert calls["network"] == ("dropdown", ("fcnn1",), "fcnn1")
+
+
+def test_numbers_table_formats_each_row_and_drops_the_paper_off_mnist():
+    rows = {
+        "condition number": (3.6089, 7.22, 7.33, ".2f"),
+        "validation accuracy": (0.8861, 0.92, 0.9168, ".1%"),
+        "test accuracy": (0.88, None, None, ".1%"),
+    }
+    t = compare.numbers_table(rows)
+    assert list(t.columns) == ["quantity", "this run", "paper", "released run"]
+    assert t.values.tolist() == [
+        ["condition number", "3.61", "7.22", "7.33"],
+        ["validation accuracy", "88.6%", "92.0%", "91.7%"],
+        ["test accuracy", "88.0%", "—", "—"],
+    ]
+    off = compare.numbers_table(rows, with_paper=False)
+    assert list(off.columns) == ["quantity", "this run"] and off.shape == (3, 2)

@@ -1,8 +1,10 @@
 """The paper beside the book, and the inverse-map explorer.
 
 - :func:`caption_markdown` — a figure's caption from the paper, quoted (for ``{glue:md}``);
-- :func:`figure1_comparison`, :func:`figure2_comparison`, :func:`figure3_comparison` — one
-  line each: this run's numbers against the paper's (or, off MNIST, why there are none);
+- :func:`numbers_table` — this run's numbers beside the paper's and the released run's, for a
+  reader's table (the Figure 1 and 2 chapters; their conclusions are
+  :mod:`nnspaces.verdicts.figure1` and :mod:`~nnspaces.verdicts.figure2`);
+- :func:`figure3_comparison` — one line: the rule's Figure 3 choices against the paper's;
 - :func:`start_agreement`, :func:`agreement_table` — Figure 3: the start image the book's rule
   chose per digit against the one the paper chose by eye;
 - :func:`explore`, :func:`explore_table`, :func:`interactive` — one inverse problem (network,
@@ -50,88 +52,40 @@ def caption_markdown(figure: int) -> str:
     return f"> **The paper's Figure {figure}** (its caption, quoted): “{paper.CAPTIONS[figure]}”"
 
 
-def _same(ours: int, theirs: int) -> str:
-    return "the same" if ours == theirs else "differs"
-
-
-def _line(items: Sequence[tuple[str, str, str, str]], dataset: str) -> str:
-    """``items``: (what, ours, paper's, verdict) → one markdown sentence."""
-    if dataset in paper.DATASETS:
-        parts = [
-            f"{what} {ours} (paper: {theirs}; {verdict})" for what, ours, theirs, verdict in items
-        ]
-        return "**This run against the paper:** " + "; ".join(parts) + "."
-    parts = [f"{what} {ours} (the paper's, on MNIST: {theirs})" for what, ours, theirs, _ in items]
-    return (
-        f"**This run against the paper:** the paper's numbers are for MNIST and this run is on "
-        f"{dataset}, so they are not comparable; here: " + "; ".join(parts) + "."
-    )
-
-
-def figure1_comparison(rank: int, null_dim: int, condition: float, dataset: str) -> str:
-    """Figure 1 in one line: signal- and null-space dimensions and condition number of the
-    single-layer network's ``W`` against the paper's.
+def numbers_table(rows: Mapping[str, tuple], with_paper: bool = True) -> pd.DataFrame:
+    """This run's numbers beside the paper's and the released run's, formatted for readers.
 
     Parameters
     ----------
-    rank, null_dim : int
-        Dimensions of the row (signal) space and null space of ``W`` (10×784).
-    condition : float
-        ``σ_max / σ_min`` of ``W``.
-    dataset : str
-        The data the network was trained on; off MNIST nothing is compared.
+    rows : mapping
+        Quantity (a reader's name) → ``(this run, paper, released run, spec)``; a value may be
+        None (shown as ``—``); ``spec`` is a :func:`nnspaces.book.fmt` spec for the row.
+    with_paper : bool
+        Keep the paper's and the released run's columns (False off MNIST, where the paper has
+        no number).
+
+    Returns
+    -------
+    DataFrame
+        Columns ``quantity``, ``this run`` [, ``paper``, ``released run``], each cell a string,
+        for :func:`nnspaces.book.glue_table`.
 
     Examples
     --------
-    >>> figure1_comparison(10, 774, 7.3, "mnist-5k")  # doctest: +ELLIPSIS
-    '**This run against the paper:** signal space dimension 10 (paper: 10; the same); ...'
+    >>> numbers_table({"condition number": (3.6, 7.22, 7.33, ".2f"),
+    ...                "test accuracy": (0.886, None, None, ".1%")}).values.tolist()
+    [['condition number', '3.60', '7.22', '7.33'], ['test accuracy', '88.6%', '—', '—']]
+    >>> list(numbers_table({"rank": (10, 10, 10, "d")}, with_paper=False).columns)
+    ['quantity', 'this run']
     """
-    theirs = paper.SIGNAL_DIM_FCNN1
-    return _line(
-        [
-            ("signal space dimension", str(rank), str(theirs), _same(rank, theirs)),
-            (
-                "null space dimension",
-                str(null_dim),
-                str(784 - theirs),
-                _same(null_dim, 784 - theirs),
-            ),
-            (
-                "condition number",
-                f"{condition:.2f}",
-                f"{paper.CONDITION_FCNN1}",
-                paper.verdict(condition, paper.CONDITION_FCNN1),
-            ),
-        ],
-        dataset,
-    )
+    from .book import fmt
 
-
-def figure2_comparison(condition: float, accuracy: float, dataset: str) -> str:
-    """Figure 2 in one line: condition number of the ResNet18 layer (kernels view) and the
-    network's test accuracy (a fraction) against the paper's.
-
-    >>> print(figure2_comparison(1.08, 0.99, "fashion-mnist"))  # doctest: +ELLIPSIS
-    **This run against the paper:** the paper's numbers are for MNIST and this run is on fashion-mnist, ...
-    """
-    acc = paper.ACCURACY["resnet18"]
-    return _line(
-        [
-            (
-                "condition number",
-                f"{condition:.3f}",
-                f"{paper.CONDITION_RESNET_LAYER}",
-                paper.verdict(condition, paper.CONDITION_RESNET_LAYER),
-            ),
-            (
-                "test accuracy",
-                f"{100 * accuracy:.1f} %",
-                f"{100 * acc:.0f} %",
-                paper.verdict(accuracy, acc, rel_tol=0.01),
-            ),
-        ],
-        dataset,
-    )
+    columns = ("this run", "paper", "released run") if with_paper else ("this run",)
+    out = []
+    for quantity, (*values, spec) in rows.items():
+        cells = [fmt(v, spec) if v is not None else "—" for v in values[: len(columns)]]
+        out.append([quantity, *cells])
+    return pd.DataFrame(out, columns=["quantity", *columns])
 
 
 # --------------------------------------------------------------------------------------
