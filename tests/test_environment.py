@@ -2,6 +2,8 @@
 (versions, machine, timings) and says about the data split and about reruns."""
 
 import re
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -134,3 +136,17 @@ def test_rerun_digests_trains_twice_from_empty_caches(cache_dir):
     assert r.loc[0, "identical"] and r.loc[0, "first"] == r.loc[0, "second"]
     assert len(r.loc[0, "first"]) == 16
     assert not cache_dir.exists() or not list(cache_dir.rglob("*.pt"))  # the cache is untouched
+
+
+def test_the_version_is_written_once_and_cited_as_it_is():
+
+    import nnspaces
+
+    root = Path(__file__).resolve().parents[1]
+    assert 'dynamic = ["version"]' in (root / "pyproject.toml").read_text()
+    citation = yaml.safe_load((root / "CITATION.cff").read_text())
+    assert str(citation["version"]) == nnspaces.__version__
+    out = subprocess.run(
+        [sys.executable, "-m", "nnspaces", "--version"], capture_output=True, text=True
+    )
+    assert out.returncode == 0 and out.stdout.strip() == f"nnspaces {nnspaces.__version__}"

@@ -13,7 +13,10 @@ from . import reproduce as _r
 
 
 def main(argv: list[str] | None = None) -> int:
+    from . import __version__
+
     parser = argparse.ArgumentParser(prog="nnspaces", description=__doc__)
+    parser.add_argument("--version", action="version", version=f"nnspaces {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
     rep = sub.add_parser("reproduce", help="execute every chapter and build the book")
     rep.add_argument("--profile", default="default", help=f"one of {_r.profile_names()}")
