@@ -50,6 +50,16 @@ def test_results_table_compares_validation_in_points_and_conditions_as_ratios():
     assert d.loc[3, "this build"] == "1.07" and d.loc[3, "verdict"] == "matches"
 
 
+def test_initial_condition_is_the_training_start_and_leaves_the_rng_alone():
+    state = torch.get_rng_state()
+    kappa = summary.initial_condition_fcnn1(3)
+    assert torch.equal(torch.get_rng_state(), state)
+    torch.manual_seed(3)
+    W = models.build("fcnn1")[1].weight.detach().double()  # (10, 784)
+    S = torch.linalg.svdvals(W)
+    assert kappa == pytest.approx(float(S[0] / S[-1]), rel=1e-10)
+
+
 def _report(val, test, best=(3, 0.5, 0.6)):
     final = {"epoch": 20, "val_acc": val, "test_acc": test}
     return {

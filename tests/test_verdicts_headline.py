@@ -54,3 +54,9 @@ def test_epoch_choice_and_reach():
     for f in (headline.epoch_choice_immaterial, headline.no_image_reaches):
         with pytest.raises(ValueError):
             f({})
+
+
+def test_grows_with_training_strictly():
+    assert headline.grows_with_training(1.4, 3.6)
+    assert not headline.grows_with_training(3.6, 3.6)  # the edge: no growth
+    assert not headline.grows_with_training(4.0, 3.6)

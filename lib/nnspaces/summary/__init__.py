@@ -4,6 +4,7 @@ layer at initialisation, and two data sets side by side.
 Modules
 -------
 headline   figure_spaces, headline_numbers, results_table, results_display, accuracies,
+           initial_condition_fcnn1,
            TOLERANCE — every number the paper reports beside this run's
 seeds      seed_study, t_intervals, prediction_p_value, holm, seed_spread, position,
            spread_display, spectrum_spread, PAPER_VALUE, QUANTITY — the spread over training seeds, with t
@@ -19,6 +20,7 @@ from .headline import (
     accuracies,
     figure_spaces,
     headline_numbers,
+    initial_condition_fcnn1,
     results_display,
     results_table,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "figure_spaces",
     "headline_numbers",
     "holm",
+    "initial_condition_fcnn1",
     "init_condition_numbers",
     "init_numbers",
     "position",

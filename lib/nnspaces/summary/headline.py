@@ -187,3 +187,25 @@ def accuracies(reports: dict[str, dict], dataset: str = "mnist") -> pd.DataFrame
     if dataset not in paper.DATASETS:
         table = table.drop(columns=["paper", "difference"])
     return table
+
+
+def initial_condition_fcnn1(seed: int = 0) -> float:
+    """Condition number of the 1-layer FCNN's weight matrix before training.
+
+    The network :func:`nnspaces.train.train_or_load` starts from with this ``seed``
+    (``models.build("fcnn1")`` right after ``torch.manual_seed(seed)``); the caller's random
+    state is left alone.
+
+    Returns
+    -------
+    float
+        σ_max/σ_min of the initial W (10×784).
+    """
+    import torch
+
+    from .. import models
+
+    with torch.random.fork_rng(devices=[]):
+        torch.manual_seed(seed)
+        net = models.build("fcnn1")
+    return layer_spaces(net[1]).condition_number

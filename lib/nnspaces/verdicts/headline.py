@@ -145,3 +145,17 @@ def no_image_reaches(closest: Mapping[str, float], tol: float = 1e-6) -> Verdict
     low = min(closest.values())
     errs = ", ".join(f"{n} {e:.3g}" for n, e in closest.items())
     return Verdict(low > tol, f"smallest relative errors {errs} (threshold {tol:g})")
+
+
+def grows_with_training(initial: float, trained: float) -> Verdict:
+    """Training raised the condition number: the trained weights' exceeds the initial one's.
+
+    Examples
+    --------
+    >>> grows_with_training(1.4, 3.6).reason
+    'condition number 1.4 at initialisation, 3.6 trained'
+    """
+    return Verdict(
+        trained > initial,
+        f"condition number {initial:.3g} at initialisation, {trained:.3g} trained",
+    )
