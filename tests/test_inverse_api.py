@@ -5,6 +5,8 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from reference import layer
 from torch import nn
 
@@ -103,3 +105,19 @@ def test_runs_on_the_models_device():
         res = invert(f, t, r, method)
         assert res.rel_error < 1e-6 and res.image.device.type == "cpu"
     assert next(f.parameters()).device.type == "cuda"
+
+
+@settings(max_examples=15, deadline=None)
+@given(B=st.integers(1, 7), K=st.integers(1, 4), seed=st.integers(0, 10**6))
+def test_invert_classes_default_classes_for_any_batch(B, K, seed):
+    """Without target_classes: row i is class i while B ≤ K, else each target's argmax (an
+    IndexError when B > K before); given classes outside 0..K−1 are refused by name."""
+    f = layer(n=6, m=K, selu=False, seed=seed % 1000).double()
+    gen = torch.Generator().manual_seed(seed)
+    T = torch.randn(B, K, generator=gen, dtype=torch.float64)
+    R = torch.randn(B, 1, 6, generator=gen, dtype=torch.float64)
+    out = invert_classes(f, T, R, "none")
+    expected = list(range(B)) if B <= K else T.argmax(1).tolist()
+    assert [r.target_class for r in out] == expected
+    with pytest.raises(ValueError, match=r"target_classes must lie in 0\.\."):
+        invert_classes(f, T, R, "none", target_classes=[K] * B)

@@ -183,3 +183,63 @@ def test_closed_form_unreachable_selu_target_is_a_kkt_point_of_the_output_error(
     # the same ratio as above; such a result is never called a certified nearest preimage
     assert res.kkt == pytest.approx(np.linalg.norm(bad) / np.linalg.norm(g), abs=1e-12)
     assert not res.reached and not res.certified
+
+
+# ---- "nearest" proven by convexity, even where κ of J fails ----------------------------
+
+
+def _edge_case(kind, box=None):
+    """A 10 × 784 SELU layer, a reference r and a target for one of the closed form's edge
+    cases: ``"tiny"`` (r within 1e-11 of the preimage), ``"cond"`` (cond(W) = 1e10),
+    ``"floor"`` (a target entry within 1e-14 of SELU's floor −λα)."""
+    from nnspaces.inverse import SELU_FLOOR
+
+    rng = np.random.default_rng(7)
+    m, n = 10, 784
+    W = rng.normal(size=(m, n)) / 28
+    if kind == "cond":
+        U, _ = np.linalg.qr(rng.normal(size=(m, m)))
+        V, _ = np.linalg.qr(rng.normal(size=(n, m)))
+        W = U @ np.diag(np.logspace(0, -10, m)) @ V.T
+    b = 0.1 * rng.normal(size=m)
+    f = layer(n, m).double()
+    with torch.no_grad():
+        f[1].weight.copy_(torch.as_tensor(W))
+        f[1].bias.copy_(torch.as_tensor(b))
+    r = rng.uniform(0.2, 0.8, n)
+    x = r + (1e-11 * W[0] / np.linalg.norm(W[0]) if kind == "tiny" else 0.05 * rng.normal(size=n))
+    t = np_selu(W @ x + b)
+    if kind == "floor":
+        t[0] = SELU_FLOOR + 1e-14
+    return f, W, b, torch.as_tensor(t), torch.as_tensor(r).reshape(1, 28, 28)
+
+
+@pytest.mark.parametrize("kind", ["tiny", "cond", "floor"])
+def test_closed_form_is_proven_nearest_in_the_edge_cases(kind):
+    """The three cases where κ of the Jacobian failed at an exact point (2.3e-5 at
+    ‖x − r‖ = 3e-11, ~1e-6 at cond 1e10, 0.99 near the floor): the closed form is proven
+    nearest by convexity, and it is the pinv formula's point (numpy, independent)."""
+    f, W, b, t, r = _edge_case(kind)
+    res = invert(f, t, r, "closed-form")
+    z = np_selu_inv(t.numpy()) - b
+    ref = r.numpy().ravel() + np.linalg.pinv(W) @ (z - W @ r.numpy().ravel())
+    # W⁺ amplifies round-off by cond(W); σ⁻¹ near the floor by 1/σ' (numpy's and torch's z
+    # differ there by ~1e-10 relative)
+    tol = 1e-9 * max(1.0, np.linalg.norm(ref - r.numpy().ravel())) + 1e-13 * np.linalg.cond(W)
+    assert np.abs(res.image.numpy().ravel() - ref).max() <= tol
+    assert res.reached and res.proof == "convex"
+    assert res.nearest and res.locally_nearest and res.stationary
+    # a preimage point next to it (moved in the null space of W) is not proven nearest
+    other = res.image.numpy().ravel() + 1e-3 * np.linalg.svd(W)[2][-1]
+    moved = invert(f, t, torch.as_tensor(other).reshape(1, 28, 28), "none")
+    from nnspaces.inverse.closed_form import certify
+
+    moved.proof = ""
+    certify(f, [moved], r[None], None)
+    assert moved.proof == "" and not moved.nearest
+
+
+def test_closed_form_in_the_box_is_proven_nearest_by_its_kkt_point():
+    f, W, b, t, r = _edge_case("tiny")
+    res = invert(f, t, r, "closed-form", box=(0.0, 1.0))
+    assert res.feasible and res.proof == "convex" and res.nearest

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import math
 
+import pytest
 import torch
 from nearest_problems import SHAPE, _net
 from torch import nn
@@ -67,3 +68,53 @@ def test_curvature_is_the_hessian_of_the_lagrangian_by_autograd():
     H_ref = torch.autograd.functional.hessian(phi, x).reshape(30, 30)
     G, w = _curvature(chain, loc, lam, nu)
     assert torch.allclose(G.T @ (w[:, None] * G), H_ref, atol=1e-10)
+
+
+def test_a_wrong_sign_kink_is_released_to_a_nearer_preimage(tmp_path, monkeypatch):
+    """κ with the kink rows tests the equation, not the kink multipliers' signs: refined
+    without the "release" step, one point ends at a kink whose multiplier has the wrong sign
+    (κ_kinks 2e-7); released, it comes nearer (checked by an independent forward pass and
+    distance), and the sign test then passes."""
+    from nearest_problems import _problems
+
+    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path))
+    f = _net(seed=3)
+    T, R = _problems(f, B=3, seed=4)
+    old = nearest.refine(
+        f, T, R, R, target_classes=[0] * 3, steps=("tangent", "newton", "corner", "corner-newton")
+    )[2]
+    assert old.kinks >= 1 and old.wrong_kinks == 1 and old.kappa_kinks <= 1e-6
+    assert old.proof == "" and not old.locally_nearest  # nothing proven at a kink
+    new = nearest.refine(f, T[2:], old.image[None], R[2:], target_classes=[0])[0]
+    assert "release" in new.steps and new.wrong_kinks == 0
+    with torch.no_grad():
+        out = f(new.image[None])[0]
+    assert float(torch.linalg.vector_norm(out - T[2]) / torch.linalg.vector_norm(T[2])) <= 1e-10
+    assert float(torch.linalg.vector_norm(new.image - R[2])) < old.distance - 1e-8
+
+
+def test_kink_multipliers_signs_on_either_side():
+    """At a point built on a kink with x − r = Jᵀλ + ν∇u_j exactly, ν on the current side is
+    the one built in, and the other side's differs by the slope jump times β_j (Notes)."""
+    f = _net(seed=21, hidden=(8,), K=2)
+    chain = _selu_chain(f)
+    W1, b1, _ = chain[0]
+    x = torch.randn(30, dtype=torch.float64)
+    with torch.no_grad():
+        b1[0] -= W1[0] @ x + b1[0]  # unit 0 exactly at its kink
+    loc = _local(chain, x, 1e-12)
+    assert loc.kink_index == [(0, 0)]
+    lam = torch.tensor([0.3, -0.2], dtype=torch.float64)
+    now = 0 if float(loc.u[0][0]) > 0 else 1  # torch's side at u = ±1e-16: + (λ) or − (λα)
+    beta = float(lam @ chain[1][0][:, 0])  # ∂(λᵀf)/∂h_0
+    jump = (1.0507009873554805 - 1.7580993408473766) * beta  # (λ − λα) β
+    for nu0 in (0.5, -0.5):
+        r = x - (loc.J.T @ lam + nu0 * loc.kink_rows[0])
+        nu = nearest.kink_multipliers(chain, x, r, 1e-12)
+        scale = float(loc.kink_rows[0].norm() / (x - r).norm())
+        assert float(nu[0, now]) == pytest.approx(nu0 * scale, rel=1e-9)
+        other = nu0 - jump if now == 1 else nu0 + jump  # J₊ = J₋ + (λ − λα) W₂[:, 0] ∇u_0ᵀ
+        assert float(nu[0, 1 - now]) == pytest.approx(other * scale, rel=1e-9)
+        wrong = nearest.kinks.wrong_sign_kinks(nu)
+        assert bool(wrong[0, 0]) == (float(nu[0, 0]) < -1e-6)
+        assert bool(wrong[0, 1]) == (float(nu[0, 1]) > 1e-6)

@@ -156,3 +156,55 @@ def test_nearest_preimage_is_read_back_bit_identical(cache_dir, monkeypatch):
                 assert torch.equal(u, v), name
             else:
                 assert u == v or (u != u and v != v), name
+
+
+def _ring():
+    """Linear(2, 6) → SELU → Linear(6, 1) whose preimage of ``t = f(2, 0)`` is a closed curve
+    around the origin, symmetric about the x₁ axis; the reference ``(2.6, 0)`` lies on it."""
+    f = nn.Sequential(nn.Linear(2, 6), nn.SELU(), nn.Linear(6, 1)).double()
+    angles = torch.arange(6, dtype=torch.float64) * math.pi / 3
+    with torch.no_grad():
+        f[0].weight.copy_(torch.stack([angles.cos(), angles.sin()], 1))
+        f[0].bias.fill_(0.1)
+        f[2].weight.fill_(1.0)
+        f[2].bias.zero_()
+    t = f(torch.tensor([[2.0, 0.0]], dtype=torch.float64)).detach()  # (1, 1)
+    return f, t, torch.tensor([[2.6, 0.0]], dtype=torch.float64)
+
+
+def _ring_distances(f, t, r, n=2000):
+    """Independent reference: the curve by scipy's brentq along n rays, and the distances of
+    its points to ``r``."""
+    from scipy.optimize import brentq
+
+    def g(x):
+        with torch.no_grad():
+            return float(f(torch.as_tensor(x, dtype=torch.float64)[None])[0, 0]) - float(t)
+
+    th = np.linspace(0, 2 * np.pi, n, endpoint=False)
+    rays = np.stack([np.cos(th), np.sin(th)], 1)
+    pts = np.array([brentq(lambda p, d=d: g(p * d), 0.5, 10.0) * d for d in rays])
+    return pts, np.linalg.norm(pts - r.numpy(), axis=1)
+
+
+def test_farthest_point_of_a_closed_preimage_is_stationary_but_not_nearest():
+    """κ ≈ 0 is first-order only: at the farthest point of the curve it holds too, and the
+    second-order test tells the two apart."""
+    f, t, r = _ring()
+    pts, dist = _ring_distances(f, t, r)
+    far, near = pts[dist.argmax()], pts[dist.argmin()]
+    assert far[0] < 0 and abs(far[1]) < 1e-12  # on the symmetry axis, opposite r
+    out = nearest.refine(f, t, torch.tensor(far)[None], r, target_classes=[0])[0]
+    assert out.distance == pytest.approx(dist.max(), rel=1e-9)  # it stays: κ = 0 there
+    assert out.kappa <= 1e-10 and out.kinks == 0
+    assert out.stationary and out.certified  # first-order (the deprecated name agrees)
+    assert out.curvature < 0 and out.proof == ""
+    assert not out.nearest and not out.locally_nearest
+    assert "not proven a local minimum" in out.message
+    # from a point near the nearest one: second-order proven, and it is the curve's nearest
+    start = torch.tensor(pts[(dist.argmin() + 40) % len(pts)])[None]
+    out = nearest.refine(f, t, start, r, target_classes=[0])[0]
+    assert out.distance == pytest.approx(dist.min(), rel=1e-6)
+    assert np.abs(out.image.numpy() - near).max() < 1e-2
+    assert out.curvature > nearest.CURVATURE_TOL and out.proof == "second-order"
+    assert out.locally_nearest and not out.nearest  # only local: nothing global is proven

@@ -18,7 +18,9 @@ Public API
 - :func:`supports_closed_form`, :func:`frozen` — helpers.
 - Constants: :data:`SELU_LAMBDA`, :data:`SELU_ALPHA`, :data:`SELU_FLOOR`; the allowed names
   :data:`METHODS`, :data:`TARGET_KINDS`, :data:`START_KINDS`; :data:`REACHED_TOL` (the
-  relative error that counts as reaching a target) and :data:`CERTIFIED_TOL`; the released
+  relative error that counts as reaching a target), :data:`CERTIFIED_TOL` (first-order
+  stationary) and :data:`PROOFS` (what ``InverseResult.proof`` may say: "nearest" is
+  proven only by convexity — the closed form — or, locally, by a second-order test); the released
   procedure's :data:`PAPER_SGD_LR`, :data:`PAPER_SGD_STEPS`, :data:`PAPER_SGD_MOMENTUM`.
 
 Modules
@@ -47,7 +49,7 @@ from .api import METHODS, evaluate, invert, invert_classes
 from .closed_form import closed_form_inverse, supports_closed_form
 from .common import frozen
 from .first_order import PAPER_SGD_LR, PAPER_SGD_MOMENTUM, PAPER_SGD_STEPS
-from .result import CERTIFIED_TOL, REACHED_TOL, InverseResult
+from .result import CERTIFIED_TOL, PROOFS, REACHED_TOL, InverseResult
 from .selu import SELU_ALPHA, SELU_FLOOR, SELU_LAMBDA, selu_inverse
 from .targets import START_KINDS, TARGET_KINDS, class_targets, start_image
 
@@ -57,6 +59,7 @@ __all__ = [
     "PAPER_SGD_LR",
     "PAPER_SGD_MOMENTUM",
     "PAPER_SGD_STEPS",
+    "PROOFS",
     "REACHED_TOL",
     "SELU_ALPHA",
     "SELU_FLOOR",

@@ -143,6 +143,25 @@ def _prepare(model, references, method, box, dtype):
     return box, dtype
 
 
+def _classes(target_classes, B: int, K: int, argmax: bool = False) -> list[int | None]:
+    """The class of each of ``B`` targets of ``K`` outputs (None: ``argmax`` of the target).
+
+    Given ones must lie in ``0 … K − 1``; by default row ``i`` is class ``i`` when there are
+    at most ``K`` rows (as :func:`class_targets` builds them), else each target's ``argmax``.
+    """
+    if target_classes is None:
+        return [None] * B if argmax or B > K else list(range(B))
+    classes = [int(c) for c in target_classes]
+    if len(classes) != B:
+        raise ValueError(f"{len(classes)} target_classes for {B} targets")
+    bad = [c for c in classes if not 0 <= c < K]
+    if bad:
+        raise ValueError(
+            f"target_classes must lie in 0..{K - 1} (the network has {K} outputs), got {bad}"
+        )
+    return classes
+
+
 def _output_size(f: nn.Module, r: torch.Tensor) -> int:
     try:
         out = _forward1(f, r)
@@ -154,10 +173,12 @@ def _output_size(f: nn.Module, r: torch.Tensor) -> int:
     return out.numel()
 
 
-def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box) -> None:
+def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box, method) -> None:
     """Fill ``kappa`` (and ``kkt`` with a box) of each result, in place: for a target it
     reached, the KKT residual of the nearest point; for one out of reach, of the best
-    approximation (:func:`nnspaces.certificate.error_kkt_residual`).
+    approximation (:func:`nnspaces.certificate.error_kkt_residual`). The closed form's are
+    then measured on ``W`` and proven by convexity (:func:`closed_form.certify`); the other
+    methods' are first-order only (``proof`` stays ``""``).
 
     ``R`` (B, *S): the references, in the compute dtype on the model's device.
     """
@@ -174,6 +195,8 @@ def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box) -
         elif box is not None:  # out of reach: the best approximation is what was solved
             err = (res.output - res.target).to(Jb)
             res.kkt = certificate.error_kkt_residual(Jb, res.image, err, box)
+    if method == "closed-form":
+        closed_form.certify(f, results, R, box)
 
 
 # --------------------------------------------------------------------------------------
@@ -205,16 +228,23 @@ def invert(
         One input without the batch dimension, e.g. ``(1, 28, 28)``: the start of the
         iterative methods and the point the closed form stays nearest to (Gauss–Newton keeps
         its null-space content step by step, which gives *a* preimage near it, not in general
-        the nearest: ``kappa`` of the result says how far from stationary it is).
+        the nearest: ``kappa`` of the result says how far from first-order stationary it is,
+        and even ``kappa = 0`` does not make it the nearest).
     method : {"closed-form", "gauss-newton", "gradient", "paper-sgd", "none"}
         - ``"closed-form"``: one ``Linear`` (→ ``SELU``) layer:
           ``x* = r + W⁺(σ⁻¹(t) − b − W r)``, the preimage point nearest ``r``. With a box:
-          the nearest point of ``{x : W x = σ⁻¹(t) − b} ∩ box`` (dual semismooth Newton);
-          when that set is empty, ``feasible=False`` and a box point whose output is nearest
-          the target: the minimiser of ``‖W x + b − σ⁻¹(t)‖`` over the box
-          (``scipy.optimize.lsq_linear``, exact: nearest in pre-activation space), then, for a
-          SELU layer, refined by box Gauss–Newton on ``‖f(x) − t‖`` (local). Options:
-          ``max_iter=100``, ``tol=1e-12`` (of the dual Newton).
+          the nearest point of ``{x : W x = σ⁻¹(t) − b} ∩ box`` (dual semismooth Newton).
+          When that set is empty (a Farkas certificate, or bounded least squares, proves it),
+          ``feasible=False`` and the box point whose output is nearest the target: for a
+          layer without SELU the minimiser of ``‖W x + b − t‖`` over the box (an exact
+          active-set Newton; scipy's ``lsq_linear(method="bvls")`` where it fails); for a SELU
+          layer a KKT point of ``½‖selu(W x + b) − t‖²`` over the box (the same active-set
+          Newton on the output error, SELU's kinks counted in its KKT check; where it ends
+          without a KKT point, L-BFGS-B and the active set again, the best point kept and
+          the message saying "NOT a KKT point"). The problem is convex, so a result whose
+          first-order condition holds (measured on ``W``, to
+          :func:`nnspaces.certificate.kappa_roundoff`) is proven nearest:
+          ``proof="convex"``. Options: ``max_iter=100``, ``tol=1e-12`` (of the dual Newton).
         - ``"gauss-newton"``: any differentiable network: ``x ← x + α J(x)⁺ (t − f(x))`` with
           ``J`` the (K, n) Jacobian, minimum-norm steps (each step keeps the current null-space
           content) and backtracking on ``α``: a preimage found from ``r``, not in general the
@@ -251,14 +281,16 @@ def invert(
     -------
     InverseResult
         ``image`` has the reference's shape, compute dtype, CPU; ``kappa`` (and ``kkt`` with
-        a box) certify how near the result is to being the nearest preimage point.
+        a box) measure first-order stationarity (``stationary``); ``proof`` and ``nearest``
+        say whether nearness is proven — only the closed form's can be (convexity).
 
     Raises
     ------
     ValueError
         Unknown method (the allowed ones listed); closed form on another structure (naming the
         method to use); target not of shape (K,), NaN/inf in target or reference; target at or
-        below SELU's floor when the network ends in SELU; bad box.
+        below SELU's floor when the network ends in SELU; bad box; ``target_class`` outside
+        ``0 … K − 1``.
 
     Notes
     -----
@@ -311,8 +343,9 @@ def invert_classes(
     method, box, dtype, **options
         As in :func:`invert`.
     target_classes : sequence of B int, optional
-        The class of each target (for ``margin``); default ``0, 1, …, B − 1`` (row ``i`` is
-        class ``i``, as :func:`class_targets` builds them).
+        The class of each target (for ``margin``), each in ``0 … K − 1``; default
+        ``0, 1, …, B − 1`` when ``B ≤ K`` (row ``i`` is class ``i``, as :func:`class_targets`
+        builds them), else the ``argmax`` of each target.
 
     Returns
     -------
@@ -340,12 +373,9 @@ def invert_classes(
         R = R.to(device=device, dtype=dtype)
         K = _output_size(f, R[0])
         T = torch.stack([_check_target(t, K, selu_out) for t in T]).to(device=device, dtype=dtype)
-        if target_classes is not None:
-            classes = list(target_classes)
-        else:
-            classes = [None] * len(T) if _argmax else list(range(len(T)))
+        classes = _classes(target_classes, len(T), K, _argmax)
         results = _SOLVERS[method](f, T, R, box, classes=classes, **options)
-        _certify(f, results, R, box)
+        _certify(f, results, R, box, method)
         return results
 
 

@@ -360,7 +360,10 @@ def _box_min(
     kkt : float
         The relative KKT residual ``‖v‖ / ‖g‖`` of :func:`_box_kkt` at ``x`` (``ok`` also
         when ``‖v‖ ≤ 1e-13 ‖W‖ max(‖∇φ‖ at the start, ‖|W| |x|‖)``, round-off of the
-        gradient: a zero-residual problem).
+        gradient: a zero-residual problem). Where ``φ`` has kinks (``phi.interval``: SELU's
+        output error where ``W x + b`` has an entry at 0) the multipliers of the kinks range
+        over their one-sided derivatives (:func:`_kink_multipliers`): a minimum can sit on a
+        kink, where no gradient vanishes.
 
     Notes
     -----
@@ -415,9 +418,44 @@ def _box_min_batch(
     out = []
     for phi, x, it1, start in zip(phis, X, steps1, starts):
         x, it2 = _active_set(W, phi, x, lo, hi, max_iter)
-        kkt, size = _box_kkt(W, phi(W @ x)[1], x, lo, hi)
+        kkt, size = _box_kkt(W, _kink_multipliers(W, phi, x, lo, hi), x, lo, hi)
         floor = 1e-13 * norm_w * max(start, float(np.linalg.norm(np.abs(W) @ np.abs(x))))
         out.append((x, bool(kkt <= kkt_tol or size <= floor), int(it1) + it2, kkt))
+    return out
+
+
+def _kink_multipliers(W, phi, x, lo, hi) -> np.ndarray:
+    """``μ`` (m,) for the KKT check of ``min φ(W x)`` at ``x`` (n,): ``∇φ(W x)``, except that
+    where ``φ`` has a kink (``phi.interval``, e.g. SELU's at ``u + b = 0``) each kink's
+    entry may lie anywhere between its one-sided derivatives: the Clarke subdifferential.
+    Those entries are chosen to leave the least KKT violation (L-BFGS-B on the few of them;
+    the violation is convex and piecewise quadratic in them)."""
+    u = W @ x
+    mu = phi(u)[1]
+    lower, upper = phi.interval(u) if hasattr(phi, "interval") else (mu, mu)
+    kink = np.flatnonzero(upper > lower)
+    if not len(kink):
+        return mu
+    from scipy.optimize import minimize
+
+    def violation(c):
+        m = mu.copy()
+        m[kink] = c
+        g = W.T @ m
+        v = np.where(x <= lo, np.minimum(g, 0.0), np.where(x >= hi, np.maximum(g, 0.0), g))
+        return 0.5 * float(v @ v), W[kink] @ v
+
+    bounds = list(zip(lower[kink], upper[kink]))
+    c = minimize(
+        violation,
+        mu[kink],
+        jac=True,
+        method="L-BFGS-B",
+        bounds=bounds,
+        options={"ftol": 1e-30, "gtol": 1e-30, "maxiter": 500},
+    ).x
+    out = mu.copy()
+    out[kink] = c
     return out
 
 

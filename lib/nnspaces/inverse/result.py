@@ -18,9 +18,19 @@ from torch import nn
 REACHED_TOL = 1e-6
 
 #: A reached result whose first-order certificate (``kappa``, or ``kkt`` with a box) is at or
-#: below this is a certified stationary point of the distance to the reference on the preimage
-#: (``InverseResult.certified``); only such results are called "nearest" in the book.
+#: below this is a first-order stationary point of the distance to the reference on the
+#: preimage (``InverseResult.stationary``). Stationary is not nearest: the farthest point of
+#: a closed preimage is stationary too (``InverseResult.nearest`` says what is proven).
 CERTIFIED_TOL = 1e-6
+
+#: What ``InverseResult.proof`` may say: how nearness was proven, if at all.
+PROOFS = {
+    "": "not proven: at most first-order stationary",
+    "convex": "nearest: the preimage (∩ box) is convex, so the stationary point is the global "
+    "minimiser of the distance (the closed form)",
+    "second-order": "locally nearest: the Lagrangian's Hessian is positive definite on the "
+    "tangent space (a strict local minimum of the distance; another may be nearer)",
+}
 
 
 @dataclass
@@ -54,21 +64,27 @@ class InverseResult:
         Mean squared output error ``mean((f(x) − t)²)`` (the paper's loss) at the start and
         after every step.
     feasible : bool or None
-        Box problems only: whether the target was reached inside the box
-        (``rel_error ≤ 1e-6``; the closed form decides it from the problem itself).
+        Box problems only: whether the target can be reached inside the box
+        (``rel_error ≤ 1e-6``; the closed form decides it from the problem itself, exactly:
+        ``False`` there is a proof that no box image reaches the target).
     method : str
     message : str
     kappa : float
-        The nearness certificate ``‖(I − J⁺J)(x − r)‖ / ‖x − r‖`` with ``J`` the (K, n)
-        Jacobian at ``x`` (:func:`nnspaces.certificate.kappa`): 0 at a preimage point that is
-        first-order stationary for the distance to ``r`` (a nearest preimage where ``f`` is
-        smooth); NaN when not computed.
+        The first-order certificate ``‖(I − J⁺J)(x − r)‖ / ‖x − r‖`` with ``J`` the (K, n)
+        Jacobian at ``x`` (:func:`nnspaces.certificate.kappa`; for the closed form, ``W``,
+        which has the row space of ``J`` and no SELU slopes near 0 to blur it): 0 at a
+        preimage point that is first-order stationary for the distance to ``r`` — a nearest
+        point, but also a farthest point or a saddle; NaN when not computed.
     kkt : float or None
         Box problems only: for a reached target, the relative KKT residual of
         ``min ‖x − r‖ s.t. f(x) = t, lo ≤ x ≤ hi`` at ``x``
         (:func:`nnspaces.certificate.kkt_residual`); for a target out of reach, that of the
         best approximation ``min ‖f(x) − t‖ s.t. lo ≤ x ≤ hi``
         (:func:`nnspaces.certificate.error_kkt_residual`).
+    proof : str
+        How nearness was proven (:data:`PROOFS`): ``"convex"`` (the closed form: its
+        stationarity checked against :func:`nnspaces.certificate.kappa_roundoff`),
+        ``"second-order"`` (:func:`nnspaces.nearest.refine` at a smooth point), or ``""``.
     """
 
     image: torch.Tensor
@@ -88,18 +104,40 @@ class InverseResult:
     message: str = ""
     kappa: float = math.nan
     kkt: float | None = None
+    proof: str = ""
 
     @property
     def reached(self) -> bool:
-        """Whether ``f(x) = t`` to the relative error :data:`REACHED_TOL`."""
-        return self.rel_error <= REACHED_TOL
+        """Whether ``f(x) = t`` to the relative error :data:`REACHED_TOL` — and the target is
+        not proven out of reach (``feasible is False``: near SELU's floor an unreachable
+        target's output can come within the tolerance)."""
+        return self.rel_error <= REACHED_TOL and self.feasible is not False
+
+    @property
+    def stationary(self) -> bool:
+        """Reached, and first-order stationary for the distance to the reference: ``kappa``
+        (``kkt`` with a box) at or below :data:`CERTIFIED_TOL`, or proven by convexity.
+        Necessary for a nearest preimage, not sufficient (:attr:`nearest`)."""
+        cert = self.kappa if self.kkt is None else self.kkt
+        return self.reached and (cert <= CERTIFIED_TOL or self.proof == "convex")
+
+    @property
+    def nearest(self) -> bool:
+        """Reached, and proven the preimage point nearest the reference (``proof``
+        ``"convex"``): only the closed form's problems are convex."""
+        return self.reached and self.proof == "convex"
+
+    @property
+    def locally_nearest(self) -> bool:
+        """Reached, and proven nearer than every preimage point close to it: :attr:`nearest`,
+        or ``proof`` ``"second-order"`` (a strict local minimum of the distance)."""
+        return self.reached and self.proof in ("convex", "second-order")
 
     @property
     def certified(self) -> bool:
-        """Reached, and first-order stationary for the distance to the reference: ``kappa``
-        (``kkt`` with a box) at or below :data:`CERTIFIED_TOL`."""
-        cert = self.kappa if self.kkt is None else self.kkt
-        return self.reached and cert <= CERTIFIED_TOL
+        """Deprecated name of :attr:`stationary` (first-order only: it does not mean
+        nearest); kept for old callers."""
+        return self.stationary
 
 
 def _forward1(f: nn.Module, x: torch.Tensor) -> torch.Tensor:

@@ -11,10 +11,18 @@ Public API
 - :func:`refine` — from given preimages ``starts``, a batch of problems.
 - :func:`nearest_preimage` — Gauss–Newton from ``r``, then :func:`refine`.
 - :class:`NearestResult` — an :class:`nnspaces.inverse.InverseResult` with the distance before
-  and after, ``κ`` per iteration and the number of pre-activations at a kink.
-- :func:`preactivations`, :func:`kink_gradients` — SELU pre-activations of a Linear/SELU
-  stack and the gradients of those that sit at SELU's kink.
-- :data:`STEPS`, :data:`KINK_TOL` — the candidate steps and the kink threshold.
+  and after, ``κ`` per iteration, the number of pre-activations at a kink, how many of them
+  fail the sign test, and the second-order test.
+- :func:`preactivations`, :func:`kink_gradients`, :func:`kink_multipliers` — SELU
+  pre-activations of a Linear/SELU stack, the gradients of those that sit at SELU's kink,
+  and the kinks' multipliers on either side (the sign test).
+- :data:`STEPS`, :data:`KINK_TOL`, :data:`AT_KINK_TOL`, :data:`SIGN_TOL`, :data:`CURVATURE_TOL` — the candidate
+  steps and the thresholds.
+
+What is proven: every refined point is a preimage nearer ``r`` than its start; ``κ ≈ 0`` is
+first-order stationarity only (the farthest point of a closed preimage has it too); a point
+without kinks whose Lagrangian has positive curvature on the tangent space is a strict local
+minimum of the distance (``proof = "second-order"``); no point is proven *the* nearest.
 - :func:`table`, :func:`summarize`, :func:`summary_keys` — per-digit table, per-network
   summary and its glue keys, for the chapters.
 
@@ -31,18 +39,22 @@ Modules
 - ``tables`` — :func:`table`, :func:`summarize`, :func:`summary_keys`.
 """
 
-from .kinks import KINK_TOL, kink_gradients, preactivations
+from .kinks import AT_KINK_TOL, KINK_TOL, SIGN_TOL, kink_gradients, kink_multipliers, preactivations
 from .refine import nearest_preimage, refine
-from .result import NearestResult
+from .result import CURVATURE_TOL, NearestResult
 from .steps import MAX_STEP, STEPS
 from .tables import summarize, summary_keys, table
 
 __all__ = [
+    "AT_KINK_TOL",
+    "CURVATURE_TOL",
     "KINK_TOL",
     "MAX_STEP",
+    "SIGN_TOL",
     "STEPS",
     "NearestResult",
     "kink_gradients",
+    "kink_multipliers",
     "nearest_preimage",
     "preactivations",
     "refine",

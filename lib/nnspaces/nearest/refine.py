@@ -13,11 +13,19 @@ from torch import nn
 
 from .. import cache, certificate, common, inverse, models, spaces
 from ..inverse import InverseResult, frozen, invert_classes
+from ..inverse.api import _classes
 from ..inverse.common import _work_copy
 from ..inverse.gauss_newton import _outputs_and_jacobians, _selu_chain
 from ..inverse.result import _build_results
 from ..models import device_of
-from .kinks import KINK_TOL, _local
+from .kinks import (
+    AT_KINK_TOL,
+    KINK_TOL,
+    _curvature,
+    _local,
+    kink_multipliers,
+    wrong_sign_kinks,
+)
 from .result import NearestResult, _nearest_result
 from .steps import STEPS, _direction, _distance_search, _restore
 
@@ -69,7 +77,9 @@ def refine(
     kappa_tol : float
         Stop when ``κ ≤ kappa_tol`` (first-order stationary).
     kink_tol : float
-        ``|u| ≤ kink_tol`` counts a hidden SELU pre-activation as at the kink.
+        The corner steps try to hold the hidden SELU pre-activations with ``|u| ≤ kink_tol``
+        at 0 (the certificates count a unit as at a kink at ``|u| ≤``
+        :data:`~nnspaces.nearest.kinks.AT_KINK_TOL`).
     steps : sequence of str
         The candidate steps tried at every point, a subset of :data:`STEPS` (Notes).
     target_classes : sequence of B int, optional
@@ -95,7 +105,10 @@ def refine(
     - ``"corner"``, ``"corner-newton"``: the two above with the hidden pre-activations that
       sit at SELU's kink (``|u_j| ≤ kink_tol``) held there, ``u_j(x + d) = 0`` to first order:
       SELU's slope jumps from ``λα`` to ``λ`` at 0, so the preimage has a corner along
-      ``{u_j = 0}`` that the other steps keep crossing.
+      ``{u_j = 0}`` that the other steps keep crossing;
+    - ``"release"``: where a kink's multiplier has the wrong sign
+      (:func:`~nnspaces.nearest.kinks.kink_multipliers`), the tangent step on the side it
+      may leave to, that kink let go and the others held.
 
     Each trial point ``x + αd`` (``α = 1, ½, ¼, … ≥ min_step``, and ``2, 4, … ≤ 16`` after a
     full step) is brought back onto the preimage by minimum-norm Gauss–Newton and accepted
@@ -104,8 +117,15 @@ def refine(
     monotonically over points that are all preimages, and the iteration stops when no
     candidate comes nearer. At a smooth first-order stationary point ``κ = 0``; at a
     corner the condition becomes ``x − r ∈ row(J) + span{∇u_j}``, which ``kappa_kinks``
-    measures. Both are necessary conditions for a local minimum of the distance, not
-    sufficient, and the point found is local: another path may end at a nearer preimage.
+    measures, with kink multipliers of the right signs (``wrong_kinks`` counts those
+    without). Both are necessary conditions for a local minimum of the distance, not
+    sufficient: ``κ = 0`` holds at the farthest point of a closed preimage too. At a point
+    without kinks the second-order test decides (``curvature``, the smallest eigenvalue of
+    the Lagrangian's Hessian on the tangent space, :func:`nnspaces.certificate.reduced_curvature`):
+    ``curvature > CURVATURE_TOL`` with ``κ ≤`` :data:`~nnspaces.inverse.CERTIFIED_TOL` proves a
+    strict local minimum (``proof = "second-order"``, ``locally_nearest``); at a kink
+    nothing is proven. No result is proven *the* nearest: another path may end at a nearer
+    preimage.
     """
     T, X0, R = map(torch.as_tensor, (targets, starts, references))
     if T.ndim != 2:
@@ -124,7 +144,7 @@ def refine(
         raise ValueError(
             f"steps must be a non-empty subset of {', '.join(STEPS)}; got {list(steps)!r}"
         )
-    classes = list(range(len(T))) if target_classes is None else list(target_classes)
+    classes = _classes(target_classes, len(T), T.shape[1])
     device = device_of(model)
     with frozen(model):
         start = time.perf_counter()
@@ -177,6 +197,7 @@ def _refine(
             "kinks": [],
             "dists": [dist[i]],
             "mse": [],
+            "wrong": [],
             "steps": [],
             "iters": 0,
             "msg": "",
@@ -197,7 +218,7 @@ def _refine(
         for j, i in enumerate(active):
             run = runs[i]
             loc = _local(chain, X[i], kink_tol) if chain is not None else None
-            _record(run, J[j], X[i], R[i], out[j], T[i], loc)
+            _record(run, chain, J[j], X[i], R[i], out[j], T[i], loc)
             d = run["dists"]
             if run["kappas"][-1] <= kappa_tol:
                 run["msg"] = f"converged: κ ≤ {kappa_tol:g} (first-order stationary)"
@@ -250,22 +271,43 @@ def _refine(
             active.append(i)
     for i in range(B):
         runs[i]["x"] = X[i]
+        runs[i]["curvature"] = _second_order(chain, X[i], R[i])
     return [dict(run, chain=chain, kink_tol=kink_tol) for run in runs]
 
 
-def _record(run, J, x, r, out, t, loc) -> None:
-    """Append ``κ``, ``κ`` with the kink gradients, the kink count and the MSE to ``run``."""
+def _record(run, chain, J, x, r, out, t, loc) -> None:
+    """Append ``κ``, ``κ`` with the kink gradients, the kink count, the number of kinks that
+    fail the sign test and the MSE to ``run``; the sign test's multipliers go to
+    ``loc.release`` (for the ``"release"`` step)."""
     run["kappas"].append(certificate.kappa(J, x, r))
     run["mse"].append(float(((out - t) ** 2).mean()))
     if loc is None:
-        run["kappas_kinks"].append(math.nan)
-        run["kinks"].append(math.nan)
-    else:
-        G = loc.kink_rows
-        run["kappas_kinks"].append(
-            certificate.kappa(J, x, r, extra=G) if len(G) else run["kappas"][-1]
-        )
-        run["kinks"].append(float(len(G)))
+        for key in ("kappas_kinks", "kinks", "wrong"):
+            run[key].append(math.nan)
+        return
+    tight = _local(chain, x, AT_KINK_TOL)  # the units that are at a kink, not near one
+    G = tight.kink_rows
+    run["kappas_kinks"].append(certificate.kappa(J, x, r, extra=G) if len(G) else run["kappas"][-1])
+    run["kinks"].append(float(len(G)))
+    wrong = 0.0
+    if len(G):
+        nu = kink_multipliers(chain, x, r, AT_KINK_TOL)
+        mask = wrong_sign_kinks(nu, slack=run["kappas_kinks"][-1])
+        loc.release, wrong = (nu, mask, tight), float(mask.any(dim=1).sum())
+    run["wrong"].append(wrong)
+
+
+def _second_order(chain, x, r) -> float:
+    """:func:`nnspaces.certificate.reduced_curvature` at ``x`` (NaN for a network that is not
+    a Linear/SELU stack, or where a hidden unit sits at a kink: no Hessian there)."""
+    if chain is None:
+        return math.nan
+    loc = _local(chain, x, AT_KINK_TOL)
+    if len(loc.kink_values):
+        return math.nan
+    lam = certificate.multipliers(loc.J, x, r)
+    G, w = _curvature(chain, loc, lam)
+    return certificate.reduced_curvature(loc.J, G, w)
 
 
 def nearest_preimage(

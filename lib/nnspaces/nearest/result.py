@@ -5,7 +5,12 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field, fields
 
-from ..inverse import InverseResult
+from ..inverse import CERTIFIED_TOL, InverseResult
+
+#: The smallest eigenvalue of the Lagrangian's reduced Hessian (``NearestResult.curvature``;
+#: the distance's own Hessian is ``I``, so this is relative) above which a first-order point
+#: is a proven strict local minimum.
+CURVATURE_TOL = 1e-8
 
 
 @dataclass
@@ -27,7 +32,8 @@ class NearestResult(InverseResult):
         ``κ``, ``κ`` with the kink gradients, and ``‖x − r‖`` at the start and after every
         accepted step.
     kinks : float
-        Hidden SELU pre-activations with ``|u| ≤ 1e-3`` (``kink_tol``) at the final point
+        Hidden SELU pre-activations at a kink, ``|u| ≤ 1e-8``
+        (:data:`~nnspaces.nearest.kinks.AT_KINK_TOL`), at the final point
         (NaN for a network that is not a Linear/SELU stack); ``kinks_start`` the same at the
         start.
     kappa_kinks : float
@@ -35,6 +41,17 @@ class NearestResult(InverseResult):
         (``certificate.kappa(J, x, r, extra=kink_gradients(...))``; equal to ``kappa`` without
         kinks, NaN where ``kinks`` is): what remains of ``x − r`` once the directions that
         cross a kink are accounted for.
+    wrong_kinks : float
+        Kinks at the final point whose multiplier fails the sign test
+        (:func:`~nnspaces.nearest.kinks.kink_multipliers`): the distance falls when such a
+        unit leaves its kink to one side, so the point is no local minimum (NaN where
+        ``kinks`` is).
+    curvature : float
+        The second-order test at the final point: the smallest eigenvalue of the Lagrangian's
+        Hessian on the tangent space (:func:`nnspaces.certificate.reduced_curvature`);
+        ``> CURVATURE_TOL`` with ``κ ≤ CERTIFIED_TOL`` gives ``proof = "second-order"``
+        (a strict local minimum: ``locally_nearest``), ``< 0`` a saddle or a local maximum
+        of the distance; NaN at a kink or for a network that is not a Linear/SELU stack.
     steps : list of str
         The kind of each accepted step (:data:`STEPS`).
     """
@@ -48,6 +65,8 @@ class NearestResult(InverseResult):
     kinks: float = math.nan
     kinks_start: float = math.nan
     kappa_kinks: float = math.nan
+    wrong_kinks: float = math.nan
+    curvature: float = math.nan
     steps: list[str] = field(default_factory=list)
 
     def as_inverse_result(self) -> InverseResult:
@@ -59,6 +78,15 @@ def _nearest_result(base: InverseResult, run: dict) -> NearestResult:
     d, k, kk, nk = run["dists"], run["kappas"], run["kappas_kinks"], run["kinks"]
     nan = math.nan
     base.kappa = k[-1] if k else nan
+    h = run.get("curvature", nan)
+    if base.reached and base.kappa <= CERTIFIED_TOL and h > CURVATURE_TOL:
+        base.proof = "second-order"
+    if base.message and not math.isnan(h):
+        base.message += (
+            f"; second-order test: curvature {h:.2g} ("
+            + ("a strict local minimum" if h > CURVATURE_TOL else "not proven a local minimum")
+            + ")"
+        )
     return NearestResult(
         **{fl.name: getattr(base, fl.name) for fl in fields(InverseResult)},
         start_distance=d[0],
@@ -70,5 +98,7 @@ def _nearest_result(base: InverseResult, run: dict) -> NearestResult:
         kinks=nk[-1] if nk else nan,
         kinks_start=nk[0] if nk else nan,
         kappa_kinks=kk[-1] if kk else nan,
+        wrong_kinks=run["wrong"][-1] if run.get("wrong") else nan,
+        curvature=h,
         steps=run["steps"],
     )

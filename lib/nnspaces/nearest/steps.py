@@ -1,7 +1,7 @@
 """The candidate steps of :func:`nnspaces.nearest.refine` and the search along each.
 
 - :data:`STEPS` — the kinds of candidate step; :data:`MAX_STEP` — the longest step length;
-- ``_direction`` — one candidate step (tangent, Newton, corner, corner-Newton);
+- ``_direction`` — one candidate step (tangent, Newton, corner, corner-Newton, release);
 - ``_kkt_step`` — the Newton step of the local problem (push-through solve);
 - ``_restore`` — minimum-norm Gauss–Newton back onto the preimage;
 - ``_distance_search`` — the step length whose restored point comes nearest the reference.
@@ -16,10 +16,10 @@ import torch
 from .. import certificate
 from ..inverse.common import _min_norm_step
 from ..inverse.gauss_newton import _line_search, _outputs_and_jacobians
-from .kinks import _curvature
+from .kinks import SELU_ALPHA, SELU_LAMBDA, _curvature, _local
 
 #: The candidate steps :func:`refine` tries at every point (the nearest restored one wins).
-STEPS = ("tangent", "newton", "corner", "corner-newton")
+STEPS = ("tangent", "newton", "corner", "corner-newton", "release")
 #: Longest step length :func:`refine` tries (it doubles from 1 while the distance falls).
 MAX_STEP = 16.0
 
@@ -60,9 +60,12 @@ def _restore(f, chain, T, Y, tn, tol, max_iter):
 
 def _direction(name, chain, J, x, r, res, loc) -> torch.Tensor | None:
     """A candidate step (n,) of kind ``name`` (:data:`STEPS`), or None where it does not
-    apply (no kink for the corner steps, not a Linear/SELU stack (``loc`` None) for the
-    Newton and corner steps, a singular Newton system)."""
+    apply (no kink for the corner steps, no wrong-sign kink for ``"release"``, not a
+    Linear/SELU stack (``loc`` None) for the Newton, corner and release steps, a singular
+    Newton system)."""
     K = len(res)
+    if name == "release":
+        return _release(chain, x, r, res, loc)
     A, rhs, corner = J, res, name.startswith("corner")
     if corner:
         if loc is None or len(loc.kink_values) == 0:
@@ -76,6 +79,33 @@ def _direction(name, chain, J, x, r, res, loc) -> torch.Tensor | None:
     mult = certificate.multipliers(A, x, r)  # (K [+ m],)
     G, w = _curvature(chain, loc, mult[:K], mult[K:] if corner else None)
     return _kkt_step(A, x, r, rhs, G, w)
+
+
+def _release(chain, x, r, res, loc) -> torch.Tensor | None:
+    """The tangent step with the kink of the most wrongly signed multiplier let go to the
+    side it may leave to (:func:`~nnspaces.nearest.kinks.kink_multipliers`), the other kinks
+    held at ``u = 0``; None without such a kink (``loc.release``: the scaled multipliers
+    ``(m, 2)``, the mask of :func:`~nnspaces.nearest.kinks.wrong_sign_kinks` and the kinks
+    at :data:`~nnspaces.nearest.kinks.AT_KINK_TOL`).
+
+    On that side's piece ``x − r = J±ᵀλ + Σ_k ν_k ∇u_k``, so the step towards ``r`` in the
+    null space of ``[J±; ∇u_{A∖j}]`` is ``−ν_j (I − P)∇u_j``, which moves ``u_j`` by
+    ``−ν_j ‖(I − P)∇u_j‖²``: into ``u_j > 0`` for ``ν⁺_j < 0``, into ``u_j < 0`` for
+    ``ν⁻_j > 0`` — the side where the distance falls.
+    """
+    if loc is None or loc.release is None:
+        return None
+    nu, wrong, tight = loc.release
+    if not wrong.any():
+        return None
+    score = torch.where(wrong, torch.stack([-nu[:, 0], nu[:, 1]], dim=1), -torch.inf)
+    p, side = divmod(int(score.argmax()), 2)
+    slope = SELU_LAMBDA if side == 0 else SELU_LAMBDA * SELU_ALPHA
+    one = _local(chain, x, tight.tol, {tight.kink_index[p]: slope})
+    keep = [k for k in range(len(tight.kink_index)) if k != p]
+    A = torch.cat([one.J, one.kink_rows[keep]])  # (K + m − 1, n)
+    rhs = torch.cat([res, -one.kink_values[keep]])
+    return certificate.null_component(A, r - x).reshape(-1) + _min_norm_step(A, rhs)
 
 
 def _kkt_step(A, x, r, rhs, G, w) -> torch.Tensor | None:
