@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import matplotlib
 import pytest
@@ -40,7 +41,14 @@ def cache_dir(tmp_path, monkeypatch):
 
 @pytest.fixture(scope="session")
 def smoke_book(tmp_path_factory):
-    """The smoke profile reproduced once per session in a temporary folder (not the checkout)."""
+    """The smoke profile reproduced once per session in a temporary folder (not the checkout).
+
+    ``NNSPACES_SMOKE_BOOK=<folder>`` tests an earlier build there instead (a ``--workdir``
+    of ``python -m nnspaces reproduce``, holding ``book/chapters`` and ``_build/html``).
+    """
+    earlier = os.environ.get("NNSPACES_SMOKE_BOOK")
+    if earlier:
+        return Path(earlier).resolve()
     work = tmp_path_factory.mktemp("smoke")
     env = dict(os.environ, NNSPACES_CACHE=str(work / "cache"))
     cmd = [
