@@ -30,8 +30,10 @@ def table(
     df : pandas.DataFrame
         Columns ``network, digit`` (the target class), ``gn_distance, distance, gained``
         (``‖x − r‖`` before and after, and the difference), ``gn_kappa, kappa, kappa_kinks``
-        (the certificates), ``kinks_start, kinks`` (hidden pre-activations at a kink),
-        ``rel_error`` (of the refined point), ``iterations, seconds, message``.
+        (the first-order certificates), ``kinks_start, kinks`` (hidden pre-activations at a
+        kink), ``wrong_kinks`` (of them, those failing the sign test), ``curvature`` (the
+        second-order test; NaN at a kink), ``locally_nearest`` (proven a strict local
+        minimum), ``rel_error`` (of the refined point), ``iterations, seconds, message``.
     """
     if len(gn) != len(refined):
         raise ValueError(f"{len(gn)} Gauss–Newton results but {len(refined)} refined ones")
@@ -47,6 +49,9 @@ def table(
             "kappa_kinks": r.kappa_kinks,
             "kinks_start": r.kinks_start,
             "kinks": r.kinks,
+            "wrong_kinks": r.wrong_kinks,
+            "curvature": r.curvature,
+            "locally_nearest": r.locally_nearest,
             "rel_error": r.rel_error,
             "iterations": r.iterations,
             "seconds": r.seconds,
@@ -72,7 +77,9 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         ``gained_min, gained_max`` and ``gained_rel_min, gained_rel_max`` (relative to the
         Gauss–Newton distance); ``gn_kappa_min, gn_kappa_max``; ``kappa_max``;
         ``kappa_kinks_max``; ``rel_error_max``; ``kinked`` (digits whose refined point has a
-        pre-activation at a kink); ``smooth_kappa_max`` (largest ``κ`` over the digits
+        pre-activation at a kink); ``wrong_kinked`` (digits with a kink failing the sign
+        test: not local minima); ``locally_nearest`` (digits proven strict local minima by
+        the second-order test); ``smooth_kappa_max`` (largest ``κ`` over the digits
         without: NaN if none); ``kinked_kappa_min`` (smallest ``κ`` over those with: NaN if
         none); ``iterations_median``; ``seconds_mean`` (per digit).
     """
@@ -90,6 +97,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
         "kappa_kinks_max",
         "rel_error_max",
         "kinked",
+        "wrong_kinked",
+        "locally_nearest",
         "smooth_kappa_max",
         "kinked_kappa_min",
         "iterations_median",
@@ -111,6 +120,8 @@ def summarize(df: pd.DataFrame) -> pd.DataFrame:
             "kappa_kinks_max": d["kappa_kinks"].max(),
             "rel_error_max": d["rel_error"].max(),
             "kinked": int(kinked.sum()),
+            "wrong_kinked": int((d["wrong_kinks"] > 0).sum()),
+            "locally_nearest": int(d["locally_nearest"].sum()),
             "smooth_kappa_max": d.loc[~kinked, "kappa"].max() if (~kinked).any() else nan,
             "kinked_kappa_min": d.loc[kinked, "kappa"].min() if kinked.any() else nan,
             "iterations_median": d["iterations"].median(),
