@@ -64,6 +64,12 @@ def test_legible_in_the_text_column(networks):
     assert fig.get_figheight() < 7.0  # less than a screen at column width
 
 
+def test_an_exact_zero_error_reads_0():
+    free = _results(3.0, 0.0, 5, K=2)
+    fig = reach_images({"a": free})
+    assert fig.axes[0].get_title() == "0\n0\n5 out"
+
+
 def test_no_rows():
     with pytest.raises(ValueError, match="at least one row"):
         reach_images({})

@@ -18,7 +18,9 @@ TITLE_PT, LABEL_PT, TICK_PT = 7.5, 8.0, 7.5
 
 
 def _error(x: float) -> str:
-    """A relative error in a few characters: ``3e-16``, ``0.12``."""
+    """A relative error in a few characters: ``3e-16``, ``0.12``, ``0``."""
+    if x == 0:
+        return "0"
     return f"{x:.0e}".replace("e-0", "e-") if x < 1e-2 else f"{x:.2f}"
 
 
