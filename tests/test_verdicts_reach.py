@@ -89,12 +89,14 @@ def test_gradient_cannot_decide():
     assert not v.gradient_cannot_decide({"fcnn1": NAN}, {"fcnn1": 0.2}, {"fcnn1": 1e-15})
 
 
-def test_closed_form_at_round_off():
-    assert v.closed_form_at_round_off(0.0)
-    assert v.closed_form_at_round_off(v.CLOSED_FORM_KAPPA)
-    assert not v.closed_form_at_round_off(2 * v.CLOSED_FORM_KAPPA)
-    verdict = v.closed_form_at_round_off(NAN)
-    assert not verdict and "NaN" in verdict.reason
+def test_closed_form_nearest():
+    assert v.closed_form_nearest(10, 10, 0.0)
+    assert v.closed_form_nearest(10, 10, v.CLOSED_FORM_KAPPA)
+    assert not v.closed_form_nearest(10, 10, 2 * v.CLOSED_FORM_KAPPA)
+    assert not v.closed_form_nearest(9, 10, 0.0)  # one without the convexity proof
+    assert not v.closed_form_nearest(0, 0, 0.0)  # no 1-layer network in the run
+    verdict = v.closed_form_nearest(10, 10, NAN)
+    assert not verdict and "NaN" in verdict.reason and "10 of 10" in verdict.reason
 
 
 def test_gauss_newton_not_nearest():

@@ -235,17 +235,34 @@ def gradient_cannot_decide(
     )
 
 
-def closed_form_at_round_off(kappa_max: float, tol: float = CLOSED_FORM_KAPPA) -> Verdict:
-    """The 1-layer closed form's κ is at round-off level for every digit (a check of the
-    computation: the closed form is the nearest preimage by convexity).
+def closed_form_nearest(
+    proven: int, digits: int, kappa_max: float, tol: float = CLOSED_FORM_KAPPA
+) -> Verdict:
+    """Every closed-form image of the 1-layer network carries the convexity proof of
+    nearness (``InverseResult.nearest``) and its κ is at round-off level (a check of the
+    computation).
+
+    Parameters
+    ----------
+    proven : int
+        Closed-form results with ``nearest`` true (proof ``"convex"``).
+    digits : int
+        Closed-form results.
+    kappa_max : float
+        Their largest κ.
 
     Examples
     --------
-    >>> closed_form_at_round_off(3e-15).holds, closed_form_at_round_off(float("nan")).holds
+    >>> closed_form_nearest(10, 10, 3e-15).holds, closed_form_nearest(9, 10, 3e-15).holds
     (True, False)
+    >>> closed_form_nearest(10, 10, float("nan")).holds
+    False
     """
+    holds = digits > 0 and proven == digits and kappa_max <= tol
     return Verdict(
-        kappa_max <= tol, f"closed form's largest κ {_fmt(kappa_max, '.1e')} (threshold {tol:g})"
+        holds,
+        f"{proven} of {digits} closed-form images proven nearest (convex); largest κ "
+        f"{_fmt(kappa_max, '.1e')} (threshold {tol:g})",
     )
 
 
