@@ -1,10 +1,10 @@
 """The live explorer in JupyterLab, as a reader uses it: Debian's Chromium, driven by Playwright.
 
 Starts JupyterLab on a loopback port with a token, in a temporary copy of the source
-notebooks (the explorer's parameters set to the smoke profile's, whose networks the session's
-smoke build has cached), opens ``14_explore.ipynb``, runs all cells, moves the digit slider
-and checks that the figure the widget shows is redrawn for the new digit; then shuts the
-server down.
+notebooks (the explorer's parameters set to the smoke profile's; its network trained into a
+fresh cache by one papermill run), opens ``14_explore.ipynb``, runs all cells, moves the digit
+slider and checks that the figure the widget shows is redrawn for the new digit; then shuts
+the server down.
 """
 
 from __future__ import annotations
@@ -51,13 +51,13 @@ def _free_port() -> int:
 
 def explorer_copy(folder: Path) -> Path:
     """The source notebooks copied into ``folder``, the explorer's parameters cell set to the
-    smoke profile's (papermill's injected cell, not run)."""
+    smoke profile's, with its widgets on (papermill's injected cell, not run)."""
     import papermill
 
     shutil.copytree(ROOT / "notebooks", folder, ignore=shutil.ignore_patterns(".*"))
     chapter = next(c for c in profiles.chapters() if c.output == "14_explore")
     path = folder / "14_explore.ipynb"
-    parameters = profiles.notebook_parameters(chapter, "smoke")
+    parameters = {**profiles.notebook_parameters(chapter, "smoke"), "live": True}
     papermill.execute_notebook(path, path, parameters=parameters, prepare_only=True)
     return path
 
@@ -192,11 +192,28 @@ def run_explorer(url: str, token: str, shots: Path) -> dict:
     return {"before": before, "after": after, "text": text, "digit": digit}
 
 
+def train_explorer_network(notebook: Path, cache: Path, out: Path) -> None:
+    """Run the prepared explorer once with papermill, as the book does: it trains its network
+    (the smoke profile's 1-layer FCNN: 300 images, one epoch, a second) into ``cache``."""
+    env = dict(os.environ, NNSPACES_CACHE=str(cache), OMP_NUM_THREADS="1")
+    cmd = [sys.executable, "-m", "papermill", str(notebook), str(out), "--log-level", "WARNING"]
+    proc = subprocess.run(
+        cmd, cwd=notebook.parent, env=env, capture_output=True, text=True, timeout=RUN_S
+    )
+    assert proc.returncode == 0, proc.stdout[-2000:] + proc.stderr[-2000:]
+
+
 @pytest.fixture
-def lab(smoke_book, tmp_path):
-    folder = tmp_path / "notebooks"
-    explorer_copy(folder)
-    server = Lab(folder, smoke_book / "cache", tmp_path / "lab")
+def lab(tmp_path):
+    """JupyterLab serving a copy of the notebooks, its explorer's network in a fresh cache.
+
+    The network is trained here, not taken from the session's smoke book: the explorer
+    needs one network of a second's training, and a smoke book of every chapter would tie
+    this test to all of them."""
+    explorer = explorer_copy(tmp_path / "notebooks")
+    cache = tmp_path / "cache"
+    train_explorer_network(explorer, cache, tmp_path / "executed.ipynb")
+    server = Lab(explorer.parent, cache, tmp_path / "lab")
     yield server
     server.stop()
 

@@ -46,6 +46,7 @@ SPECS: dict[str, Spec] = {
     "start": Spec(str, choices=START_KINDS, help="the start (reference) image"),
     "method": Spec(str, choices=METHODS, help="the inverse method"),
     "box": Spec(bool, help="keep every pixel in [0, 1]"),
+    "live": Spec(bool, help="draw the explorer's menus and slider (JupyterLab); False in builds"),
     "profile": Spec(str, help="name of the reproduce profile that set these parameters"),
     "run_log": Spec(str, optional=True, help="the pipeline's _run.json, or None"),
     "bench_file": Spec(str, help="benchmark result JSON written by `python -m benchmarks`"),
@@ -91,7 +92,7 @@ NOTEBOOKS: dict[str, tuple[str, ...]] = {
     "09_training_length": TRAIN_PARAMS + ("max_steps",),
     "10_released_resnet": TRAIN_PARAMS + ("max_iter",),
     "14_explore": TRAIN_PARAMS
-    + ("network", "digit", "target_kind", "start", "method", "box", "max_iter"),
+    + ("network", "digit", "target_kind", "start", "method", "box", "max_iter", "live"),
     "92_performance": ("bench_file",),
 }
 
