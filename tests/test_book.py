@@ -133,6 +133,7 @@ def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
     book.glue_values(share=0.5612)
     book.glue_verdict("most_invisible", Verdict(True, "56 % in the null space; threshold 50 %"))
     book.glue_verdict("no_block", Verdict(False, "3 of 5"))
+    book.glue_verdict("in_list", Verdict(True, "r"))
     path = _notebook(tmp_path / "02_a.ipynb", glued)
     nb = nbformat.read(path, 4)
     nb.cells.append(
@@ -140,6 +141,8 @@ def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
             "Intro.\n\n::::{verdict} most_invisible\n:class: x\nOn average "
             "{glue:text}`share:.0%` of the **energy** lies in the null space\n"
             "({numref}`fig-a`). Most is invisible.\n\n:::{otherwise}\nOnly a little.\n:::\n::::"
+            "\n\n- ::::{verdict} in_list\n  **In a list:** it [holds](x.ipynb).\n\n"
+            "  :::{otherwise}\n  No.\n  :::\n  ::::"
         )
     )
     nbformat.write(nb, path)
@@ -159,12 +162,19 @@ def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
             "reason": "3 of 5",
             "text": "No block",
         },
+        {
+            "chapter": "02_a",
+            "key": "in_list",
+            "holds": True,
+            "reason": "r",
+            "text": "In a list: it holds.",
+        },
     ]
     table = book.claims_table(df, {"02_a": "Figure 1"}, lambda page, key: f"verdict-{key}")
     html = book.table_html(table, links={"chapter": "chapter_href", "conclusion": "href"})
     assert '<a href="02_a.html">Figure 1</a>' in html and "chapter_href" not in html
     assert '<a href="02_a.html#verdict-no_block">No block</a>' in html
-    assert html.count("<tr>") == 3 and '<td class="text">✗ no</td>' in html and "✓ yes" in html
+    assert html.count("<tr>") == 4 and '<td class="text">✗ no</td>' in html and "✓ yes" in html
 
 
 @pytest.mark.slow

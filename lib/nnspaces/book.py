@@ -567,7 +567,9 @@ def glued_values(notebook: str | Path) -> dict[str, str]:
 
 
 _VERDICT = re.compile(
-    r"^[ \t]*(?P<fence>:{3,}|`{3,})\{verdict\}[ \t]+(?P<key>[A-Za-z][\w-]*)[ \t]*$", re.M
+    r"^[ \t]*(?:[-*+][ \t]+|\d+\.[ \t]+)?(?P<fence>:{3,}|`{3,})\{verdict\}[ \t]+"
+    r"(?P<key>[A-Za-z][\w-]*)[ \t]*$",
+    re.M,
 )
 _GLUE_ROLE = re.compile(r"\{glue(?::\w+)?\}`(?P<key>[^`:]+)(?::(?P<spec>[^`]*))?`")
 _ROLE = re.compile(r"\{[\w:-]+\}`(?P<text>[^`<]*?)\s*(?:<(?P<label>[^`>]*)>)?`")
@@ -586,7 +588,7 @@ def _glued(values: dict, key: str, spec: str | None) -> str:
     return fmt(number, spec or "")
 
 
-def plain_sentence(markdown: str, values: dict | None = None, words: int = 30) -> str:
+def plain_sentence(markdown: str, values: dict | None = None, words: int = 24) -> str:
     r"""The first sentence of some MyST markdown as plain text: glue roles replaced by the
     glued values (formatted by their spec), other roles and links by their text, emphasis
     and code marks and ``$`` dropped; cut at ``words`` words.
