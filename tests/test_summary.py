@@ -19,9 +19,9 @@ def test_headline_numbers_against_independent_svd():
     }
     assert "val_acc_fcnn1" not in summary.headline_numbers(nets, reports)
     n = summary.headline_numbers(nets, reports, validation=True)
-    S = torch.linalg.svdvals(nets["fcnn1"][1].weight.double())
+    S = torch.linalg.svdvals(nets["fcnn1"][1].weight.detach().double())
     assert n["cond_fcnn1"] == pytest.approx(float(S[0] / S[-1]), rel=1e-12)
-    K = nets["resnet18"].layer1[0].conv1.weight.double().reshape(-1, 9)  # (4096, 9)
+    K = nets["resnet18"].layer1[0].conv1.weight.detach().double().reshape(-1, 9)  # (4096, 9)
     S = torch.linalg.svdvals(K)
     assert n["cond_resnet"] == pytest.approx(float(S[0] / S[-1]), rel=1e-12)
     assert n["val_acc_fcnn1"] == 0.9 and n["acc_fcnn1"] == 0.5
