@@ -56,29 +56,33 @@ def test_chapters_run_in_parallel_and_the_run_log_chapter_runs_last(smoke_book):
 
 
 def _appendix_claims(html_dir: Path) -> list[tuple[str, str, bool]]:
-    """(chapter, key, holds) of each row of the appendix's claims table."""
+    """(chapter, key, holds) of each row of the appendix's table of conclusions, read from
+    each row's link to its block (``<page>.html#verdict-<page>-<key>``) and its ✓/✗ cell."""
     from bs4 import BeautifulSoup
 
     page = html_dir / "book" / "chapters" / "91_reproducibility.html"
     soup = BeautifulSoup(page.read_text(), "html.parser")
     rows = []
-    for tr in soup.select("table tr"):
-        cells = tr.find_all("td")
-        status = cells[2].get_text(strip=True) if len(cells) == 5 else ""
-        if status in ("✓ holds", "✗ not on this run"):
-            chapter = cells[0].find("a")["href"].split("#")[0].removesuffix(".html") or (
-                "91_reproducibility"
-            )
-            rows.append((chapter, cells[1].get_text(strip=True), status == "✓ holds"))
+    for tr in soup.select("table.nnspaces-table tr"):
+        link = next((a["href"] for a in tr.select("a[href*='#verdict-']")), None)
+        status = [td.get_text(strip=True) for td in tr.find_all("td")]
+        if link is None or not ({"✓ yes", "✗ no"} & set(status)):
+            continue
+        target, anchor = link.split("#")
+        chapter = Path(target).stem or "91_reproducibility"
+        rows.append((chapter, anchor, "✓ yes" in status))
     return rows
 
 
 @pytest.mark.slow
-def test_every_claim_reaches_the_appendix_and_a_failing_one_says_so_on_its_page(smoke_book):
+def test_every_verdict_reaches_the_appendix_and_a_failing_one_says_so_on_its_page(smoke_book):
     """One epoch on 300 images: some conclusions of the book hold, some do not. The appendix
-    lists every claim of every chapter; each one that fails is a "Not on this run" box (or,
-    inline, a badge) on its own page, and no claim markup is left unrendered."""
+    lists every verdict of every chapter, linked to its block; a block whose verdict fails
+    shows its alternative in a "Not on this run" box on its own page, one that holds shows
+    none, and no directive markup is left unrendered."""
     from bs4 import BeautifulSoup
+
+    from nnspaces import sphinxext
 
     html = smoke_book / "_build" / "html"
     chapters = smoke_book / "book" / "chapters"
@@ -86,35 +90,30 @@ def test_every_claim_reaches_the_appendix_and_a_failing_one_says_so_on_its_page(
     holding = [r for r in listed if r[2]]
     failing = [r for r in listed if not r[2]]
     assert holding and failing, listed
-    # the appendix lists exactly the claims the executed chapters glued, in book order
+    # the appendix lists exactly the verdicts the executed chapters glued, in book order
     glued = [
-        (stem, r["key"], r["holds"])
+        (stem, sphinxext.label(stem, r["key"]), r["holds"])
         for stem in reproduce.book_order()
         for r in book.read_claims(chapters / f"{stem}.ipynb")
     ]
     assert listed == glued
-    inline = {
-        (c.output, r["key"]): r["inline"]
-        for c in reproduce.chapters()
-        for r in book.read_claims(chapters / f"{c.output}.ipynb")
-    }
-    for chapter, key, holds in listed:
+    for chapter, anchor, holds in listed:
         soup = BeautifulSoup(
             (html / "book" / "chapters" / f"{chapter}.html").read_text(), "html.parser"
         )
-        boxes = soup.select(f"div.admonition.{book.claim_class(key)}")
-        badges = [b for b in soup.select("span.sd-badge") if b.get_text() == book.NOT_ON_THIS_RUN]
+        block = soup.find(id=anchor)
+        assert block is not None, (chapter, anchor)
+        assert ("verdict-holds" if holds else "verdict-fails") in block["class"]
+        boxes = block.select("div.admonition.claim-failed")
         if holds:
-            assert not boxes, (chapter, key)
-        elif inline[(chapter, key)]:
-            assert badges, (chapter, key)
+            assert not boxes, (chapter, anchor)
         else:
             (box,) = boxes
             assert "warning" in box["class"]
-            assert box.select_one(".admonition-title").get_text() == book.NOT_ON_THIS_RUN
+            assert box.select_one(".admonition-title").get_text() == sphinxext.NOT_ON_THIS_RUN
     for page in (html / "book" / "chapters").glob("*.html"):
         text = page.read_text()
-        for raw in ("{glue", "{admonition}", "{bdg-warning}", "````", ":class: warning", ":myst`"):
+        for raw in ("{glue", "{verdict}", "{otherwise}", "{when}", "````", ":class: warning"):
             assert raw not in text, f"{page.name} shows unrendered markup {raw!r}"
 
 
