@@ -180,6 +180,20 @@ def test_a_verdict_block_as_the_first_paragraph_stays_whole(tmp_path):
     assert cells[2].source == "**Overview.** More.\n"
 
 
+def test_a_first_paragraph_ending_in_a_colon_keeps_its_list(tmp_path):
+    title = (
+        "# A chapter\n\nThis build matches 1 of 5 numbers:\n\n"
+        "- one matches;\n\n- ::::{verdict} k\n  holds\n\n  :::{otherwise}\n  not\n  :::\n  ::::\n"
+        "- three\n  continued\n\nThe paper's accuracies are validation accuracies.\n"
+    )
+    path = _notebook(tmp_path / "x.ipynb", title)
+    pages.decorate(path, _info())
+    cells = nbformat.read(path, as_version=4).cells
+    assert cells[0].source == title[: title.index("\n\nThe paper's")] + "\n"
+    assert cells[1].source.startswith(":::{dropdown}")
+    assert cells[2].source == "The paper's accuracies are validation accuracies.\n"
+
+
 @pytest.mark.parametrize(
     ("title", "next_cell", "want"),
     [  # the title cell holds only its heading: the next cell's first paragraph, if any

@@ -292,23 +292,47 @@ def _is_title(cell) -> bool:
 
 
 _TARGET = re.compile(r"\s*\([^()\s]+\)=\s*$")  # a MyST label line, ``(sec-x)=``
-_FENCE = re.compile(r"\s*(`{3,}|~{3,}|:{3,})(.*)$")
+_FENCE = re.compile(r"\s*(?:(?:[-*+]|\d+[.)])\s+)?(`{3,}|~{3,}|:{3,})(.*)$")  # a list item's too
 
 
 def _split_after_first_paragraph(source: str, heading: bool) -> tuple[str | None, str]:
     """A markdown cell's text up to the end of its first paragraph or fenced block (after
-    its ``# `` heading when ``heading``), and the rest. ``(None, "")`` when there is no such
-    paragraph: the text ends, or a heading or label comes first."""
+    its ``# `` heading when ``heading``), and the rest. A paragraph that ends with a colon
+    keeps the list it introduces. ``(None, "")`` when there is no such paragraph: the text
+    ends, or a heading or label comes first."""
     lines = source.splitlines(keepends=True)
     i = 0
     if heading:
         while i < len(lines) and not lines[i].startswith("# "):
             i += 1
         i += 1
-    while i < len(lines) and not lines[i].strip():
-        i += 1
+    i = _next_text(lines, i)
     if i >= len(lines) or lines[i].startswith("#") or _TARGET.match(lines[i]):
         return None, ""
+    end = _block_end(lines, i)
+    if "".join(lines[i:end]).rstrip().endswith(":"):  # the list it introduces goes with it
+        while (k := _next_text(lines, end)) < len(lines) and (
+            _LIST_ITEM.match(lines[k]) or lines[k][:1] in (" ", "\t")
+        ):
+            end = _block_end(lines, k)
+    head = "".join(lines[:end]).rstrip() + "\n"
+    rest = "".join(lines[end:]).lstrip("\n")
+    return head, rest
+
+
+_LIST_ITEM = re.compile(r"\s*([-*+]|\d+[.)])\s")
+
+
+def _next_text(lines: list[str], i: int) -> int:
+    """The index of the first non-blank line from ``i`` on (``len(lines)`` if none)."""
+    while i < len(lines) and not lines[i].strip():
+        i += 1
+    return i
+
+
+def _block_end(lines: list[str], i: int) -> int:
+    """The index just past the block (paragraph, list item or fenced block with what it
+    nests) that starts at line ``i``: the first blank line or heading outside fences."""
     stack: list[tuple[str, bool]] = []  # open fences: (marker, literal code?)
     for j in range(i, len(lines)):
         line = lines[j]
@@ -318,18 +342,12 @@ def _split_after_first_paragraph(source: str, heading: bool) -> tuple[str | None
             top = stack[-1] if stack else None
             if top and marker[0] == top[0][0] and len(marker) >= len(top[0]) and not rest:
                 stack.pop()
-            elif not (top and top[1]):  # inside literal code nothing opens
+            elif not (top and top[1]) and (marker[0] != ":" or rest.startswith("{")):
+                # an opening fence (inside literal code nothing opens; ::: opens a directive)
                 stack.append((marker, marker[0] != ":" and not rest.startswith("{")))
-        elif not stack and not line.strip():
-            break
-        elif not stack and j > i and line.startswith("#"):
-            j -= 1
-            break
-    else:
-        j = len(lines)
-    head = "".join(lines[: j + 1]).rstrip() + "\n"
-    rest = "".join(lines[j + 1 :]).lstrip("\n")
-    return head, rest
+        elif not stack and (not line.strip() or (j > i and line.startswith("#"))):
+            return j
+    return len(lines)
 
 
 def _defaults(cells) -> dict:
