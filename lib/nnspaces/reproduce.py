@@ -723,8 +723,8 @@ def reproduce(
     _write_json(run_file, run)
     if stray:  # the chapters that passed are in place; no book is built without the others
         raise ReproduceError(
-            "stray output a reader would see (a bare True/False/None, an object's repr or a "
-            "figure's text) in "
+            "stray output a reader would see (a value left as a cell's last expression, or a "
+            "printed True/False/None, object repr or figure text) in "
             + "; ".join(f"chapter {k}: {', '.join(v)}" for k, v in stray.items())
             + ". End such a cell with an assignment or `;`, or tag it remove-output. "
             f"The executed copies are in {staging}; the previous ones were left in place."
