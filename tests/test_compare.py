@@ -47,9 +47,7 @@ def test_the_paper_own_choices_agree_with_themselves_everywhere():
     for pick in (0, 1):
         t = compare.start_agreement(_paper_best(pick))
         assert len(t) == 30 and t["same_start"].all() and t["same_method"].all()
-    line = compare.figure3_comparison(t, "mnist-5k")
-    assert "for 30 of the 30 network–digit pairs" in line and "method for 30 of them" in line
-    assert "ResNet18 10 of 10" in line
+    assert (t.groupby("network")["same_start"].sum() == 10).all()
 
 
 def test_start_agreement_counts_as_a_direct_comparison():
@@ -64,13 +62,10 @@ def test_start_agreement_counts_as_a_direct_comparison():
     ]
     assert t["same_start"].tolist() == expected and not t["same_method"].any()
     assert t["ours"].str.endswith("+gauss-newton").all()
-    line = compare.figure3_comparison(t, "fashion-mnist")
-    assert f"for {sum(expected)} of the 30" in line and "this run's of fashion-mnist" in line
-    # only the networks run are counted
+    assert (t["start"] == best["start"]).all() and (t["method"] == "gauss-newton").all()
+    # only the networks run are compared
     sub = compare.start_agreement(best[best.network == "fcnn1"])
-    assert "of the 10 network–digit pairs run (1-layer FCNN" in compare.figure3_comparison(
-        sub, "mnist"
-    )
+    assert len(sub) == 10 and sub["same_start"].tolist() == expected[:10]
 
 
 def test_a_start_that_led_to_the_same_image_counts_as_the_paper_start():
@@ -87,16 +82,12 @@ def test_a_start_that_led_to_the_same_image_counts_as_the_paper_start():
     best["same_image"] = others
     t = compare.start_agreement(best)
     assert t["same_start"].all() and (t["starts_same_image"] >= 2).all()
-    assert "in 30 of the pairs several start images led to the chosen image" in (
-        compare.figure3_comparison(t, "mnist")
-    )
     best["same_image"] = "noise"  # only itself: back to the direct comparison
     t = compare.start_agreement(best)
     direct = [
         "noise" in {p for p, _ in paper_starts[(n, d)]} for n, d in zip(best.network, best.digit)
     ]
     assert t["same_start"].tolist() == direct and (t["starts_same_image"] == 1).all()
-    assert "several start images" not in compare.figure3_comparison(t, "mnist")
 
 
 def test_start_agreement_refuses_what_the_paper_does_not_show():
@@ -107,14 +98,20 @@ def test_start_agreement_refuses_what_the_paper_does_not_show():
         compare.start_agreement(bad)
 
 
-def test_the_agreement_table_is_laid_out_as_figure_3():
+def test_the_agreement_table_is_one_row_per_digit_and_narrow():
     t = compare.start_agreement(_paper_best())
-    table = compare.agreement_table(t)
-    assert table.shape == (6, 12)  # 3 networks × (paper, book); network, choice, 10 digits
-    assert table.iloc[0]["2"] == "min+paper-sgd" and table.iloc[1]["2"] == "min+paper-sgd ✓"
-    assert table.iloc[4]["4"] == "avg+none or avg-min+none"
+    table = compare.agreement_table(t).set_index("digit")
+    assert table.shape == (10, 6)  # 3 networks × (caption, rule)
+    assert table.loc[2, "1-layer FCNN: caption"] == "min+SGD"
+    assert table.loc[2, "1-layer FCNN: rule"] == "min+SGD ✓"
+    assert table.loc[4, "ResNet18: caption"] == "avg or avg-min"
+    assert table.loc[4, "ResNet18: rule"] == "avg ✓"
+    t.loc[t.network == "fcnn5", "same_start"] = False
+    table = compare.agreement_table(t).set_index("digit")
+    assert not table["5-layer FCNN: rule"].str.contains("✓").any()
 
 
+@pytest.fixture
 def small(cache_dir):
     X, y = _data(side=6)
     torch.manual_seed(0)

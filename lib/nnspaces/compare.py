@@ -4,9 +4,9 @@
 - :func:`numbers_table` — this run's numbers beside the paper's and the released run's, for a
   reader's table (the Figure 1 and 2 chapters; their conclusions are
   :mod:`nnspaces.verdicts.figure1` and :mod:`~nnspaces.verdicts.figure2`);
-- :func:`figure3_comparison` — one line: the rule's Figure 3 choices against the paper's;
 - :func:`start_agreement`, :func:`agreement_table` — Figure 3: the start image the book's rule
-  chose per digit against the one the paper chose by eye;
+  chose per digit against the one the paper's caption names (the chapter's conclusions are
+  :mod:`nnspaces.verdicts.figure3`);
 - :func:`explore`, :func:`explore_table`, :func:`interactive` — one inverse problem (network,
   digit, target kind, start image, method): its preimage, output and certificate (the verdict
   on it: :func:`nnspaces.verdicts.explore.certified`).
@@ -24,7 +24,7 @@ import torch
 from torch import nn
 
 from . import paper
-from .ideal import UNCLIPPED
+from .ideal import UNCLIPPED, short_label
 from .inverse import (
     METHODS,
     START_KINDS,
@@ -114,7 +114,7 @@ def start_agreement(
     best: pd.DataFrame,
     choices: Mapping[str, Sequence[tuple[str, str, Sequence[int]]]] = paper.FIGURE3_CHOICES,
 ) -> pd.DataFrame:
-    """Per network and digit: the start image the book's rule chose against the paper's.
+    """Per network and digit: the start image the book's rule chose against the caption's.
 
     Parameters
     ----------
@@ -127,9 +127,10 @@ def start_agreement(
     -------
     table : pandas.DataFrame
         One row per row of ``best``: ``network, digit, paper`` (its ``start+method`` labels,
-        `` or ``-joined), ``ours`` (``start+method``), ``same_start`` (our start image, or one
-        that led to the same image — ``best``'s column ``same_image`` when present — is one the
-        paper names for that digit), ``same_method`` (our method is one it names) and
+        `` or ``-joined), ``ours`` (``start+method``), ``start`` and ``method`` (ours),
+        ``same_start`` (our start image, or one that led to the same image — ``best``'s column
+        ``same_image`` when present — is one the caption names for that digit),
+        ``same_method`` (our method is one it names) and
         ``starts_same_image`` (how many start images led to our image).
 
     Raises
@@ -163,6 +164,8 @@ def start_agreement(
                 "digit": int(r.digit),
                 "paper": " or ".join(f"{s}+{m}" for s, m in pairs),
                 "ours": f"{r.start}+{r.method}",
+                "start": r.start,
+                "method": r.method,
                 "same_start": bool(tied & {s for s, _ in pairs}),
                 "same_method": r.method in {m for _, m in pairs},
                 "starts_same_image": len(tied),
@@ -175,6 +178,8 @@ def start_agreement(
             "digit",
             "paper",
             "ours",
+            "start",
+            "method",
             "same_start",
             "same_method",
             "starts_same_image",
@@ -182,75 +187,38 @@ def start_agreement(
     )
 
 
-def figure3_comparison(table: pd.DataFrame, dataset: str) -> str:
-    """Figure 3 in one line: how often the book's rule picks the paper's start image.
-
-    Parameters
-    ----------
-    table : pandas.DataFrame
-        :func:`start_agreement` output.
-    dataset : str
-
-    Examples
-    --------
-    >>> t = pd.DataFrame({"network": ["fcnn1", "fcnn1"], "digit": [0, 1], "paper": ["", ""],
-    ...                   "ours": ["", ""], "same_start": [True, False], "same_method": [False, False]})
-    >>> print(figure3_comparison(t, "mnist-5k"))  # doctest: +NORMALIZE_WHITESPACE
-    **This run against the paper:** the book's rule picks the start image the paper picked by
-    eye for 1 of the 2 network–digit pairs run (1-layer FCNN 1 of 2), and the paper's method
-    for 0 of them.
-    """
-    per = table.groupby("network", sort=False)["same_start"].agg(["sum", "size"])
-    nets = ", ".join(
-        f"{DISPLAY_NAME.get(n, n)} {int(r['sum'])} of {int(r['size'])}" for n, r in per.iterrows()
-    )
-    text = (
-        f"the book's rule picks the start image the paper picked by eye for "
-        f"{int(table['same_start'].sum())} of the {len(table)} network–digit pairs run ({nets}), "
-        f"and the paper's method for {int(table['same_method'].sum())} of them"
-    )
-    if "starts_same_image" in table:
-        shared = int((table["starts_same_image"] > 1).sum())
-        if shared:
-            text += (
-                f"; in {shared} of the pairs several start images led to the chosen image (the "
-                "same to round-off), and the paper's start counts as picked when it is one of them"
-            )
-    if dataset not in paper.DATASETS:
-        text += f" (the paper's images are of MNIST digits, this run's of {dataset})"
-    return f"**This run against the paper:** {text}."
-
-
 def agreement_table(table: pd.DataFrame, names: Mapping[str, str] = DISPLAY_NAME) -> pd.DataFrame:
-    """:func:`start_agreement` laid out as Figure 3 is: two rows per network (the paper's
-    choice, the book's), one column per digit; a ✓ marks the book's choices whose start image
-    is the paper's.
+    """:func:`start_agreement` as a narrow table: one row per digit, two columns per network
+    (the caption's choice, the rule's) in short labels (:func:`nnspaces.ideal.short_label`:
+    ``avg+SGD`` is avg-img+training, ``min`` the min-img alone); a ✓ marks the rule's choices
+    whose start image is the caption's.
 
-    >>> t = pd.DataFrame({"network": ["fcnn1"], "digit": [3], "paper": ["min+paper-sgd"],
-    ...                   "ours": ["min+closed-form"], "same_start": [True], "same_method": [False]})
+    >>> t = pd.DataFrame({"network": ["fcnn1"], "digit": [3], "start": ["min"],
+    ...                   "method": ["closed-form"], "paper": ["min+paper-sgd"],
+    ...                   "same_start": [True]})
     >>> agreement_table(t).values.tolist()
-    [['1-layer FCNN', 'paper (by eye)', 'min+paper-sgd'], ['1-layer FCNN', 'this book (rule)', 'min+closed-form ✓']]
+    [[3, 'min+SGD', 'min+CF ✓']]
+    >>> list(agreement_table(t).columns)
+    ['digit', '1-layer FCNN: caption', '1-layer FCNN: rule']
     """
-    rows = []
+    out = pd.DataFrame({"digit": sorted(set(table["digit"]))})
     for net, g in table.groupby("network", sort=False):
-        g = g.sort_values("digit")
-        digits = [str(d) for d in g["digit"]]
-        ours = [o + (" ✓" if same else "") for o, same in zip(g["ours"], g["same_start"])]
-        rows.append(
-            {
-                "network": names.get(net, net),
-                "choice": "paper (by eye)",
-                **dict(zip(digits, g["paper"])),
-            }
-        )
-        rows.append(
-            {
-                "network": names.get(net, net),
-                "choice": "this book (rule)",
-                **dict(zip(digits, ours)),
-            }
-        )
-    return pd.DataFrame(rows).fillna("")
+        g = g.set_index("digit")
+        caption = {
+            d: " or ".join(
+                short_label(*p.split("+", 1)) for p in str(g.loc[d, "paper"]).split(" or ")
+            )
+            for d in g.index
+        }
+        rule = {
+            d: short_label(g.loc[d, "start"], g.loc[d, "method"])
+            + (" ✓" if g.loc[d, "same_start"] else "")
+            for d in g.index
+        }
+        name = names.get(net, net)
+        out[f"{name}: caption"] = out["digit"].map(caption).fillna("")
+        out[f"{name}: rule"] = out["digit"].map(rule).fillna("")
+    return out
 
 
 # --------------------------------------------------------------------------------------
@@ -325,7 +293,9 @@ def explore(
     info : dict
         ``digit, start, method, target_kind, box`` (as used) and, from the
         :class:`nnspaces.inverse.InverseResult`: ``rel_error, reached, predicted, margin,
-        distance, outside_box, iterations, seconds, kappa, kkt, certified, message``; plus
+        distance, outside_box, iterations, seconds, kappa, kkt, stationary`` (first-order only),
+        ``nearest`` (proven: only the closed form's, by convexity), ``proof, message`` (and
+        ``certified``, the old name of ``stationary``); plus
         ``certificate`` (``kkt`` with a box, else ``kappa``), ``pixel_min``, ``pixel_max``,
         ``image`` (the preimage, (1, 28, 28) Tensor in the compute dtype), ``output`` and ``target`` (lists). ``kkt`` is NaN without a box; the numbers are those
         of :data:`EXPLORE_NUMBERS`.
@@ -358,7 +328,10 @@ def explore(
         "kappa": res.kappa,
         "kkt": math.nan if res.kkt is None else res.kkt,
         "certificate": res.kappa if res.kkt is None else res.kkt,
-        "certified": res.certified,
+        "certified": res.certified,  # deprecated name of "stationary"
+        "stationary": res.stationary,
+        "nearest": res.nearest,
+        "proof": res.proof,
         "message": res.message,
         "pixel_min": float(x.min()),
         "pixel_max": float(x.max()),
