@@ -85,14 +85,17 @@ def test_a_figure_too_small_to_read_is_refused_and_a_legible_one_glued(monkeypat
 
     shown = []
     monkeypatch.setattr(g, "ipy_display", lambda bundle, raw, metadata: shown.append(metadata))
-    wide, ax = plt.subplots(figsize=(14, 2))  # 14 in shown in a 752-px column
+    wide, ax = plt.subplots(figsize=(14, 2))  # 14 in shown in a 688-px column
     ax.tick_params(labelsize=8)
     with pytest.raises(ValueError, match="smallest text is .* px"):
         book.glue_figure("wide", wide)
     fig, ax = plt.subplots(figsize=(6, 2))
     ax.tick_params(labelsize=9)
-    record = book.glue_figure("ok", fig)
-    assert record["min_text_css_px"] >= book.MIN_TEXT_PX
+    assert book.glue_figure("ok", fig) is None  # a cell ending with it shows nothing
     (meta,) = shown
-    assert meta["image/png"][book.FIGURE_METADATA] == record
+    record = meta["image/png"][book.FIGURE_METADATA]
+    assert record["min_text_css_px"] >= book.MIN_TEXT_PX
+    assert record["min_text_css_px"] == pytest.approx(
+        record["min_text_px"] * min(1, book.COLUMN_PX / record["width_px"])
+    )
     assert plt.get_fignums() == []  # both closed

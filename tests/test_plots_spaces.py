@@ -136,7 +136,7 @@ def test_null_energy_plot_accepts_a_layer_table():
 
 
 def test_figures_1_and_2_are_legible_in_the_book_column():
-    """Text of Figures 1 and 2 is at least 9 CSS px in the 752-px column (book.glue_figure's check)."""
+    """Text of Figures 1 and 2 is at least 9 CSS px in the 688-px column (book.glue_figure's check)."""
     from nnspaces import book
 
     torch.manual_seed(0)

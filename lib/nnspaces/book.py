@@ -23,8 +23,9 @@ class Text(str):
         return str(self)
 
 
-#: Width of the text column at a 1280 px window, in CSS px (sphinx-book-theme 1.1).
-COLUMN_PX = 752
+#: Width of the text column at a 1280 px window, in CSS px (sphinx-book-theme 1.1.2: the
+#: article is 752 px, less its padding).
+COLUMN_PX = 688
 #: The smallest text a figure may show at :data:`COLUMN_PX`, in CSS px.
 MIN_TEXT_PX = 9.0
 #: Resolution of the glued PNGs: a 7-inch figure is 1 050 px, sharp at 1.4× zoom.
@@ -107,7 +108,7 @@ class _Png:
         return data, {"image/png": {FIGURE_METADATA: self.record}}
 
 
-def glue_figure(name: str, fig, *, min_text_px: float = MIN_TEXT_PX) -> dict:
+def glue_figure(name: str, fig, *, min_text_px: float = MIN_TEXT_PX) -> None:
     """Glue a matplotlib figure as a PNG for ``{glue:figure} name`` and close it.
 
     The figure is saved at :data:`FIGURE_DPI` and checked for legibility first: its smallest
@@ -116,10 +117,8 @@ def glue_figure(name: str, fig, *, min_text_px: float = MIN_TEXT_PX) -> dict:
     (smallest text in PNG and in CSS pixels, PNG width) goes into the output's metadata, from
     which the browser test checks the rendered page.
 
-    Returns
-    -------
-    dict
-        The record (``min_text_px``, ``width_px``, ``min_text_css_px``).
+    Returns nothing, so a cell that ends with it shows nothing (:func:`figure_png` gives
+    the record).
 
     Raises
     ------
@@ -139,7 +138,6 @@ def glue_figure(name: str, fig, *, min_text_px: float = MIN_TEXT_PX) -> dict:
             "narrower (at most 7 inches wide) or its smallest fonts larger"
         )
     glue(name, _Png(png, record), display=False)
-    return record
 
 
 def glue_text(name: str, text: str) -> None:

@@ -82,7 +82,7 @@ def image_grid(
 
 
 #: Font size (points) of every text of a :func:`panel_grid`: 8 pt in a 7-inch figure is
-#: 11 CSS px in the book's 752-px text column.
+#: 11 CSS px in the book's 688-px text column.
 PANEL_FONT = 8.0
 
 

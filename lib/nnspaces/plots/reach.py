@@ -10,7 +10,7 @@ from matplotlib.ticker import MaxNLocator
 
 from .grid import image_grid
 
-#: The figure's width in inches: the text column's 752 px at 150 dpi is about 5 in, so 7 in
+#: The figure's width in inches: the text column's 688 px at 150 dpi is about 4.6 in, so 7 in
 #: is scaled by ~0.72 and 8-pt text shows at ~12 px.
 WIDTH = 7.0
 #: Font sizes in points: panel titles, row labels, colour-bar ticks.

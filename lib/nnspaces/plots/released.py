@@ -19,7 +19,7 @@ LABELS = {
     "eval_one": "(c) eval, one image",
 }
 
-_FONT = 8  # pt: 11 CSS px in a 7-inch figure shown in the 752-px column
+_FONT = 8  # pt: 11 CSS px in a 7-inch figure shown in the 688-px column
 
 
 def _rows(rep, start: str, procedures: Sequence[str]):

@@ -47,7 +47,7 @@ def signal_space_figure(
         Also draw the class-average images (first residual row).
     cell : float
         Panel size in inches (0.65: ten columns and the row labels fit a 7.5-inch figure,
-        whose 9-pt labels are 12 px or more in the book's 752-px column).
+        whose 9-pt labels are 12 px or more in the book's 688-px column).
 
     Returns
     -------

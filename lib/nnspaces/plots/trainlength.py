@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
-_FONT = 8  # pt: 11 CSS px in a 7-inch figure shown in the 752-px column
+_FONT = 8  # pt: 11 CSS px in a 7-inch figure shown in the 688-px column
 _STYLES = (":", "-.", (0, (5, 2)), (0, (1, 3)))
 
 
