@@ -38,7 +38,7 @@ kernels    chapter kernels forked from a process that has done the imports once
 reproduce  the pipeline: train → papermill → Jupyter Book, each step only where needed
 publish, pdf  the published branch and its launch links; the PDF edition
 plots      the book's figures
-book       glue helpers for the chapter notebooks, and claim(...) for computed conclusions
+book       glue helpers for the chapter notebooks: figures, tables, numbers, verdicts
 
 Each module imports only from the layers below its own; ``lint-imports`` checks the layers
 listed in ``pyproject.toml`` (``[tool.importlinter]``), from ``cache`` and ``common`` at the

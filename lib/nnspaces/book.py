@@ -1,10 +1,11 @@
 """Small helpers the chapter notebooks use to put computed results into the prose.
 
-They wrap ``myst_nb.glue`` so that a glued figure is not also shown where it was made,
-and a glued sentence renders without Python's quotes. :func:`claim` glues a conclusion
-together with the verdict the run computed for it: the page states it only when it holds,
-and says so visibly when it does not; :func:`collect_claims` gathers every chapter's claims
-for the reproducibility appendix.
+They wrap ``myst_nb.glue`` so that a glued figure is not also shown where it was made (and
+is checked for legible text first), a glued sentence renders without Python's quotes, and a
+table reads like a paper's (:func:`fmt`, :func:`table_html`). :func:`glue_verdict` glues
+whether a conclusion, written in the markdown inside a ``{verdict}`` block
+(:mod:`nnspaces.sphinxext`), holds on this run and why; :func:`collect_claims` gathers every
+chapter's verdicts for the reproducibility appendix.
 """
 
 from __future__ import annotations
@@ -310,138 +311,15 @@ def listing(items, code: bool = False) -> str:
     return words[0] if len(words) == 1 else f"{', '.join(words[:-1])} and {words[-1]}"
 
 
-#: The heading of the box that replaces a conclusion this run does not support.
-NOT_ON_THIS_RUN = "Not on this run"
-
-#: Where a claim's glue output keeps its record (the output metadata of its markdown).
+#: Where a verdict's glue output keeps its record (the output metadata of its text/plain).
 CLAIM_METADATA = "nnspaces_claim"
 
 _KEY = re.compile(r"[A-Za-z][A-Za-z0-9_-]*")
 
-#: Every claim made in this kernel, in order: dicts with ``key``, ``holds``, ``text``,
-#: ``otherwise`` and ``inline`` (what the reproducibility appendix lists). A claim made again
-#: under the same key (a cell run twice) replaces the earlier one.
+#: Every verdict glued in this kernel, in order: dicts with ``key``, ``holds``, ``reason``
+#: and ``kind`` (what the reproducibility appendix lists). A verdict glued again under the
+#: same key (a cell run twice) replaces the earlier one.
 CLAIMS: list[dict] = []
-
-
-class _Claim:
-    """A glued claim: its markdown, with the claim's record in the output metadata."""
-
-    def __init__(self, markdown: str, record: dict):
-        self.markdown, self.record = markdown, record
-
-    def _repr_markdown_(self):
-        return self.markdown, {CLAIM_METADATA: self.record}
-
-    def __repr__(self) -> str:
-        return self.markdown
-
-
-def claim_class(key: str) -> str:
-    """The CSS class of a failed claim's box in the HTML: ``claim-<key>`` as docutils spells
-    class names (lower case, ``_`` → ``-``).
-
-    >>> claim_class("fc_first_Most")
-    'claim-fc-first-most'
-    """
-    from docutils.nodes import make_id
-
-    return make_id(f"claim-{key}")
-
-
-def claim_markdown(key: str, holds: bool, text: str, otherwise: str, inline: bool = False) -> str:
-    """The MyST markdown a claim renders to: ``text`` when it holds; otherwise ``otherwise``
-    in a warning box headed :data:`NOT_ON_THIS_RUN` (a warning badge before it when
-    ``inline``, since a box cannot sit inside a sentence).
-
-    >>> claim_markdown("k", True, "All *ten* reach it.", "Only 7 do.")
-    'All *ten* reach it.'
-    >>> print(claim_markdown("k", False, "All ten reach it.", "Only 7 do."))
-    ````{admonition} Not on this run
-    :class: warning claim-failed claim-k
-    Only 7 do.
-    ````
-    >>> claim_markdown("k", False, "All ten reach it.", "only 7 do", inline=True)
-    '{bdg-warning}`Not on this run` only 7 do'
-    """
-    if holds:
-        return text
-    if inline:
-        return f"{{bdg-warning}}`{NOT_ON_THIS_RUN}` {otherwise}"
-    # a backtick fence of four: the body may hold ``` fences or :::, never ````
-    return (
-        f"````{{admonition}} {NOT_ON_THIS_RUN}\n:class: warning claim-failed {claim_class(key)}"
-        f"\n{otherwise}\n````"
-    )
-
-
-def claim(key: str, holds: bool, text: str, otherwise: str, *, inline: bool = False) -> bool:
-    """Glue a conclusion that the run itself checks, for a ``{glue:md}`` directive.
-
-    The page shows ``text`` when ``holds`` and, when it does not, a warning box headed
-    "Not on this run" holding ``otherwise``: a sentence of the prose can never state a
-    conclusion its own run contradicts. The record (key, holds, text, otherwise) is kept in
-    :data:`CLAIMS` and in the glue output's metadata, from which the reproducibility appendix
-    collects every chapter's claims (:func:`collect_claims`).
-
-    Parameters
-    ----------
-    key : str
-        The glue key (a letter, then letters, digits, ``_`` or ``-``). Show the claim with
-        a block directive (its own paragraph)::
-
-            ```{glue:md} key
-            :format: myst
-            ```
-
-        or, with ``inline=True``, inside a sentence: ``{glue:md}`key:myst```.
-    holds : bool
-        The condition, evaluated on this run's numbers (a Python, NumPy or torch bool).
-    text : str
-        The sentence (MyST markdown) shown when ``holds``; put the run's numbers in with an
-        f-string.
-    otherwise : str
-        What this run shows instead (MyST markdown): the numbers that break the sentence.
-    inline : bool
-        Render for the inline role: a warning badge instead of a box.
-
-    Returns
-    -------
-    holds : bool
-
-    Raises
-    ------
-    ValueError
-        A malformed key, an empty ``text`` or ``otherwise``, or a ``holds`` that is not a
-        single truth value (None, a string, an array of several).
-    """
-    from myst_nb import glue
-
-    if not isinstance(key, str) or not _KEY.fullmatch(key):
-        raise ValueError(
-            f"claim key {key!r}: use a letter, then letters, digits, '_' or '-' (it is a glue "
-            "key and a CSS class)"
-        )
-    for name, value in (("text", text), ("otherwise", otherwise)):
-        if not isinstance(value, str) or not value.strip():
-            raise ValueError(f"claim {key!r}: {name} must be a non-empty markdown string")
-    if holds is None or isinstance(holds, str):
-        raise ValueError(f"claim {key!r}: holds must be a truth value, got {holds!r}")
-    try:
-        holds = bool(holds)
-    except (ValueError, RuntimeError) as e:  # arrays and tensors of several values
-        raise ValueError(f"claim {key!r}: holds must be a single truth value ({e})") from None
-    record = {
-        "key": key,
-        "holds": holds,
-        "text": text,
-        "otherwise": otherwise,
-        "inline": bool(inline),
-    }
-    CLAIMS[:] = [c for c in CLAIMS if c["key"] != key]
-    CLAIMS.append(record)
-    glue(key, _Claim(claim_markdown(key, holds, text, otherwise, inline), record), display=False)
-    return holds
 
 
 class _Truth:
@@ -681,9 +559,7 @@ def collect_claims(
             continue
         found = verdict_sentences(source, values) if source and Path(source).is_file() else {}
         for c in claims:
-            text = found.get(c["key"]) or (
-                plain_sentence(c["text"], values) if c.get("text") else None
-            )
+            text = found.get(c["key"])
             rows.append(
                 {
                     "chapter": chapter,
