@@ -27,13 +27,6 @@ def glued(monkeypatch):
     return outputs
 
 
-def _markdown(output) -> str:
-    """The markdown a glue output carries (under myst-nb's hidden-glue prefix)."""
-    from myst_nb.ext.glue import GLUE_PREFIX
-
-    return output.data[GLUE_PREFIX + "text/markdown"]
-
-
 def _notebook(path: Path, outputs) -> Path:
     nb = nbformat.v4.new_notebook()
     cell = nbformat.v4.new_code_cell("...")
