@@ -18,8 +18,8 @@ condition itself is a tested function of :mod:`nnspaces.verdicts`). When it hold
 shows the first body; when it does not, the ``{otherwise}`` body inside a warning box headed
 "Not on this run". ``{when}`` is the same choice without the warning: the page shows the
 first body or the ``{otherwise}`` body (if any) as plain prose (a Fashion-MNIST page that
-has no paper number to compare with, say); its key is glued with
-:func:`nnspaces.book.glue_flag`.
+has no paper number to compare with, say, or figures of a network this profile does not
+run); only the body shown is parsed. Its key is glued with :func:`nnspaces.book.glue_flag`.
 
 Why a directive: the prose stays in markdown, where it can hold links and glued numbers and
 be read in review, while the choice of body is made by the run; both bodies sit side by
@@ -31,6 +31,8 @@ Registered in ``_config.yml`` (``sphinx.extra_extensions``).
 """
 
 from __future__ import annotations
+
+import re
 
 from docutils import nodes
 from docutils.parsers.rst import Directive, directives
@@ -83,13 +85,42 @@ def _glued_truth(document, key: str) -> bool:
     return text == "True"
 
 
+_OPEN = re.compile(r"^\s*(:{3,})\{([\w-]+)\}")
+_CLOSE = re.compile(r"^\s*(:{3,})\s*$")
+
+
+def otherwise_span(lines: list[str]) -> tuple[int, int] | None:
+    """The first and last line of the top-level ``{otherwise}`` block of a directive's
+    content (its opening and closing colon fences), or None; nested blocks are skipped.
+
+    >>> otherwise_span(["a", "::::{verdict} k", "b", ":::{otherwise}", "c", ":::", "::::",
+    ...                 ":::{otherwise}", "d", ":::"])
+    (7, 9)
+    """
+    stack: list[tuple[int, str]] = []
+    start = None
+    for i, line in enumerate(lines):
+        opening, closing = _OPEN.match(line), _CLOSE.match(line)
+        if opening:
+            if not stack and opening.group(2) == "otherwise":
+                start = i
+            stack.append((len(opening.group(1)), opening.group(2)))
+        elif closing and stack and len(closing.group(1)) >= stack[-1][0]:
+            stack.pop()
+            if not stack and start is not None:
+                return start, i
+    return None
+
+
 class _Choice(Directive):
     """Show the body or its ``{otherwise}`` by a glued boolean (see the module docstring)."""
 
     required_arguments = 1
     has_content = True
     option_spec = {"class": directives.class_option}
-    #: whether the ``{otherwise}`` body is a warning headed :data:`NOT_ON_THIS_RUN`
+    #: whether the ``{otherwise}`` body is a warning headed :data:`NOT_ON_THIS_RUN`; a
+    #: verdict parses both bodies (a broken glue key in either fails the build), a ``{when}``
+    #: only the one it shows (the other may paste figures this profile did not make)
     warn = True
 
     def run(self):
@@ -99,10 +130,23 @@ class _Choice(Directive):
             holds = _glued_truth(document, key)
         except ValueError as e:
             return [document.reporter.error(str(e), line=self.lineno)]
+        content, offset = self.content, self.content_offset
+        if not self.warn:  # only the branch shown is parsed
+            span = otherwise_span(list(content))
+            if span is None:
+                content = content if holds else content[0:0]
+            elif holds:
+                content = content[: span[0]] + content[span[1] + 1 :]
+            else:
+                content, offset = content[span[0] + 1 : span[1]], offset + span[0] + 1
         body = nodes.Element()
-        self.state.nested_parse(self.content, self.content_offset, body)
+        self.state.nested_parse(content, offset, body)
+        if not self.warn:
+            box = nodes.container(classes=["when", f"when-{'holds' if holds else 'fails'}"])
+            box.extend(body.children)
+            return [box]
         alternatives = [n for n in body.children if isinstance(n, otherwise_node)]
-        if len(alternatives) > 1 or (self.warn and not alternatives):
+        if len(alternatives) != 1:
             return [
                 document.reporter.error(
                     f"{self.name} {key!r}: give exactly one {{otherwise}} block "
@@ -110,9 +154,10 @@ class _Choice(Directive):
                     line=self.lineno,
                 )
             ]
-        kind = "verdict" if self.warn else "when"
         state = "holds" if holds else "fails"
-        box = nodes.container(classes=[kind, f"{kind}-{state}", *self.options.get("class", [])])
+        box = nodes.container(
+            classes=["verdict", f"verdict-{state}", *self.options.get("class", [])]
+        )
         env = getattr(document.settings, "env", None)
         seen = env.temp_data.setdefault("nnspaces_verdicts", set()) if env else {key}
         if key not in seen:  # a label the appendix can link to (the first block of a key)
@@ -123,13 +168,11 @@ class _Choice(Directive):
             document.note_explicit_target(box)
         if holds:
             box.extend(n for n in body.children if not isinstance(n, otherwise_node))
-        elif alternatives and self.warn:
+        else:
             warning = nodes.admonition(classes=["warning", "claim-failed"])
             warning += nodes.title(NOT_ON_THIS_RUN, NOT_ON_THIS_RUN)
             warning.extend(alternatives[0].children)
             box += warning
-        elif alternatives:
-            box.extend(alternatives[0].children)
         return [box]
 
 
