@@ -93,6 +93,16 @@ MNIST wording.
 Fashion-MNIST wording.
 :::
 ::::
+
+:::::{when} on_mnist
+- ::::{verdict} most
+  In a list under a flag.
+
+  :::{otherwise}
+  Nested alternative.
+  :::
+  ::::
+:::::
 """
 
 
@@ -120,6 +130,8 @@ def test_each_block_shows_the_body_its_glued_verdict_chooses(glued, tmp_path):
     assert "Fashion-MNIST wording." in html and "MNIST wording." not in html.replace(
         "Fashion-MNIST wording.", ""
     )
+    # a {when} that holds a list of verdicts, flag false: nothing of it shows
+    assert "In a list under a flag" not in html and "Nested alternative" not in html
     assert "{verdict}" not in html and "{otherwise}" not in html and ":::" not in html
 
 

@@ -85,7 +85,7 @@ def _glued_truth(document, key: str) -> bool:
     return text == "True"
 
 
-_OPEN = re.compile(r"^\s*(:{3,})\{([\w-]+)\}")
+_OPEN = re.compile(r"^\s*(?:[-*+]\s+|\d+[.)]\s+)?(:{3,})\{([\w-]+)\}")  # in a list item too
 _CLOSE = re.compile(r"^\s*(:{3,})\s*$")
 
 
@@ -96,6 +96,9 @@ def otherwise_span(lines: list[str]) -> tuple[int, int] | None:
     >>> otherwise_span(["a", "::::{verdict} k", "b", ":::{otherwise}", "c", ":::", "::::",
     ...                 ":::{otherwise}", "d", ":::"])
     (7, 9)
+    >>> otherwise_span(["- ::::{verdict} k", "  b", "", "  :::{otherwise}", "  c", "  :::",
+    ...                 "  ::::"]) is None
+    True
     """
     stack: list[tuple[int, str]] = []
     start = None
