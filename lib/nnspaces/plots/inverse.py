@@ -77,7 +77,13 @@ def figure3(
                 for r in b.itertuples()
             ]
         )
-    digits = sorted(set(best[best["network"].isin(networks)]["digit"]))
+    return _network_rows(rows, titles, best, networks, names, width)
+
+
+def _network_rows(rows, titles, table: pd.DataFrame, networks, names, width: float):
+    """One row of panels per network, titled with its display name; digits of ``table``
+    (those of its rows for ``networks``) as column headers."""
+    digits = sorted(set(table[table["network"].isin(networks)]["digit"]))
     return panel_grid(
         rows,
         titles=titles,
@@ -125,14 +131,7 @@ def recipe_figure(
             raise ValueError(f"no images for network {net!r}")
         rows.append([images[(net, int(d))] for d in r["digit"]])
         titles.append(list(r["label"]))
-    digits = sorted(set(recipe[recipe["network"].isin(networks)]["digit"]))
-    return panel_grid(
-        rows,
-        titles=titles,
-        row_titles=[names.get(n, n) for n in networks],
-        col_labels=[str(d) for d in digits],
-        width=width,
-    )
+    return _network_rows(rows, titles, recipe, networks, names, width)
 
 
 def comparison_grid(

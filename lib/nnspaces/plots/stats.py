@@ -11,7 +11,9 @@ import numpy as np
 import pandas as pd
 
 
-def _finite(a, what: str) -> np.ndarray:
+def finite_values(a, what: str) -> np.ndarray:
+    """``a`` as a flat float array; ValueError naming ``what`` when it is empty or holds NaN
+    or inf (a figure never draws them)."""
     arr = np.asarray(a, dtype=float).reshape(-1)
     if arr.size == 0:
         raise ValueError(f"{what} is empty")
@@ -67,7 +69,7 @@ def interval_plot(
         r = spread.loc[q]
         f = scale.get(q, 1.0)
         v = {k: f * r[k] for k in ("mean", "min", "max", "pi low", "pi high", "ci low", "ci high")}
-        _finite([v["mean"], v["min"], v["max"]], f"{q}: mean and range")
+        finite_values([v["mean"], v["min"], v["max"]], f"{q}: mean and range")
         ax.plot([0, 0], [v["min"], v["max"]], color="0.3", lw=1, label="range of runs")
         if np.isfinite([v["pi low"], v["pi high"]]).all():
             ax.bar(
@@ -180,9 +182,9 @@ def distribution_plot(
     -------
     fig : matplotlib.figure.Figure
     """
-    v = _finite(values, "values")
+    v = finite_values(values, "values")
     marks = dict(marks or {})
-    _finite(list(marks.values()) or [0.0], "marks")
+    finite_values(list(marks.values()) or [0.0], "marks")
     fig, ax = plt.subplots(figsize=(6.4, 3.8))
     lo, hi = min(v.min(), *marks.values(), v.min()), max(v.max(), *marks.values(), v.max())
     pad = 0.02 * (hi - lo or 1.0)

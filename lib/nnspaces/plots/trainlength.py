@@ -10,17 +10,10 @@ import numpy as np
 import pandas as pd
 from matplotlib.ticker import FuncFormatter
 
+from .stats import finite_values
+
 _FONT = 8  # pt: 11 CSS px in a 7-inch figure shown in the 688-px column
 _STYLES = (":", "-.", (0, (5, 2)), (0, (1, 3)))
-
-
-def _finite(a, what: str) -> np.ndarray:
-    arr = np.asarray(a, dtype=float).reshape(-1)
-    if arr.size == 0:
-        raise ValueError(f"{what} is empty")
-    if not np.isfinite(arr).all():
-        raise ValueError(f"{what} holds NaN or inf values: refusing to draw them")
-    return arr
 
 
 def _steps_axis(ax, title: str, ylabel: str) -> None:
@@ -59,12 +52,12 @@ def steps_figure(
         raise ValueError("no curve to draw")
     fig, (ax_c, ax_a) = plt.subplots(1, 2, figsize=(7.0, 3.9), layout="constrained")
     for i, (label, c) in enumerate(curves.items()):
-        x = _finite(c["step"], f"{label}: steps")
+        x = finite_values(c["step"], f"{label}: steps")
         if (x < 1).any():
             raise ValueError(f"{label}: steps must be ≥ 1 on a log axis")
-        cond = _finite(c["condition"], f"{label}: condition")
+        cond = finite_values(c["condition"], f"{label}: condition")
         ax_c.plot(x, cond, "o-", ms=2.5, lw=1.2, color=f"C{i}", label=label)
-        acc = 100 * _finite(c["test_acc"], f"{label}: accuracy")
+        acc = 100 * finite_values(c["test_acc"], f"{label}: accuracy")
         ax_a.plot(x, acc, "o-", ms=2.5, lw=1.2, color=f"C{i}")
     for j, (label, y) in enumerate((condition_refs or {}).items()):
         ax_c.axhline(y, color="C3", lw=1, ls=_STYLES[j % 4], label=f"{label} ({y:g})")
@@ -122,13 +115,15 @@ def size_figure(curves: pd.DataFrame, step: int, reference: float | None = None,
     fig, (ax_s, ax_n) = plt.subplots(1, 2, figsize=(7.0, 3.4), layout="constrained")
     for n, col in zip(sizes, colors):
         mean = curves[curves["n_train"] == n].groupby("step")["condition"].mean()
-        x = _finite(mean.index, "steps")
-        ax_s.plot(x, _finite(mean.values, "condition"), "-", lw=1.3, color=col, label=f"{n:,}")
+        x = finite_values(mean.index, "steps")
+        ax_s.plot(
+            x, finite_values(mean.values, "condition"), "-", lw=1.3, color=col, label=f"{n:,}"
+        )
     ax_s.axvline(step, color="0.4", lw=1, ls=":")
     _steps_axis(ax_s, "against SGD steps (mean of runs)", "condition number σ_max / σ_min")
     ax_s.legend(title="training images", fontsize=_FONT, title_fontsize=_FONT, frameon=False)
     for n, col in zip(sizes, colors):
-        y = _finite(at.loc[at["n_train"] == n, "condition"], "condition")
+        y = finite_values(at.loc[at["n_train"] == n, "condition"], "condition")
         ax_n.plot(np.full(y.shape, n), y, "o", ms=4, color=col, alpha=0.8)
     means = at.groupby("n_train")["condition"].mean()
     ax_n.plot(means.index, means.values, "-", color="0.3", lw=1.2, label="mean of runs")
