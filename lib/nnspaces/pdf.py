@@ -176,6 +176,8 @@ def _print_page(page, url: str, out: Path) -> str:
     )
     page.evaluate("() => window.MathJax && MathJax.startup ? MathJax.startup.promise : null")
     page.add_style_tag(content=PRINT_CSS)
+    # a dropdown (the banner's details, a long table, the all-images grids) prints open
+    page.evaluate("() => document.querySelectorAll('details').forEach(d => { d.open = true; })")
     page.pdf(
         path=str(out),
         format="A4",
