@@ -129,7 +129,7 @@ _MEASURE = (
 
   // tables
   facts.tables = [...art.querySelectorAll("table")].filter(vis).map(t => {
-    let up = t.parentElement, scrolls = false;  // inside a box that scrolls sideways?
+    let up = t, scrolls = false;  // the table, or a box around it, scrolls sideways?
     while (up && up !== art && !scrolls) {
       const o = getComputedStyle(up).overflowX;
       scrolls = (o === "auto" || o === "scroll") && box(up).width <= facts.column + 1;
