@@ -83,6 +83,13 @@ Only {glue:text}`share:.2f`, below 0.9, on this run.
   :::
   ::::
 
+:::{when} on_mnist
+Same-fence MNIST wording.
+
+:::{otherwise}
+Same-fence Fashion wording.
+:::
+
 ::::{when} on_mnist
 MNIST wording.
 
@@ -130,6 +137,8 @@ def test_each_block_shows_the_body_its_glued_verdict_chooses(glued, tmp_path):
     assert "Fashion-MNIST wording." in html and "MNIST wording." not in html.replace(
         "Fashion-MNIST wording.", ""
     )
+    # an {otherwise} fenced like its {when} (closed by the parent's fence) still shows
+    assert "Same-fence Fashion wording." in html and "Same-fence MNIST" not in html
     # a {when} that holds a list of verdicts, flag false: nothing of it shows
     assert "In a list under a flag" not in html and "Nested alternative" not in html
     assert "{verdict}" not in html and "{otherwise}" not in html and ":::" not in html

@@ -91,11 +91,14 @@ _CLOSE = re.compile(r"^\s*(:{3,})\s*$")
 
 def otherwise_span(lines: list[str]) -> tuple[int, int] | None:
     """The first and last line of the top-level ``{otherwise}`` block of a directive's
-    content (its opening and closing colon fences), or None; nested blocks are skipped.
+    content (its opening and closing colon fences; ``len(lines)`` when the parent's fence
+    closes it), or None; nested blocks are skipped.
 
     >>> otherwise_span(["a", "::::{verdict} k", "b", ":::{otherwise}", "c", ":::", "::::",
     ...                 ":::{otherwise}", "d", ":::"])
     (7, 9)
+    >>> otherwise_span(["a", ":::{otherwise}", "b"])
+    (1, 3)
     >>> otherwise_span(["- ::::{verdict} k", "  b", "", "  :::{otherwise}", "  c", "  :::",
     ...                 "  ::::"]) is None
     True
@@ -112,7 +115,9 @@ def otherwise_span(lines: list[str]) -> tuple[int, int] | None:
             stack.pop()
             if not stack and start is not None:
                 return start, i
-    return None
+    # an {otherwise} fenced like its parent (":::" inside ":::") is closed by the parent's
+    # own fence: it runs to the end of the content
+    return (start, len(lines)) if start is not None else None
 
 
 class _Choice(Directive):
