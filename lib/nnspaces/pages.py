@@ -391,25 +391,20 @@ def _commit(commit: str | None, repo: str) -> str:
     return f"[`{commit}`]({repo}/commit/{sha}){dirty}"
 
 
-def _date(iso: str) -> str:
+def _date(iso: str, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
+    """The run's date and time in UTC (``fmt``); a value that is no ISO date, escaped."""
     try:
         when = datetime.fromisoformat(str(iso))
     except ValueError:
         return _escape(str(iso))
     if when.tzinfo is not None:
         when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%d %H:%M UTC")
+    return when.strftime(fmt)
 
 
 def _day(iso: str) -> str:
     """The run's date, ``YYYY-MM-DD`` (UTC)."""
-    try:
-        when = datetime.fromisoformat(str(iso))
-    except ValueError:
-        return _escape(str(iso))
-    if when.tzinfo is not None:
-        when = when.astimezone(UTC)
-    return when.strftime("%Y-%m-%d")
+    return _date(iso, "%Y-%m-%d")
 
 
 def _seconds(s: float) -> str:
