@@ -1,4 +1,4 @@
-# Two commands do everything: `make book` and `make test`. Both create the virtual
+# Two commands do everything: `make book` and `make test` (`make test-all` in CI). They create the virtual
 # environment .venv (unless one is active) and install the pinned requirements first.
 SHELL := /bin/bash
 PYTHON ?= python3
@@ -14,7 +14,7 @@ WEIGHTS ?=
 WEIGHTS_FLAG := $(if $(WEIGHTS),--weights $(WEIGHTS),)
 RECOMPUTE ?=
 
-.PHONY: install book test smoke lab bench clean pdf
+.PHONY: install lint book test test-all smoke lab bench clean pdf
 
 $(STAMP): requirements.txt pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -27,10 +27,15 @@ install: $(STAMP)
 book: install  ## train what is missing, execute the chapters that changed (FORCE=1: all), build _build/html
 	$(if $(RECOMPUTE),NNSPACES_RECOMPUTE=1 )$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG) $(FORCE_FLAG) $(WEIGHTS_FLAG)
 
-test: install  ## lint, layers, unit tests, and the smoke profile end to end
+lint: install
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
+
+test: lint  ## lint, layers and the unit tests (no book build, no browser, no kernels): minutes
+	$(BIN)/python -m pytest -m "not slow and not browser"
+
+test-all: lint  ## everything `make test` runs, then the smoke profile end to end and the browser tests
 	$(BIN)/python -m pytest
 
 smoke: install  ## the smallest profile, built in the checkout

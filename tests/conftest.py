@@ -14,6 +14,23 @@ import torch
 matplotlib.use("Agg")
 torch.set_num_threads(2)
 
+#: Fixtures that make a test slow by construction: a book build, a Jupyter kernel, a browser.
+_SLOW_FIXTURES = {"smoke_book"}
+#: Modules whose every test starts Jupyter kernels or a browser.
+_SLOW_MODULES = {"test_kernels", "test_lab", "test_pdf", "test_browser"}
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark ``slow`` every test that builds the smoke book, starts kernels or a browser.
+
+    ``make test`` deselects them (``-m "not slow and not browser"``); ``make test-all`` runs
+    everything. A marker set here cannot be forgotten on a new test that uses the smoke book.
+    """
+    for item in items:
+        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in _SLOW_MODULES:
+            item.add_marker(pytest.mark.slow)
+
 
 @pytest.fixture(scope="session")
 def mnist5k():
