@@ -46,7 +46,7 @@ def _build(tmp_path: Path, outputs, prose: str) -> subprocess.CompletedProcess:
     (tmp_path / "_toc.yml").write_text("format: jb-book\nroot: a\nchapters:\n  - file: b\n")
     (tmp_path / "_config.yml").write_text(
         "title: t\nonly_build_toc_files: true\nexecute:\n  execute_notebooks: 'off'\n"
-        "sphinx:\n  extra_extensions: [nnspaces.sphinxext]\n"
+        "sphinx:\n  extra_extensions: [nnspaces.sphinxext]\n  config:\n    numfig: true\n"
         "parse:\n  myst_enable_extensions: [dollarmath, colon_fence]\n"
     )
     jb = Path(sys.executable).with_name("jupyter-book")
@@ -160,6 +160,37 @@ def test_a_verdict_without_a_glued_boolean_fails_the_build(glued, tmp_path, glue
     proc = _build(tmp_path, glued, PROSE)
     assert proc.returncode != 0
     assert message in proc.stdout + proc.stderr
+
+
+@pytest.mark.slow
+def test_a_glued_table_is_numbered_as_a_table_not_a_figure(glued, tmp_path):
+    import pandas as pd
+
+    book.glue_table("tbl_x", pd.DataFrame({"digit": [0, 1], "error": [1e-15, 2e-3]}))
+    book.glue_figure("fig_y", _small_figure())
+    prose = (
+        "```{glue:figure} fig_y\n:name: fig-y\n\nA figure.\n```\n\n"
+        "```{glued-table} tbl_x\n:name: tbl-x\n\n**Errors.** Per digit.\n```\n\n"
+        "See {numref}`tbl-x` and {numref}`fig-y`.\n"
+    )
+    proc = _build(tmp_path, glued, prose)
+    assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
+    html = (tmp_path / "_build" / "html" / "a.html").read_text()
+    # the table has its own counter: Table 1 beside Fig. 1, in the caption and the reference
+    assert '<span class="caption-number">Table 1 </span>' in html
+    assert '<span class="caption-number">Fig. 1 </span>' in html
+    assert "Table 1</span></a> and" in html and "Fig. 2" not in html
+    assert "<table" in html and "Per digit." in html
+
+
+def _small_figure():
+    import matplotlib.pyplot as plt
+
+    fig, ax = plt.subplots(figsize=(4, 3))
+    ax.plot([0, 1], [0, 1])
+    ax.set_title("Title", fontsize=12)
+    ax.tick_params(labelsize=12)
+    return fig
 
 
 def test_glue_verdict_records_the_reason_and_shows_nothing(glued):

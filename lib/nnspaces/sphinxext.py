@@ -27,6 +27,10 @@ side in the source notebook, and JupyterLab shows both as plain text. The first 
 key gets the label ``verdict-<page>-<key>`` (a Summary may restate it under the same key),
 so the reproducibility appendix can link to it.
 
+``{glued-table} key`` pastes a table glued with :func:`nnspaces.book.glue_table` under a
+caption, like ``{glue:figure}``, but numbered as a table ("Book table N", referenced with
+``{numref}``): a table is not a figure.
+
 Registered in ``_config.yml`` (``sphinx.extra_extensions``).
 """
 
@@ -196,10 +200,41 @@ def _stray_otherwise(self, node):
     raise nodes.SkipNode
 
 
+class glued_table(nodes.figure):
+    """A pasted table with its caption: a figure node that Sphinx numbers as a ``table``."""
+
+
+def _glued_table_directive():
+    """``{glued-table}``: myst-nb's ``{glue:figure}`` whose node is a :class:`glued_table`
+    (built lazily: myst-nb is imported only when Sphinx loads the extension)."""
+    from myst_nb.ext.glue.directives import PasteFigureDirective
+
+    class _GluedTable(PasteFigureDirective):
+        def run(self):
+            result = super().run()
+            for node in result:
+                if type(node) is nodes.figure:
+                    # the same node (the document's ids and names point to it), retyped
+                    node.__class__ = glued_table
+            return result
+
+    return _GluedTable
+
+
+def _visit_glued_table(self, node):
+    self.visit_figure(node)
+
+
+def _depart_glued_table(self, node):
+    self.depart_figure(node)
+
+
 def setup(app):
-    """Register ``{verdict}``, ``{when}`` and ``{otherwise}``."""
+    """Register ``{verdict}``, ``{when}``, ``{otherwise}`` and ``{glued-table}``."""
     app.add_node(otherwise_node, html=(_stray_otherwise, None))
     app.add_directive("verdict", _Verdict)
     app.add_directive("when", _When)
     app.add_directive("otherwise", _Otherwise)
+    app.add_enumerable_node(glued_table, "table", html=(_visit_glued_table, _depart_glued_table))
+    app.add_directive("glued-table", _glued_table_directive())
     return {"parallel_read_safe": True, "parallel_write_safe": True}
