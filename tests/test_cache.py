@@ -289,3 +289,49 @@ def test_memo_records_each_result_it_reads_or_computes_in_the_result_log(
     # a file outside the shared cache (a private folder) is not recorded
     cache.record_result(tmp_path / "elsewhere" / "x.pt")
     assert len(log.read_text().splitlines()) == 2
+
+
+# --- memo: threads fixed, not keyed ----------------------------------------------------------
+
+
+def _pools() -> set[int]:
+    """The thread counts of every BLAS and OpenMP pool loaded in this process."""
+    import threadpoolctl
+
+    return {p["num_threads"] for p in threadpoolctl.threadpool_info()}
+
+
+def test_fixed_threads_sets_torch_and_the_native_pools_and_restores_them():
+    before, pools = torch.get_num_threads(), _pools()
+    with cache.fixed_threads(1):
+        assert torch.get_num_threads() == 1 and _pools() <= {1}
+    assert torch.get_num_threads() == before and _pools() == pools
+    with pytest.raises(RuntimeError), cache.fixed_threads(1):
+        raise RuntimeError  # an error inside restores them too
+    assert torch.get_num_threads() == before
+    for bad in (0, 1.0, True, "1"):
+        with pytest.raises(ValueError, match="positive int"), cache.fixed_threads(bad):
+            pass
+
+
+def test_memo_computes_with_fixed_threads_and_keys_no_thread_count(cache_dir):
+    seen = []
+
+    def compute():
+        seen.append((torch.get_num_threads(), _pools()))
+        return torch.ones(2)
+
+    before = torch.get_num_threads()
+    try:
+        torch.set_num_threads(2)
+        cache.memo("pinned", {"n": 1}, compute)
+        assert torch.get_num_threads() == 2  # the caller's count is back
+        torch.set_num_threads(1)
+        cache.memo("pinned", {"n": 1}, compute)  # read back under another count
+    finally:
+        torch.set_num_threads(before)
+    assert seen == [(cache.MEMO_THREADS, {cache.MEMO_THREADS})]
+    (path,) = (cache_dir / "results" / "pinned").glob("*.pt")
+    key = torch.load(path, weights_only=True)["key"]
+    assert "threads" not in key and key["memo"] == cache.MEMO_FORMAT == 2
+    assert path.stem == cache.key_digest(key)

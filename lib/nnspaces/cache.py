@@ -15,9 +15,10 @@ book build and a notebook opened in JupyterLab read the same files.
 - :func:`lock` — one process at a time (:mod:`filelock`, so no ``fcntl`` is needed).
 - :func:`memo` — a deterministic computation's result, kept under ``results/`` and keyed by
   its inputs (weights, tensors, parameters: :func:`key_of`) and by the code that computes it
-  (:func:`source_digest`); ``NNSPACES_RECOMPUTE=1`` (:data:`RECOMPUTE`) recomputes and
-  overwrites every memoised result; :func:`dataclass_state` — a result object as the plain
-  dict :func:`memo` stores.
+  (:func:`source_digest`); computed with :data:`MEMO_THREADS` threads (:func:`fixed_threads`)
+  whatever the caller's count, so a result one machine computed is the one another reads;
+  ``NNSPACES_RECOMPUTE=1`` (:data:`RECOMPUTE`) recomputes and overwrites every memoised
+  result; :func:`dataclass_state` — a result object as the plain dict :func:`memo` stores.
 """
 
 from __future__ import annotations
@@ -237,6 +238,15 @@ def lock(path: str | Path) -> Iterator[None]:
 #: Environment variable: set to anything but ``""`` or ``"0"``, every :func:`memo` recomputes
 #: its result (and stores it again) instead of reading it (``make book FORCE=1`` sets it).
 RECOMPUTE = "NNSPACES_RECOMPUTE"
+#: Threads every memoised computation runs with (:func:`fixed_threads`), whatever its caller
+#: has: reductions, matrix products and SVDs round differently with another count, so the
+#: count is fixed rather than keyed, and a result computed under any kernel's threads is found
+#: by a build with any other. One: the only count no machine lacks.
+MEMO_THREADS = 1
+#: Version of :func:`memo`'s key; bump it when what a key stands for changes, so that no
+#: result stored under the old meaning is read. 2: threads fixed (:data:`MEMO_THREADS`), no
+#: longer keyed.
+MEMO_FORMAT = 2
 
 _T = TypeVar("_T")
 
@@ -244,6 +254,51 @@ _T = TypeVar("_T")
 def recompute() -> bool:
     """Whether ``$NNSPACES_RECOMPUTE`` asks :func:`memo` to recompute (set, and not ``"0"``)."""
     return os.environ.get(RECOMPUTE, "") not in ("", "0")
+
+
+@contextlib.contextmanager
+def fixed_threads(n: int = MEMO_THREADS) -> Iterator[None]:
+    """Run the ``with`` block with ``n`` threads in torch and in every BLAS and OpenMP
+    library loaded (numpy's and scipy's OpenBLAS, the OpenMP runtime); restore the counts
+    after.
+
+    Parameters
+    ----------
+    n : int
+        Threads, at least 1 (default :data:`MEMO_THREADS`).
+
+    Raises
+    ------
+    ValueError
+        ``n`` is not a positive int.
+
+    Notes
+    -----
+    torch's own count is set with :func:`torch.set_num_threads`; the native libraries'
+    through :func:`threadpoolctl.threadpool_limits`, which finds them in the process. A
+    computation then rounds the same whatever the caller's thread count (on one machine and
+    software: another CPU or build may round otherwise).
+
+    Examples
+    --------
+    >>> before = torch.get_num_threads()
+    >>> with fixed_threads(1):
+    ...     torch.get_num_threads()
+    1
+    >>> torch.get_num_threads() == before
+    True
+    """
+    import threadpoolctl
+
+    if not isinstance(n, int) or isinstance(n, bool) or n < 1:
+        raise ValueError(f"fixed_threads: n must be a positive int, got {n!r}")
+    before = torch.get_num_threads()
+    with threadpoolctl.threadpool_limits(limits=n):
+        torch.set_num_threads(n)
+        try:
+            yield
+        finally:
+            torch.set_num_threads(before)
 
 
 def _source_files(source) -> list[Path]:
@@ -355,20 +410,23 @@ def memo(
 
     Notes
     -----
-    The full key adds the digest of ``sources``, the torch version and torch's thread count
-    (reductions may round differently with another version or number of threads). The file is
-    ``<key_digest>.pt`` and holds the full key, which is compared on reading; it is written
-    atomically while a lock is held, so a second process asking for the same result waits for
-    the first and then reads it. A file that cannot be read, holds another key or does not
-    decode gives a warning and is recomputed. With ``$NNSPACES_RECOMPUTE`` set
-    (:func:`recompute`) the result is computed and stored again without reading.
+    The full key adds the digest of ``sources``, the torch version (reductions may round
+    differently with another) and :data:`MEMO_FORMAT`. ``compute`` runs under
+    :func:`fixed_threads` (:data:`MEMO_THREADS`), so the caller's thread count changes
+    neither the result nor the key: a result exported from a build whose kernels had two
+    threads is read by one whose kernels have one. The file is ``<key_digest>.pt`` and holds
+    the full key, which is compared on reading; it is written atomically while a lock is
+    held, so a second process asking for the same result waits for the first and then reads
+    it. A file that cannot be read, holds another key or does not decode gives a warning and
+    is recomputed. With ``$NNSPACES_RECOMPUTE`` set (:func:`recompute`) the result is
+    computed and stored again without reading.
     """
     full = {
         "name": name,
         "key": key_of(key),
         "sources": source_digest(*sources),
         "torch": str(torch.__version__),  # a TorchVersion does not load with weights_only
-        "threads": torch.get_num_threads(),
+        "memo": MEMO_FORMAT,
     }
     path = root() / "results" / name / f"{key_digest(full)}.pt"
     with lock(path.with_name(path.name + ".lock")):
@@ -385,7 +443,8 @@ def memo(
                         f"({type(e).__name__}: {str(e)[:120]}); recomputing",
                         stacklevel=2,
                     )
-        value = compute()
+        with fixed_threads():
+            value = compute()
         save_value(path, full, encode(value) if encode is not None else value)
     record_result(path)
     return value

@@ -93,8 +93,9 @@ def default_jobs() -> int:
 
 def kernel_threads(jobs: int) -> int:
     """Threads each notebook kernel gets in a run of ``jobs`` chapters at once (≥ 1), also one
-    that runs alone (the reproducibility appendix, a lone changed chapter): memoised results
-    are keyed by the thread count, so every chapter of a run uses the same."""
+    that runs alone (the reproducibility appendix, a lone changed chapter): one fork server
+    serves every chapter of a run. (Memoised results do not depend on it: they are computed
+    with :data:`nnspaces.cache.MEMO_THREADS` threads whatever the kernel has.)"""
     return max(1, (os.cpu_count() or 1) // max(1, jobs))
 
 
@@ -628,8 +629,8 @@ def reproduce(
     first = longest_first([c for c in run_now if c not in reads_log], run["seconds"])
     # kernels fork from a process that has imported what every chapter imports: started now,
     # its imports overlap with the data check and the training stage
-    # every chapter gets the same threads, alone or not: the memoised results they read are
-    # keyed by the thread count (reductions may round differently with another)
+    # every chapter gets the same threads, alone or not: one fork server for all (memoised
+    # results are computed with fixed threads, whatever the kernel's: cache.fixed_threads)
     threads = kernel_threads(jobs)
     servers = _KernelServers(
         {threads} if run_now else set(), log, started, wait=len(run_now) > jobs
