@@ -1,6 +1,7 @@
 """requirements.txt and environment.yml pin the same set; what nnspaces.environment records
 (versions, machine, timings) and says about the data split and about reruns."""
 
+import os
 import re
 import subprocess
 import sys
@@ -150,3 +151,62 @@ def test_the_version_is_written_once_and_cited_as_it_is():
         [sys.executable, "-m", "nnspaces", "--version"], capture_output=True, text=True
     )
     assert out.returncode == 0 and out.stdout.strip() == f"nnspaces {nnspaces.__version__}"
+
+
+# --- outside a checkout: the commands that need the book's files say so, with the fix ----------
+
+
+def _installed_copy(tmp_path: Path) -> Path:
+    """The package as a wheel installs it: ``nnspaces/`` alone in a folder, no checkout around."""
+    import shutil
+
+    site = tmp_path / "site-packages"
+    shutil.copytree(ROOT / "lib" / "nnspaces", site / "nnspaces")
+    return site
+
+
+@pytest.mark.parametrize(
+    "args", [["reproduce", "--profile", "smoke"], ["publish", "DEST"], ["pdf"]], ids=" ".join
+)
+def test_commands_outside_a_checkout_say_what_is_missing_and_the_fix(tmp_path, args):
+    site = _installed_copy(tmp_path)
+    args = [str(tmp_path / "dest") if a == "DEST" else a for a in args]
+    env = dict(os.environ, PYTHONPATH=str(site), NNSPACES_CACHE=str(tmp_path / "cache"))
+    out = subprocess.run(
+        [sys.executable, "-m", "nnspaces", *args],
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+        timeout=120,
+    )
+    assert out.returncode == 1, out
+    assert "Traceback" not in out.stderr, out.stderr
+    assert out.stderr.startswith(f"nnspaces {args[0]}: error: no _config.yml or notebooks in ")
+    assert "clone the book's repository with git" in out.stderr and "make book" in out.stderr
+    assert not (tmp_path / "dest").exists() and not (tmp_path / "cache").exists()
+
+
+def test_publish_outside_git_says_the_tree_comes_from_a_commit(tmp_path):
+    """A copy of the book without .git (a downloaded archive): git's reason, then the fix."""
+    from nnspaces import publish
+
+    (tmp_path / "_config.yml").write_text("title: a copy\n")
+    with pytest.raises(publish.PublishError) as e:
+        publish._git_archive(tmp_path, tmp_path / "out")
+    assert "not a git repository" in str(e.value)
+    assert "run this in a git clone of the book's repository" in str(e.value)
+
+
+def test_reproduce_without_the_source_notebooks_names_them_and_runs_nothing(tmp_path):
+    from nnspaces import reproduce
+
+    root, work = tmp_path / "checkout", tmp_path / "work"
+    (root / "notebooks").mkdir(parents=True)
+    stems = sorted({f"{c.notebook}.ipynb" for c in reproduce.chapters()})
+    (root / "notebooks" / stems[0]).write_text("{}")
+    with pytest.raises(reproduce.ReproduceError) as e:
+        reproduce._plan(root, work, None, "smoke", False, 1, print)
+    assert f"lacks the source notebooks {stems[1:]}" in str(e.value)
+    assert "git checkout -- notebooks" in str(e.value) and "Nothing was run" in str(e.value)
+    assert not work.exists()

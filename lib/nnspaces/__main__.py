@@ -195,8 +195,8 @@ def _add_publish_parsers(sub) -> None:
 def _publish_or_pdf(args) -> int:
     from . import pdf, publish
 
-    work = _r.repo_root() if args.workdir is None else args.workdir
     try:
+        work = _r.repo_root() if args.workdir is None else args.workdir
         if args.command == "pdf":
             out = args.out or f"{work}/_build/pdf/book.pdf"
             pdf.build_pdf(f"{work}/_build/html", out)

@@ -144,11 +144,18 @@ def _git_archive(root: Path, dest: Path) -> None:
         stdout=subprocess.PIPE,
         stderr=subprocess.PIPE,
     )
-    with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
-        tar.extractall(dest, filter="data")
+    unreadable = None
+    try:
+        with tarfile.open(fileobj=proc.stdout, mode="r|") as tar:
+            tar.extractall(dest, filter="data")
+    except tarfile.ReadError as e:  # no archive: outside a git checkout, git says why
+        unreadable = e
     err = proc.stderr.read().decode()
-    if proc.wait() != 0:
-        raise PublishError(f"git archive HEAD failed in {root}: {err.strip()}")
+    if proc.wait() != 0 or unreadable is not None:
+        raise PublishError(
+            f"git archive HEAD failed in {root}: {err.strip() or unreadable}\nThe published "
+            "tree is made from a commit: run this in a git clone of the book's repository"
+        )
 
 
 def commit_tree(tree: str | Path, message: str, root: str | Path | None = None) -> str:

@@ -73,12 +73,15 @@ def book_order() -> list[str]:
 
 
 def repo_root() -> Path:
-    """The checkout holding ``_config.yml`` (the package is installed editable from it)."""
+    """The checkout holding ``_config.yml`` and ``notebooks/`` (the package is installed
+    editable from it)."""
     root = Path(__file__).resolve().parents[2]
-    if not (root / "_config.yml").is_file():
+    missing = [name for name in ("_config.yml", "notebooks") if not (root / name).exists()]
+    if missing:
         raise ReproduceError(
-            f"no _config.yml in {root}: run the pipeline from a git checkout of the book "
-            "with the package installed editable (pip install -e .)"
+            f"no {' or '.join(missing)} in {root}: this nnspaces is not installed from a "
+            "checkout of the book; clone the book's repository with git and, in the clone, run "
+            "`make book` (or `pip install -e .` then `python -m nnspaces reproduce`)"
         )
     return root
 
@@ -517,6 +520,18 @@ def _plan(root: Path, work: Path, only, profile_name: str, force: bool, jobs: in
                 f"unknown chapter(s) {unknown}: choose from {[c.output for c in todo]}"
             )
         todo = [c for c in todo if c.output in only]
+    absent = sorted(
+        {
+            f"{c.notebook}.ipynb"
+            for c in todo
+            if not (root / "notebooks" / f"{c.notebook}.ipynb").is_file()
+        }
+    )
+    if absent:
+        raise ReproduceError(
+            f"{root / 'notebooks'} lacks the source notebooks {absent}: restore them "
+            "(git checkout -- notebooks) or pull the book's repository again. Nothing was run."
+        )
     final = work / "book" / "chapters"
     staging = work / "book" / ".staging"
     final.mkdir(parents=True, exist_ok=True)
