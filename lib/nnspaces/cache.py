@@ -238,14 +238,10 @@ def lock(path: str | Path) -> Iterator[None]:
 #: Environment variable: set to anything but ``""`` or ``"0"``, every :func:`memo` recomputes
 #: its result (and stores it again) instead of reading it (``make book FORCE=1`` sets it).
 RECOMPUTE = "NNSPACES_RECOMPUTE"
-#: Threads every memoised computation runs with (:func:`fixed_threads`), whatever its caller
-#: has: reductions, matrix products and SVDs round differently with another count, so the
-#: count is fixed rather than keyed, and a result computed under any kernel's threads is found
-#: by a build with any other. One: the only count no machine lacks.
+#: Threads every memoised computation runs with (sums, products and SVDs round otherwise with
+#: another count): fixed, not keyed, so any build finds a result any other computed.
 MEMO_THREADS = 1
-#: Version of :func:`memo`'s key; bump it when what a key stands for changes, so that no
-#: result stored under the old meaning is read. 2: threads fixed (:data:`MEMO_THREADS`), no
-#: longer keyed.
+#: Version of :func:`memo`'s key: bump it when what a key means changes (2: threads fixed).
 MEMO_FORMAT = 2
 
 _T = TypeVar("_T")
@@ -258,26 +254,10 @@ def recompute() -> bool:
 
 @contextlib.contextmanager
 def fixed_threads(n: int = MEMO_THREADS) -> Iterator[None]:
-    """Run the ``with`` block with ``n`` threads in torch and in every BLAS and OpenMP
-    library loaded (numpy's and scipy's OpenBLAS, the OpenMP runtime); restore the counts
-    after.
-
-    Parameters
-    ----------
-    n : int
-        Threads, at least 1 (default :data:`MEMO_THREADS`).
-
-    Raises
-    ------
-    ValueError
-        ``n`` is not a positive int.
-
-    Notes
-    -----
-    torch's own count is set with :func:`torch.set_num_threads`; the native libraries'
-    through :func:`threadpoolctl.threadpool_limits`, which finds them in the process. A
-    computation then rounds the same whatever the caller's thread count (on one machine and
-    software: another CPU or build may round otherwise).
+    """The ``with`` block with ``n`` (≥ 1) threads in torch (:func:`torch.set_num_threads`)
+    and in every BLAS and OpenMP library loaded, numpy's and scipy's included
+    (:func:`threadpoolctl.threadpool_limits`); the counts are restored after. A computation
+    then rounds the same whatever its caller's count (on one machine and software).
 
     Examples
     --------
@@ -412,9 +392,8 @@ def memo(
     -----
     The full key adds the digest of ``sources``, the torch version (reductions may round
     differently with another) and :data:`MEMO_FORMAT`. ``compute`` runs under
-    :func:`fixed_threads` (:data:`MEMO_THREADS`), so the caller's thread count changes
-    neither the result nor the key: a result exported from a build whose kernels had two
-    threads is read by one whose kernels have one. The file is ``<key_digest>.pt`` and holds
+    :func:`fixed_threads`, so the caller's thread count changes neither the result nor the
+    key (a bundle from 2-thread kernels serves 1-thread ones). The file is ``<key_digest>.pt`` and holds
     the full key, which is compared on reading; it is written atomically while a lock is
     held, so a second process asking for the same result waits for the first and then reads
     it. A file that cannot be read, holds another key or does not decode gives a warning and
