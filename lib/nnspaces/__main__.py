@@ -34,8 +34,10 @@ def main(argv: list[str] | None = None) -> int:
     )
     rep.add_argument(
         "--weights",
-        metavar="FILE",
-        help="import this weights bundle (`weights export`) into the cache first",
+        metavar="FILE|URL|none",
+        help="import this weights bundle (`weights export`; a URL: its SHA-256 from the "
+        "registry) into the cache first; `none`: fetch no published network, train what is "
+        "missing (default: fetch those the registry lists)",
     )
     sub.add_parser("profiles", help="list the profiles")
     nets = sub.add_parser("networks", help="list the networks a profile trains (cached or not)")
@@ -133,22 +135,55 @@ def _released_resnet(path: str, layer: str | None) -> int:
 
 
 def _add_weights_parser(sub) -> None:
-    """``weights export FILE [--profile P]`` and ``weights import FILE``: portable bundles."""
-    w = sub.add_parser("weights", help="export or import trained networks as one bundle file")
+    """``weights export FILE``, ``weights import FILE|URL [--sha256 HEX]`` and ``weights
+    publish OUTDIR --profile P [--tag T]``: portable bundles and the published networks."""
+    w = sub.add_parser(
+        "weights", help="export, import or publish trained networks (verified bundles)"
+    )
     act = w.add_subparsers(dest="action", required=True)
     ex = act.add_parser("export", help="write the cached networks of a profile into FILE")
     ex.add_argument("file", help="the bundle to write: .tar or .tar.gz")
     ex.add_argument("--profile", default="default", help="whose networks (default: default)")
     ex.add_argument("--only", nargs="*", help="network ids (see `networks`) to export")
-    im = act.add_parser("import", help="check FILE, then install its networks into the cache")
-    im.add_argument("file", help="a bundle written by `nnspaces weights export`")
+    im = act.add_parser(
+        "import",
+        help="check a bundle (a file, or an http(s) URL downloaded first), then install its "
+        "networks into the cache; a refused file leaves the cache as it was",
+    )
+    im.add_argument("file", help="a bundle file, or its http:// or https:// URL")
+    im.add_argument(
+        "--sha256",
+        metavar="HEX",
+        help="the file's SHA-256: anything else is refused (required for a URL the "
+        "registry does not list)",
+    )
+    pub = act.add_parser(
+        "publish",
+        help="write a profile's networks (one bundle each, the weights the chapters load) and "
+        "its memoised results into OUTDIR, and pin their SHA-256 and sizes in "
+        "lib/nnspaces/registry.json; CI uploads OUTDIR's files as assets of the release TAG",
+        description="Run after `make book PROFILE=P` (every network cached). Writes "
+        "OUTDIR/<network id>.tar per network and OUTDIR/results-P.tar, and records each "
+        "file (name, SHA-256, size, what it holds) under profile P in the registry, with the "
+        "base URL <repository.url of _config.yml>/releases/download/TAG/. Upload every file "
+        "of OUTDIR as an asset of release TAG (e.g. `gh release upload TAG OUTDIR/*`) and "
+        "commit the registry: `make book` on a fresh clone then fetches them.",
+    )
+    pub.add_argument("outdir", help="the folder to write the files into (created)")
+    pub.add_argument("--profile", default="default", help="whose networks (default: default)")
+    pub.add_argument(
+        "--tag", help="the release tag the files are uploaded to (default weights-P-VERSION)"
+    )
 
 
 def _weights(args) -> int:
     """``weights export``: a profile's networks into one file; ``weights import``: check it,
-    then install it into the cache. 1 with the reason on stderr on any error."""
+    then install it into the cache; ``weights publish``: the release assets and the
+    registry. 1 with the reason on stderr on any error."""
     from . import weights
 
+    if args.action == "publish":
+        return _publish_weights(args)
     try:
         if args.action == "export" and args.only:
             from . import networks
@@ -160,8 +195,8 @@ def _weights(args) -> int:
             manifest = weights.export_bundle(args.file, profile=args.profile)
             rows = [dict(e, status="exported") for e in manifest["files"]]
         else:
-            rows = weights.import_bundle(args.file)
-    except (OSError, ValueError) as e:  # BundleError is a ValueError
+            rows = weights.import_bundle(args.file, sha256=args.sha256)
+    except (OSError, ValueError) as e:  # BundleError (FetchError too) is a ValueError
         print(f"nnspaces weights: error: {e}", file=sys.stderr)
         return 1
     if args.action == "export":
@@ -172,6 +207,27 @@ def _weights(args) -> int:
         print(f"{r['status']}: {network} ({r['file']})")
     results = [r for r in rows if r.get("result")]
     print(f"{args.file}: {len(nets)} checkpoints and {len(results)} cached results {args.action}ed")
+    return 0
+
+
+def _publish_weights(args) -> int:
+    """``weights publish OUTDIR --profile P [--tag T]``: one line per file, then the total."""
+    from . import __version__, fetch, publish, weights
+
+    tag = args.tag or f"weights-{args.profile}-{__version__}"
+    try:
+        base = f"{publish.repository().url.rstrip('/')}/releases/download/{tag}/"
+        entry = weights.publish(args.outdir, args.profile, base, tag)
+    except (OSError, ValueError, publish.PublishError, _r.ReproduceError) as e:
+        print(f"nnspaces weights: error: {e}", file=sys.stderr)
+        return 1
+    for f in entry["files"]:
+        print(f"{f['name']}: {fetch.megabytes(f['size'])}, sha256 {f['sha256']} ({f['holds']})")
+    total = sum(f["size"] for f in entry["files"])
+    print(
+        f"{len(entry['files'])} files, {fetch.megabytes(total)} in all, in {args.outdir}; "
+        f"pinned in {fetch.registry_path()} for {base}"
+    )
     return 0
 
 

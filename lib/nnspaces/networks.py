@@ -112,12 +112,11 @@ def checkpoint_path(cfg: TrainConfig, cache_dir: str | Path | None = None) -> Pa
 
 
 def is_cached(cfg: TrainConfig, cache_dir: str | Path | None = None) -> bool:
-    """Both weight files of ``cfg``'s training run are in the cache (not read: the chapters
-    verify their digests when they load them)."""
-    return all(
-        checkpoint_path(dataclasses.replace(cfg, weights=w), cache_dir).is_file()
-        for w in ("final", "best")
-    )
+    """``cfg``'s checkpoint — the weights it names, those the chapters load — is in the cache
+    (not read: the chapters verify its digest when they load it). Training writes the
+    best-validation twin beside the final weights; a published network
+    (:mod:`nnspaces.fetch`) brings only the weights the chapters load."""
+    return checkpoint_path(cfg, cache_dir).is_file()
 
 
 def describe(profile_name: str, cache_dir: str | Path | None = None) -> list[dict]:

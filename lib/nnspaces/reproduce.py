@@ -588,11 +588,13 @@ def reproduce(
         in the cache is recomputed only with ``NNSPACES_RECOMPUTE=1`` in the environment.)
     bars : bool
         tqdm bars for the networks in training.
-    weights : path, optional
-        A weights bundle (``nnspaces weights export``) imported into the cache first
-        (:func:`nnspaces.weights.import_bundle`: every digest checked, nothing installed
-        from a bad one); in this process, so that the torch and torchvision it imports serve
-        the data check too, while the kernels' fork server imports beside it.
+    weights : path or str, optional
+        A weights bundle (``nnspaces weights export``; or its URL, whose SHA-256 the registry
+        pins) imported into the cache first (:func:`nnspaces.weights.import_bundle`: every
+        digest checked, nothing installed from a bad one); in this process, so that the torch
+        and torchvision it imports serve the data check too, while the kernels' fork server
+        imports beside it. ``"none"``: no published network is fetched; without it the
+        networks stage first fetches those the registry lists (:func:`nnspaces.fetch.fetch`).
 
     Returns
     -------
@@ -604,14 +606,18 @@ def reproduce(
     -----
     Stages: (1) fingerprints (:mod:`nnspaces.fingerprint`) decide which chapters run;
     (2) their data sets are checked (a missing one stops the run before any long work);
-    (3) every network they load is trained, or found in the cache
+    (3) every network they load is found in the cache, fetched from the published files
+    (:func:`nnspaces.fetch.fetch`, with the profile's memoised results), or trained
     (:func:`nnspaces.networks.train_all`); (4) the chapters run, ``jobs`` at a time, each
     moved into ``book/chapters`` with its fingerprint only when it ran to the end; (5) the
     HTML is built in a staging folder and swapped in.
     """
+    from .fetch import fetch as fetch_published
     from .networks import configs, train_all
 
     profile(profile_name)  # fails early on an unknown name
+    fetching = weights != "none"  # `--weights none`: nothing fetched, what is missing trained
+    weights = None if weights == "none" else weights
     jobs = default_jobs() if jobs is None else jobs
     if not isinstance(jobs, int) or isinstance(jobs, bool) or jobs < 1:
         raise ValueError(f"jobs must be a positive int, got {jobs!r}: e.g. --jobs 1 or 2")
@@ -630,6 +636,7 @@ def reproduce(
         imported = None if weights is None else _import_weights(weights, log)
         todo, run, params, fps, why, force = _plan(root, work, only, profile_name, force, jobs, log)
         run.pop("weights_import", None)  # a previous build's, not this one's
+        run.pop("fetched", None)
         if imported is not None:
             run["weights_import"] = imported
     except BaseException:
@@ -664,7 +671,10 @@ def reproduce(
             except _data.DataError as e:
                 raise ReproduceError(f"{e}\nNothing was run.") from None
             t0 = time.perf_counter()
-            trained = train_all(configs(profile_name, run_now), jobs, log=log, bars=bars)
+            needed = configs(profile_name, run_now)
+            if fetching:  # the published networks (registry.json) the cache lacks, checked
+                run["fetched"] = fetch_published(needed, profile_name, log=log, progress=bars)
+            trained = train_all(needed, jobs, log=log, bars=bars)
             run["training"] = {
                 "seconds": round(time.perf_counter() - t0, 1),
                 "networks": {

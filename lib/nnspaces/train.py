@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
-from . import cache, models, paper
+from . import cache, fetch, models, paper
 from . import data as _data
 from .common import Spec
 from .outputs import collect_outputs
@@ -267,7 +267,10 @@ def train_or_load(
     from the full configuration and the model definition, and holds a SHA-256 of its
     weights; it is read with ``weights_only=True``. A truncated, corrupted or foreign file
     is reported with a warning and retrained. A file lock keeps two processes from
-    training the same configuration at once.
+    training the same configuration at once. On the shared cache (no ``cache_dir``), a
+    missing checkpoint that the registry of published networks lists is fetched first
+    (:func:`nnspaces.fetch.fetch_network`: SHA-256 and every bundle check before it enters
+    the cache); a call with a ``cache_dir`` of its own trains, as it asks.
     """
     cfg = TrainConfig(
         model_name, dataset, epochs, lr, momentum, batch_size, seed, n_train, n_val, device, weights
@@ -276,6 +279,11 @@ def train_or_load(
     paths = {w: folder / dataclasses.replace(cfg, weights=w).filename() for w in WEIGHTS}
     path = paths[cfg.weights]
     t0 = time.perf_counter()
+    if cache_dir is None and not path.is_file():
+        # a network CI published (registry.json): downloaded, checked and installed, so that
+        # a notebook run outside the pipeline (Colab, Binder) does not train it; anything
+        # else (not listed, offline, a refused file) is trained below
+        fetch.fetch_network(cfg, progress=progress)
     # one lock per training run (both weight choices): one process trains, the other waits
     with cache.lock(paths["final"].with_suffix(".lock")):
         ckpt = _load_checkpoint(path, cfg)

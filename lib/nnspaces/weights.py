@@ -1,20 +1,27 @@
-"""Trained networks as a portable bundle: one tar archive of checkpoints and a manifest.
+"""Trained networks as portable bundles: export, import (a file or a URL), and publishing.
 
 A bundle lets one machine train the networks and others use them without retraining:
 
 - :func:`export_bundle` — the cached checkpoints of some networks (or of a profile's) into a
   ``.tar`` or ``.tar.gz`` file, with ``manifest.json`` naming each file, its configuration
   and its SHA-256;
-- :func:`import_bundle` — check everything in a bundle, then install its checkpoints into
-  the cache, where :func:`nnspaces.train.train_or_load` finds them.
+- :func:`import_bundle` — a bundle file, or one at an ``http(s)`` URL whose SHA-256 is given
+  or pinned in the registry: check everything in it, then install its checkpoints into the
+  cache, where :func:`nnspaces.train.train_or_load` finds them;
+- :func:`publish` — the files CI uploads as release assets: one single-network bundle per
+  network of a profile and one of the profile's results, each recorded (name, SHA-256, size)
+  in the registry that :mod:`nnspaces.fetch` downloads from.
 
-``python -m nnspaces weights export FILE [--profile P]`` and ``python -m nnspaces weights
-import FILE`` do the same from the command line.
+``python -m nnspaces weights export FILE [--profile P]``, ``python -m nnspaces weights import
+FILE|URL [--sha256 HEX]`` and ``python -m nnspaces weights publish OUTDIR --profile P`` do the
+same from the command line.
 
 An archive holds ``manifest.json`` (first) and ``models/<file>.pt``, one member per
-checkpoint, under the names :meth:`nnspaces.train.TrainConfig.filename` gives them. One
-training run caches two checkpoints (final and best-validation weights): a bundle always holds
-both. A bundle of a profile also carries the cached results its chapters used in the last
+checkpoint, under the names :meth:`nnspaces.train.TrainConfig.filename` gives them (the
+format and its checks: :mod:`nnspaces.bundle`). One training run caches two checkpoints
+(final and best-validation weights): an exported bundle holds both; a published one holds the
+weights the chapters load (the final epoch's: the best epoch's scores are in its training
+report). A bundle of a profile also carries the cached results its chapters used in the last
 build (memoised computations, ``results/<kind>/<digest>.pt``; training curves,
 ``trainlength/``; initial condition numbers, ``init/``; network outputs, ``outputs/``;
 listed by the pipeline in :func:`nnspaces.cache.results_index`),
@@ -25,52 +32,27 @@ version would compute differently is never read, only recomputed.
 
 from __future__ import annotations
 
-import concurrent.futures as cf
 import dataclasses
 import datetime
-import functools
 import hashlib
 import io
 import json
-import os
-import re
-import shutil
 import tarfile
 import tempfile
 import time
-import zlib
 from collections.abc import Iterable
 from pathlib import Path
 
 import torch
 
-from . import __version__, cache, models
+from . import __version__, bundle, cache, fetch
+from .bundle import FORMAT, KIND, MANIFEST, RESULT, BundleError, checkpoint_problem, other_version
 from .train import WEIGHTS, TrainConfig
 
-#: Version of the bundle layout (manifest fields, member names); bump it when they change.
-FORMAT = 2
-#: What the manifest's ``kind`` says, so that another tool's archive is recognised as such.
-KIND = "nnspaces-weights"
-MANIFEST = "manifest.json"
+__all__ = ["FORMAT", "KIND", "MANIFEST", "BundleError", "export_bundle", "import_bundle"]
+__all__ += ["publish"]
 
-_MEMBER = re.compile(r"models/([A-Za-z0-9][A-Za-z0-9._-]*\.pt)")
-#: A cached result's path relative to the cache root (and its member name).
-_RESULT = re.compile(
-    r"(?:results/[A-Za-z0-9_-]+|trainlength|init|outputs)/[A-Za-z0-9][A-Za-z0-9._-]*\.pt"
-)
-_RESULT_FIELDS = ("file", "sha256", "size")
 _MODES = {".tar": "w|", ".tar.gz": "w|gz", ".tgz": "w|gz"}
-_MANIFEST_MAX = 16 * 2**20  # bytes: a manifest of thousands of networks is far smaller
-_ENTRY_FIELDS = ("file", "model", "dataset", "seed", "weights", "config", "sha256")
-_ENTRY_FIELDS += ("state_digest", "size")
-_OTHER_VERSION = (
-    "the bundle was made by another version of nnspaces ({made}); retrain the networks here "
-    "(`make book`) or use a bundle exported by nnspaces {this} with the same model definitions"
-)
-
-
-class BundleError(ValueError):
-    """A bundle cannot be written, or must not be installed; the message says why and the fix."""
 
 
 def export_bundle(
@@ -113,37 +95,35 @@ def export_bundle(
     """
     if configs is not None and profile is not None:
         raise ValueError("export_bundle: give configs or profile, not both")
-    mode = _write_mode(path)
     if configs is None:
         profile = profile or "default"
         configs = _profile_configs(profile)
-    folder = _models_folder(cache_dir)
-    entries = [_export_entry(folder / name, cfg) for name, cfg in _runs(configs).items()]
-    results = _used_results(profile, folder.parent)
-    manifest = {
-        "kind": KIND,
-        "format": FORMAT,
-        "nnspaces": __version__,
-        "torch": str(torch.__version__),
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "profile": profile,
-        "files": entries,
-        "results": results,
-    }
-    cache.atomic_write(path, lambda f: _write_tar(f, mode, manifest, folder))
-    return manifest
+    return _export(path, _runs(configs), profile, cache_dir)
 
 
-def import_bundle(path: str | Path, cache_dir: str | Path | None = None) -> list[dict]:
+def import_bundle(
+    path: str | Path,
+    cache_dir: str | Path | None = None,
+    sha256: str | None = None,
+    progress: bool = True,
+) -> list[dict]:
     """Check a bundle completely, then install its checkpoints into the cache.
 
     Parameters
     ----------
-    path : path
-        A bundle written by :func:`export_bundle`.
+    path : path or str
+        A bundle written by :func:`export_bundle` or :func:`publish`, or its ``http://`` or
+        ``https://`` URL: downloaded first (:func:`nnspaces.fetch.download`) into a temporary
+        folder, and kept only when its SHA-256 is ``sha256`` or, without it, the one the
+        registry pins for that URL.
     cache_dir : path, optional
         The cache to install into (default :func:`nnspaces.cache.root`); the checkpoints go
         to its ``models/`` folder.
+    sha256 : str, optional
+        The file's SHA-256 (64 hex digits): a file whose bytes differ is refused. Required
+        for a URL the registry does not list.
+    progress : bool
+        The download's progress bar.
 
     Returns
     -------
@@ -157,47 +137,149 @@ def import_bundle(path: str | Path, cache_dir: str | Path | None = None) -> list
     Raises
     ------
     BundleError
-        Anything wrong with the bundle; the cache is then left exactly as it was.
+        Anything wrong with the bundle, or a download that failed or was refused
+        (:class:`nnspaces.fetch.FetchError`); the cache is then left exactly as it was.
 
     Notes
     -----
-    Before the cache is touched: the archive must read to its end; hold ``manifest.json``
-    of a known format and only ``models/*.pt`` regular files, each listed there once;
-    each file's SHA-256 and size must be the manifest's; each must load with
-    ``torch.load(weights_only=True)``, carry the manifest's configuration, and that
-    configuration — rebuilt as a :class:`~nnspaces.train.TrainConfig` by this library,
-    with this library's model definition hashes and checkpoint format — must give the
-    file's name; its weights must match their recorded digest and load into the model.
-    Each file is then installed atomically, under the lock :func:`~nnspaces.train.train_or_load`
-    takes for its training run. A cached result must match its SHA-256 and size, load with
-    ``torch.load(weights_only=True)`` as a stored key and value, and be named by its key's
-    digest (as :func:`nnspaces.cache.memo` names it).
+    Every check of :func:`nnspaces.bundle.install` runs before the cache is touched; the
+    configuration each manifest entry records is rebuilt as a :class:`TrainConfig` by this
+    library and must give the recorded key (the model definitions' hashes and the checkpoint
+    format included): a bundle of another version is refused as such.
     """
-    path = Path(path)
-    folder = _models_folder(cache_dir)
-    folder.parent.mkdir(parents=True, exist_ok=True)
-    # staged inside the cache (one file system): a checked file is then renamed into place,
-    # not copied; the staging folder goes, whatever happens
-    with (
-        tempfile.TemporaryDirectory(prefix=".bundle-import-", dir=folder.parent) as tmp,
-        cf.ThreadPoolExecutor(max(1, min(2, os.cpu_count() or 1))) as pool,
-    ):
-        raw, staged = _unpack(path, Path(tmp))
-        manifest = _parse_manifest(raw, staged, path)
-        # the checks (hashing and safe loads, much of it outside the GIL) two at a time; the
-        # first problem in the manifest's order is the one reported
-        checked = list(
-            pool.map(lambda e: _verify_entry(e, staged[e["file"]], manifest), manifest["files"])
-        )
-        list(pool.map(lambda e: _verify_result(e, staged[e["file"]]), manifest["results"]))
-        rows = [_install(entry, cfg, staged[entry["file"]], folder) for entry, cfg in checked]
-        results = [
-            _install_result(e, staged[e["file"]], folder.parent) for e in manifest["results"]
-        ]
-        return rows + results
+    if sha256 is not None:
+        sha256 = fetch.checkbundle.sha256_file(sha256)
+    if isinstance(path, str) and path.startswith(("http://", "https://")):
+        if sha256 is None:
+            listed = fetch.locate_url(path)
+            if listed is None:
+                raise BundleError(
+                    f"{path} is not in the registry ({fetch.registry_path()}): give its SHA-256 "
+                    "(`--sha256 HEX`, as its publisher states it) to import it"
+                )
+            sha256 = listed["sha256"]
+        with tempfile.TemporaryDirectory(prefix="nnspaces-import-") as tmp:
+            local = fetch.download(path, sha256, tmp, progress)
+            return _import_file(local, cache_dir)
+    if sha256 is not None and Path(path).is_file():
+        if (actual := bundle.sha256_file(Path(path))) != sha256:
+            raise BundleError(
+                f"bundle {path} has SHA-256 {actual}, not the {sha256} given: a changed or "
+                "damaged copy; nothing was installed"
+            )
+    return _import_file(Path(path), cache_dir)
+
+
+def _import_file(path: Path, cache_dir) -> list[dict]:
+    """Install the bundle file ``path`` with every check, configurations rebuilt here."""
+    return bundle.install(path, cache_dir, _config_of)
+
+
+def publish(
+    outdir: str | Path,
+    profile: str,
+    base_url: str,
+    tag: str,
+    cache_dir: str | Path | None = None,
+    registry: str | Path | None = None,
+) -> dict:
+    """Write a profile's published files into ``outdir`` and pin them in the registry.
+
+    Parameters
+    ----------
+    outdir : path
+        Where the files go (created): ``<network id>.tar`` per network of the profile
+        (:func:`nnspaces.networks.network_id`), holding the weights its chapters load (the
+        final epoch's; a network a chapter loads with ``weights="best"`` carries both), and
+        ``results-<profile>.tar`` with the results the profile's chapters memoised in the last
+        build (left out when the cache holds none). CI uploads them as release assets.
+    profile : str
+        A profile whose networks are all in the cache (``make book PROFILE=…`` first).
+    base_url : str
+        Where the files will be downloadable, ending in ``/`` (a GitHub release's
+        ``…/releases/download/<tag>/``).
+    tag : str
+        The release tag, recorded in the registry.
+    cache_dir : path, optional
+        The cache holding the networks (default :func:`nnspaces.cache.root`).
+    registry : path, optional
+        The registry to update (default :func:`nnspaces.fetch.registry_path`); written
+        atomically, other profiles' entries kept.
+
+    Returns
+    -------
+    dict
+        The profile's registry entry: ``url``, ``tag``, ``nnspaces``, ``torch``,
+        ``published`` and ``files`` (``name``, ``sha256``, ``size``, ``holds``: the network
+        id or ``"results"``, ``checkpoints`` or ``results``: what it holds).
+
+    Raises
+    ------
+    BundleError
+        A network of the profile is not in the cache, or is damaged.
+    """
+    from . import networks
+
+    if not base_url.startswith(("http://", "https://")) or not base_url.endswith("/"):
+        raise ValueError(f"base URL {base_url!r} must be http(s)://… ending in '/'")
+    outdir = Path(outdir)
+    outdir.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, dict[str, TrainConfig]] = {}
+    for cfg in networks.configs(profile):  # each with the weights its chapters load
+        runs.setdefault(networks.network_id(cfg), {})[cfg.filename()] = cfg
+    files = []
+    for nid, run in runs.items():
+        target = outdir / f"{nid}.tar"
+        manifest = _export(target, run, None, cache_dir)
+        checkpoints = [e["file"] for e in manifest["files"]]
+        files.append(dict(_file_entry(target), holds=nid, checkpoints=checkpoints))
+    results = outdir / f"results-{profile}.tar"
+    manifest = _export(results, {}, profile, cache_dir)
+    if manifest["results"]:
+        files.append(dict(_file_entry(results), holds="results", results=len(manifest["results"])))
+    else:
+        results.unlink()
+    entry = {
+        "url": base_url,
+        "tag": tag,
+        "nnspaces": __version__,
+        "torch": str(torch.__version__),
+        "published": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "files": files,
+    }
+    reg = fetch.read_registry(registry)
+    reg["profiles"][profile] = entry
+    fetch.write_registry(reg, registry)
+    return entry
 
 
 # --- export ------------------------------------------------------------------------------
+
+
+def _file_entry(path: Path) -> dict:
+    """``name``, ``sha256`` and ``size`` of a written file, as the registry records them."""
+    return {"name": path.name, "sha256": bundle.sha256_file(path), "size": path.stat().st_size}
+
+
+def _export(path: str | Path, runs: dict[str, TrainConfig], profile: str | None, cache_dir) -> dict:
+    """Write the checkpoints of ``runs`` (file name → config) and, for a profile, its used
+    results into the bundle ``path``; its manifest."""
+    mode = _write_mode(path)
+    folder = _models_folder(cache_dir)
+    entries = [_export_entry(folder / name, cfg) for name, cfg in runs.items()]
+    results = _used_results(profile, folder.parent)
+    manifest = {
+        "kind": KIND,
+        "format": FORMAT,
+        "nnspaces": __version__,
+        "torch": str(torch.__version__),
+        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        "profile": profile,
+        "files": entries,
+        "results": results,
+    }
+    cache.atomic_write(path, lambda f: _write_tar(f, mode, manifest, folder))
+    return manifest
 
 
 def _profile_configs(profile: str) -> list[TrainConfig]:
@@ -221,7 +303,7 @@ def _used_results(profile: str | None, root: Path) -> list[dict]:
     entries = []
     for rel in files:
         p = root / rel
-        if isinstance(rel, str) and _RESULT.fullmatch(rel) and p.is_file():
+        if isinstance(rel, str) and RESULT.fullmatch(rel) and p.is_file():
             data = p.read_bytes()
             entries.append(
                 {"file": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
@@ -272,7 +354,7 @@ def _export_entry(path: Path, cfg: TrainConfig) -> dict:
     data = path.read_bytes()
     try:
         ckpt = torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-        trouble = _checkpoint_problem(ckpt, key, cfg.model)
+        trouble = checkpoint_problem(ckpt, key, cfg.model)
     except Exception as e:  # truncated zip, flipped bytes, unpickling refusal
         trouble = f"it cannot be read ({type(e).__name__}: {str(e)[:120]})"
     if trouble:
@@ -319,162 +401,6 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
 # --- import ------------------------------------------------------------------------------
 
 
-def _unpack(path: Path, tmp: Path) -> tuple[bytes | None, dict[str, Path]]:
-    """Read the archive to its end: the manifest's bytes, and each checkpoint staged in ``tmp``.
-
-    Every member's name and type is checked before its bytes are read; nothing is extracted
-    by tarfile itself, so no member name ever becomes a path outside ``tmp``.
-    """
-    if not path.is_file():
-        raise BundleError(f"no bundle at {path}: give the file `nnspaces weights export` wrote")
-    raw, staged, seen = None, {}, set()
-    try:
-        with tarfile.open(path, mode="r|*") as tar:
-            for member in tar:
-                name = _check_member(member, seen, path)
-                f = tar.extractfile(member)
-                if name == MANIFEST:
-                    raw = f.read()
-                else:
-                    staged[name] = tmp / name
-                    staged[name].parent.mkdir(parents=True, exist_ok=True)
-                    with open(tmp / name, "wb") as out:
-                        shutil.copyfileobj(f, out)
-    except (tarfile.TarError, EOFError, zlib.error, OSError) as e:
-        raise BundleError(
-            f"cannot read bundle {path} ({type(e).__name__}: {e}): the archive is truncated "
-            "or corrupt; copy it again or export a new one"
-        ) from e
-    return raw, staged
-
-
-def _check_member(member: tarfile.TarInfo, seen: set, path: Path) -> str:
-    """The member's file name (``manifest.json`` or a checkpoint's) once name and type pass."""
-    name = member.name
-    if name.startswith("/") or ".." in name.split("/"):
-        raise BundleError(
-            f"bundle {path}: member {name!r} points outside the archive (path traversal): "
-            "refusing the bundle"
-        )
-    m = _MEMBER.fullmatch(name)
-    if name != MANIFEST and m is None and not _RESULT.fullmatch(name):
-        raise BundleError(
-            f"bundle {path}: unexpected member {name!r} (a bundle holds only {MANIFEST}, "
-            "models/*.pt and cached results): it was not written by `nnspaces weights export`"
-        )
-    if not member.isreg():
-        raise BundleError(
-            f"bundle {path}: member {name!r} is not a regular file (a link or a device)"
-        )
-    if member.size > _MANIFEST_MAX and name == MANIFEST:
-        raise BundleError(
-            f"bundle {path}: its {MANIFEST} is implausibly large ({member.size} bytes)"
-        )
-    key = m.group(1) if m else name
-    if key in seen:
-        raise BundleError(f"bundle {path}: member {name!r} appears twice")
-    seen.add(key)
-    return key
-
-
-def _parse_manifest(raw: bytes | None, staged: dict[str, Path], path: Path) -> dict:
-    """The manifest, once its kind, format and list of files agree with the archive."""
-    if raw is None:
-        raise BundleError(
-            f"bundle {path} has no {MANIFEST}: it was not written by `nnspaces weights export`"
-        )
-    try:
-        manifest = json.loads(raw)
-    except (UnicodeDecodeError, json.JSONDecodeError) as e:
-        raise BundleError(f"bundle {path}: {MANIFEST} is not valid JSON ({e})") from e
-    if not isinstance(manifest, dict) or manifest.get("kind") != KIND:
-        raise BundleError(f"bundle {path}: {MANIFEST} is not an nnspaces weights manifest")
-    if manifest.get("format") != FORMAT:
-        raise BundleError(
-            f"bundle {path} has format {manifest.get('format')!r}, this library reads format "
-            f"{FORMAT}: " + _other_version(manifest)
-        )
-    files = manifest.get("files")
-    if not isinstance(files, list) or not all(_well_formed(e) for e in files):
-        raise BundleError(f"bundle {path}: {MANIFEST} has a malformed list of files")
-    results = manifest.get("results")
-    if not isinstance(results, list) or not all(_well_formed_result(e) for e in results):
-        raise BundleError(f"bundle {path}: {MANIFEST} has a malformed list of results")
-    listed = [e["file"] for e in files] + [e["file"] for e in results]
-    if len(set(listed)) != len(listed):
-        raise BundleError(f"bundle {path}: {MANIFEST} lists a file twice")
-    if missing := sorted(set(listed) - set(staged)):
-        raise BundleError(
-            f"bundle {path} lacks {missing[0]}, which its manifest lists: the archive is "
-            "incomplete; copy it again or export a new one"
-        )
-    if extra := sorted(set(staged) - set(listed)):
-        member = extra[0] if "/" in extra[0] else f"models/{extra[0]}"
-        raise BundleError(f"bundle {path}: member {member} is not in its manifest")
-    return manifest
-
-
-def _well_formed(entry) -> bool:
-    """An entry is a dict with every field, a dict config and a str file name."""
-    return (
-        isinstance(entry, dict)
-        and all(k in entry for k in _ENTRY_FIELDS)
-        and isinstance(entry["config"], dict)
-        and isinstance(entry["file"], str)
-    )
-
-
-def _well_formed_result(entry) -> bool:
-    """A result entry: a dict with every field and a cache path a result may have."""
-    return (
-        isinstance(entry, dict)
-        and all(k in entry for k in _RESULT_FIELDS)
-        and isinstance(entry["file"], str)
-        and _RESULT.fullmatch(entry["file"]) is not None
-    )
-
-
-def _other_version(manifest: dict) -> str:
-    """The "made by another version" sentence, with the versions that made the bundle."""
-    made = f"nnspaces {manifest.get('nnspaces')}, torch {manifest.get('torch')}"
-    return _OTHER_VERSION.format(made=made, this=__version__)
-
-
-def _load_member(entry: dict, staged: Path):
-    """A staged member's contents, once its size and SHA-256 are the manifest's and it loads
-    with ``torch.load(weights_only=True)``."""
-    name = entry["file"]
-    data = staged.read_bytes()
-    if len(data) != entry["size"] or hashlib.sha256(data).hexdigest() != entry["sha256"]:
-        raise BundleError(
-            f"bundle member {name} does not match the SHA-256 its manifest records: it was "
-            "changed or corrupted after export; copy the bundle again or export a new one"
-        )
-    try:
-        return torch.load(io.BytesIO(data), map_location="cpu", weights_only=True)
-    except Exception as e:  # unpickling refusal, not a torch file
-        raise BundleError(
-            f"bundle member {name} cannot be loaded safely ({type(e).__name__}: {str(e)[:120]})"
-        ) from e
-
-
-def _verify_entry(entry: dict, staged: Path, manifest: dict) -> tuple[dict, TrainConfig]:
-    """Check one staged checkpoint against its manifest entry and this library; its config."""
-    name = entry["file"]
-    ckpt = _load_member(entry, staged)
-    if not isinstance(ckpt, dict) or ckpt.get("config") != entry["config"]:
-        raise BundleError(
-            f"bundle member {name}: its checkpoint's configuration differs from the one its "
-            "manifest records (the manifest was edited); export the bundle again"
-        )
-    cfg = _config_of(entry, manifest)
-    trouble = _checkpoint_problem(ckpt, entry["config"], cfg.model)
-    trouble = trouble or _entry_problem(entry, cfg, ckpt)
-    if trouble:
-        raise BundleError(f"bundle member {name}: {trouble}")
-    return entry, cfg
-
-
 def _config_of(entry: dict, manifest: dict) -> TrainConfig:
     """The entry's configuration rebuilt by this library; its key must be the recorded one."""
     key, name = entry["config"], entry["file"]
@@ -490,7 +416,7 @@ def _config_of(entry: dict, manifest: dict) -> TrainConfig:
     except (TypeError, ValueError) as e:
         raise BundleError(
             f"bundle member {name}: its configuration is not one this library knows ({e}); "
-            + _other_version(manifest)
+            + other_version(manifest)
         ) from e
     here = cfg.key()
     if here != key:
@@ -498,105 +424,6 @@ def _config_of(entry: dict, manifest: dict) -> TrainConfig:
         raise BundleError(
             f"bundle member {name}: its {', '.join(differ)} differ from this library's "
             f"({', '.join(f'{k}={key.get(k)!r} here {here.get(k)!r}' for k in differ)}); "
-            + _other_version(manifest)
+            + other_version(manifest)
         )
     return cfg
-
-
-def _checkpoint_problem(ckpt, key: dict, model: str) -> str | None:
-    """What is wrong with a loaded checkpoint of cache key ``key`` (as a clause), or None."""
-    if not isinstance(ckpt, dict) or ckpt.get("config") != key:
-        return "it was made by another configuration"
-    state = ckpt.get("state_dict")
-    if not isinstance(state, dict) or not all(isinstance(v, torch.Tensor) for v in state.values()):
-        return "it holds no state_dict of tensors"
-    if cache.state_digest(state) != ckpt.get("digest"):
-        return "its weights do not match their recorded SHA-256 (corrupted bytes)"
-    shapes = {k: tuple(v.shape) for k, v in state.items()}
-    if shapes != _parameter_shapes(model):
-        return f"its tensors' names or shapes are not those of {model}"
-    return None
-
-
-@functools.cache
-def _parameter_shapes(model: str) -> dict[str, tuple]:
-    """Name → shape of every tensor in ``model``'s state_dict (built once per process)."""
-    with torch.device("meta"):  # shapes only: no memory, no initialisation
-        return {k: tuple(v.shape) for k, v in models.build(model).state_dict().items()}
-
-
-def _entry_problem(entry: dict, cfg: TrainConfig, ckpt: dict) -> str | None:
-    """What in the manifest entry disagrees with the checkpoint's configuration, or None."""
-    if entry["file"] != (expected := cfg.filename()):
-        return f"its name is not the one its configuration gives ({expected}): it was renamed"
-    described = (entry["model"], entry["dataset"], entry["seed"], entry["weights"])
-    if described != (cfg.model, cfg.dataset, cfg.seed, cfg.weights):
-        return "the manifest's model, dataset, seed or weights differ from its configuration"
-    if entry["state_digest"] != ckpt["digest"]:
-        return "its state digest differs from the manifest's"
-    return None
-
-
-def _install(entry: dict, cfg: TrainConfig, staged: Path, folder: Path) -> dict:
-    """Move one checked checkpoint into ``folder`` atomically, under its training run's lock."""
-    target = folder / entry["file"]
-    final = dataclasses.replace(cfg, weights="final").filename()
-    status = _copy_in(staged, target, entry["sha256"], (folder / final).with_suffix(".lock"))
-    summary = {k: entry[k] for k in ("file", "model", "dataset", "seed", "weights")}
-    return dict(summary, path=str(target), status=status)
-
-
-def _verify_result(entry: dict, staged: Path) -> None:
-    """Check one staged cached result: bytes, a safe load, and then what its kind holds: a
-    stored network output is a 2-D floating tensor (its name, a digest of weights and images,
-    only the network and the data can check); any other result a stored key and value, named
-    by the key's digest."""
-    name = entry["file"]
-    obj = _load_member(entry, staged)
-    if name.startswith("outputs/"):
-        if not (isinstance(obj, torch.Tensor) and obj.ndim == 2 and obj.is_floating_point()):
-            raise BundleError(f"bundle member {name} is not a table of network outputs")
-        return
-    key = obj.get("key") if isinstance(obj, dict) else None
-    if not isinstance(key, dict) or "value" not in obj:
-        raise BundleError(f"bundle member {name} is not a cached result (a stored key and value)")
-    if not Path(name).stem.endswith(cache.key_digest(key)):
-        raise BundleError(
-            f"bundle member {name}: its name is not the digest of the key it holds (renamed or "
-            "forged); export the bundle again"
-        )
-
-
-def _install_result(entry: dict, staged: Path, root: Path) -> dict:
-    """Move one checked result into the cache ``root`` atomically, under the lock
-    :func:`nnspaces.cache.memo` takes for it."""
-    target = root / entry["file"]
-    status = _copy_in(staged, target, entry["sha256"], target.with_name(target.name + ".lock"))
-    return {"file": entry["file"], "path": str(target), "status": status, "result": True}
-
-
-def _copy_in(staged: Path, target: Path, sha256: str, lock: Path) -> str:
-    """Move ``staged`` to ``target`` atomically (a rename, else a copy) while holding
-    ``lock``, unless ``target`` already has these bytes: ``"already present"``,
-    ``"replaced"`` or ``"installed"``."""
-    with cache.lock(lock):
-        if target.is_file() and _sha256(target) == sha256:
-            return "already present"
-        status = "replaced" if target.exists() else "installed"
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.chmod(staged, 0o644)  # as any file of a shared cache
-        try:
-            os.replace(staged, target)  # atomic; ``staged`` is on the cache's file system
-        except OSError:  # another file system after all (a cache folder that is a mount)
-            with open(staged, "rb") as src:
-                cache.atomic_write(target, lambda f: shutil.copyfileobj(src, f))
-    return status
-
-
-def _sha256(path: Path) -> str:
-    """SHA-256 of a file's bytes, read in 1 MiB blocks."""
-    h = hashlib.sha256()
-    with open(path, "rb") as f:
-        for block in iter(lambda: f.read(2**20), b""):
-            h.update(block)
-    return h.hexdigest()
