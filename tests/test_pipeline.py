@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from nnspaces import book, reproduce
+from nnspaces import claims, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -94,7 +94,7 @@ def test_every_verdict_reaches_the_appendix_and_a_failing_one_says_so_on_its_pag
     glued = [
         (stem, sphinxext.label(stem, r["key"]), r["holds"])
         for stem in reproduce.book_order()
-        for r in book.read_claims(chapters / f"{stem}.ipynb")
+        for r in claims.read_claims(chapters / f"{stem}.ipynb")
     ]
     assert listed == glued
     for chapter, anchor, holds in listed:

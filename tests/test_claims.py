@@ -1,5 +1,5 @@
-"""Glue helpers and claims: the markdown a claim renders to, its record, and how the
-reproducibility appendix reads every chapter's claims back."""
+"""nnspaces.claims: how the reproducibility appendix reads every chapter's verdicts back
+(glued by nnspaces.book.glue_verdict), with their sentences and reasons."""
 
 from __future__ import annotations
 
@@ -8,7 +8,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnspaces import book
+from nnspaces import book, claims
 
 
 @pytest.fixture
@@ -47,14 +47,14 @@ def test_verdicts_are_read_back_from_executed_notebooks_in_chapter_order(glued, 
     glued.clear()
     book.glue_verdict("b1", Verdict(False, "three"))
     _notebook(tmp_path / "05_b.ipynb", glued)
-    assert [c["key"] for c in book.read_claims(tmp_path / "02_a.ipynb")] == ["a1", "a2"]
+    assert [c["key"] for c in claims.read_claims(tmp_path / "02_a.ipynb")] == ["a1", "a2"]
     book.CLAIMS[:] = [{"key": "own", "holds": True, "reason": "r", "kind": "verdict"}]
-    df = book.collect_claims(tmp_path, ["05_b", "absent", "02_a", "91_me"], this_chapter="91_me")
+    df = claims.collect_claims(tmp_path, ["05_b", "absent", "02_a", "91_me"], this_chapter="91_me")
     assert list(df["chapter"]) == ["05_b", "02_a", "02_a", "91_me"]
     assert list(df["key"]) == ["b1", "a1", "a2", "own"]
     assert list(df["holds"]) == [False, True, False, True]
     assert list(df["reason"]) == ["three", "one", "two", "r"]
-    assert book.collect_claims(None, ["02_a"]).empty
+    assert claims.collect_claims(None, ["02_a"]).empty
 
 
 def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
@@ -76,7 +76,7 @@ def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
         )
     )
     nbformat.write(nb, path)
-    df = book.collect_claims(tmp_path, ["02_a"])
+    df = claims.collect_claims(tmp_path, ["02_a"])
     assert df.to_dict("records") == [
         {
             "chapter": "02_a",
@@ -100,7 +100,7 @@ def test_verdicts_are_collected_with_their_sentence_and_reason(glued, tmp_path):
             "text": "In a list: it holds.",
         },
     ]
-    table = book.claims_table(df, {"02_a": "Figure 1"}, lambda page, key: f"verdict-{key}")
+    table = claims.claims_table(df, {"02_a": "Figure 1"}, lambda page, key: f"verdict-{key}")
     html = book.table_html(table, links={"chapter": "chapter_href", "conclusion": "href"})
     assert '<a href="02_a.html">Figure 1</a>' in html and "chapter_href" not in html
     assert '<a href="02_a.html#verdict-no_block">No block</a>' in html
