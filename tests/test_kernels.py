@@ -3,8 +3,10 @@ started from scratch does, each in a process of its own with nothing of another 
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
+import signal
 from pathlib import Path
 
 import nbformat
@@ -48,12 +50,17 @@ def _run(src: Path, out: Path, cwd: Path, sock: str | None, monkeypatch) -> dict
     """Execute ``src`` (through the fork server at ``sock``; a plain kernel for None) and
     read the JSON line the probe printed."""
     monkeypatch.setenv("NNSPACES_PROBE", out.stem)
-    extra = {}
     if sock is not None:
         monkeypatch.setenv(kernels.SOCKET, sock)
-        extra["kernel_manager_class"] = kernels.kernel_manager_class()
+    else:
+        monkeypatch.delenv(kernels.SOCKET, raising=False)
     pm.execute_notebook(
-        str(src), str(out), kernel_name="python3", progress_bar=False, cwd=str(cwd), **extra
+        str(src),
+        str(out),
+        kernel_name="python3",
+        progress_bar=False,
+        cwd=str(cwd),
+        kernel_manager_class=kernels.kernel_manager_class(),  # as the pipeline runs them
     )
     nb = json.loads(out.read_text())
     assert nb["metadata"]["kernelspec"]["name"] == "python3"  # readers see the usual kernel
@@ -119,3 +126,48 @@ def test_forked_kernels_can_be_turned_off(monkeypatch):
     assert not kernels.enabled()
     with kernels.Server() as srv:
         assert srv.proc is None and srv.socket() is None
+
+
+# --- a quiet terminal: no transport warning, no interrupt before a shutdown ----------------
+
+
+def test_kernels_print_nothing_to_the_terminal(server, tmp_path, monkeypatch, capfd):
+    _, sock = server
+    src = _notebook(
+        tmp_path / "probe.ipynb", "import sys\ntorch_before = 'torch' in sys.modules", PROBE
+    )
+    capfd.readouterr()
+    for i, via in enumerate([sock, None] * 2):  # forked, and started from scratch
+        _run(src, tmp_path / f"q{i}.ipynb", tmp_path, via, monkeypatch)
+    err = capfd.readouterr().err
+    assert "[IPKernelApp]" not in err, err  # no TCP warning, no KeyboardInterrupt error
+
+
+def test_the_manager_uses_unix_sockets_and_does_not_interrupt_to_shut_down(tmp_path):
+    km = kernels.kernel_manager_class(fork=False)(kernel_name="python3")
+    sent = []
+    real = km._async_signal_kernel
+
+    async def spy(signum):
+        sent.append(signum)
+        await real(signum)
+
+    km._async_signal_kernel = spy
+
+    async def life():
+        await km.start_kernel(cwd=str(tmp_path))
+        try:
+            transport = km.get_connection_info()["transport"]
+            await km._async_interrupt_kernel()  # an interrupt asked for is still sent
+        finally:
+            await km.shutdown_kernel()
+        return transport
+
+    transport = asyncio.run(life())
+    assert transport == ("ipc" if kernels.ipc_possible() else "tcp")
+    assert sent == [signal.SIGINT]  # the one asked for; none before the shutdown
+
+
+def test_unix_sockets_only_where_their_paths_fit():
+    assert kernels.ipc_possible("/home/me/.local/share/jupyter/runtime") == (os.name == "posix")
+    assert not kernels.ipc_possible("/" + "x" * 80)

@@ -11,7 +11,11 @@ each kernel is then a ``fork()`` of it, with nothing of another chapter in it:
 - :func:`kernel_manager_class` — the jupyter_client kernel manager papermill is given
   (``kernel_manager_class=``): it starts ``python -m nnspaces.kernels launch
   CONNECTION_FILE`` instead of ``python -m ipykernel_launcher -f CONNECTION_FILE``. The
-  notebook's kernelspec (``python3``) is unchanged.
+  notebook's kernelspec (``python3``) is unchanged. It also keeps the build's terminal
+  quiet: kernels talk over Unix sockets (``ipc``), not plain-text TCP, so ipykernel has no
+  "running over TCP without encryption" warning to print, and a kernel is not interrupted
+  before its shutdown (papermill shuts down an idle kernel; the interrupt only raced the
+  kernel's last message and printed ``ERROR | KeyboardInterrupt caught in kernel``).
 
 The launcher is the kernel process jupyter_client sees: it hands its stdin, stdout and
 stderr, working folder and environment to the server, which forks a child that becomes an
@@ -169,25 +173,54 @@ def _wait_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> bool:
     return False
 
 
-_MANAGER = None
+_MANAGERS: dict[bool, type] = {}
+#: Longest path a Unix socket may have (``sun_path`` holds 108 bytes on Linux, 104 on macOS).
+_SOCKET_PATH_MAX = 100
 
 
-def kernel_manager_class():
-    """The kernel manager that starts :func:`launch` instead of ``ipykernel_launcher``
-    (an ``AsyncKernelManager``, as nbclient uses; created on first use)."""
-    global _MANAGER
-    if _MANAGER is None:
+def ipc_possible(runtime_dir: str | None = None) -> bool:
+    """Whether kernels can talk over Unix sockets: a POSIX system whose Jupyter runtime
+    folder is short enough for the socket paths jupyter_client puts in it
+    (``<runtime>/kernel-<36-character id>-ipc-<n>``)."""
+    if os.name != "posix":
+        return False
+    if runtime_dir is None:
+        from jupyter_core.paths import jupyter_runtime_dir
+
+        runtime_dir = jupyter_runtime_dir()
+    return len(os.path.join(runtime_dir, f"kernel-{'x' * 36}-ipc-99999")) <= _SOCKET_PATH_MAX
+
+
+def kernel_manager_class(fork: bool | None = None):
+    """The kernel manager papermill is given (``kernel_manager_class=``): an
+    ``AsyncKernelManager``, as nbclient uses, that keeps the terminal quiet (the module's
+    docstring says how); with ``fork`` (default :func:`enabled`) it starts :func:`launch`
+    instead of ``ipykernel_launcher``. Created on first use."""
+    fork = enabled() if fork is None else fork
+    if fork not in _MANAGERS:
         from jupyter_client.manager import AsyncKernelManager
+        from traitlets import default
 
-        class ForkedKernelManager(AsyncKernelManager):
+        class QuietKernelManager(AsyncKernelManager):
+            """Unix sockets where possible; no interrupt before a shutdown."""
+
+            @default("transport")
+            def _transport_default(self):
+                return "ipc" if ipc_possible() else "tcp"
+
+            async def _async_interrupt_kernel(self):
+                if not self.shutting_down:  # set by shutdown_kernel before it interrupts
+                    await super()._async_interrupt_kernel()
+
+        class ForkedKernelManager(QuietKernelManager):
             """Starts the kernel through the fork server named by ``$NNSPACES_KERNEL_SERVER``."""
 
             def format_kernel_cmd(self, extra_arguments=None):
                 connection = os.path.realpath(self.connection_file)
                 return [sys.executable, "-m", "nnspaces.kernels", "launch", connection]
 
-        _MANAGER = ForkedKernelManager
-    return _MANAGER
+        _MANAGERS[fork] = ForkedKernelManager if fork else QuietKernelManager
+    return _MANAGERS[fork]
 
 
 # --- the launcher: the process jupyter_client starts ------------------------------------

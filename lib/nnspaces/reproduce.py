@@ -176,10 +176,8 @@ def _execute(
         USE_LOG: str(staging / f"{chapter.output}.uses.jsonl"),  # networks it loads
         cache.RESULT_LOG: str(staging / f"{chapter.output}.results.jsonl"),  # results it reads
     }
-    fork = {}
     if server is not None:
         env[kernels.SOCKET] = server
-        fork["kernel_manager_class"] = kernels.kernel_manager_class()
     try:
         with _environ(env):
             pm.execute_notebook(
@@ -189,7 +187,9 @@ def _execute(
                 cwd=str(root / "notebooks"),
                 kernel_name="python3",
                 progress_bar=False,
-                **fork,
+                # forked or not (no server yet: the launcher starts an ordinary kernel), a
+                # kernel that prints no transport warning and is not interrupted to shut down
+                kernel_manager_class=kernels.kernel_manager_class(),
             )
     except pm.PapermillExecutionError as e:
         raise ReproduceError(
