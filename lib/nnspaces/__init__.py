@@ -28,7 +28,8 @@ verdicts   the conditions behind the book's computed conclusions
 environment, performance  what the appendices record and render
 params     validate(globals(), notebook): the notebooks' papermill parameters
 notebook   trained_models(P), load_splits(P): a notebook's data and networks from its parameters
-compare    the paper's figures beside ours, and the explorer of one inverse map
+compare    the paper's figures beside ours
+explorer   one inverse map, explored: its preimage, output and certificate
 profiles   the profiles and chapters of profiles.yml, and what papermill passes each chapter
 networks   every network a profile trains (derived from its chapters), the training stage
 fingerprint  what a chapter depends on, so a rebuild re-executes only what changed
@@ -39,6 +40,7 @@ reproduce  the pipeline: train → papermill → Jupyter Book, each step only wh
 publish, pdf  the published branch and its launch links; the PDF edition
 plots      the book's figures
 book       glue helpers for the chapter notebooks: figures, tables, numbers, verdicts
+claims     every chapter's verdicts read back for the reproducibility appendix
 
 Each module imports only from the layers below its own; ``lint-imports`` checks the layers
 listed in ``pyproject.toml`` (``[tool.importlinter]``), from ``cache`` and ``common`` at the
@@ -51,10 +53,12 @@ __all__ = [
     "book",
     "cache",
     "certificate",
+    "claims",
     "common",
     "compare",
     "data",
     "environment",
+    "explorer",
     "fingerprint",
     "ideal",
     "inverse",

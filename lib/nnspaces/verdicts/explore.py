@@ -19,7 +19,7 @@ def certified(info: Mapping, tol: float = CERTIFIED_TOL) -> Verdict:
     Parameters
     ----------
     info : mapping
-        :func:`nnspaces.compare.explore`'s record: ``reached``, ``rel_error``,
+        :func:`nnspaces.explorer.explore`'s record: ``reached``, ``rel_error``,
         ``certificate`` (the KKT residual with a box, else κ; NaN or None when not computed)
         and, optionally, ``nearest`` (proven the nearest, by convexity).
     tol : float
