@@ -148,7 +148,7 @@ def import_bundle(
     format included): a bundle of another version is refused as such.
     """
     if sha256 is not None:
-        sha256 = fetch.checkbundle.sha256_file(sha256)
+        sha256 = fetch.check_sha256(sha256)
     if isinstance(path, str) and path.startswith(("http://", "https://")):
         if sha256 is None:
             listed = fetch.locate_url(path)
