@@ -15,7 +15,7 @@ import pytest
 import torch
 
 from nnspaces import __main__ as cli
-from nnspaces import cache, data, models, outputs, train, weights
+from nnspaces import cache, data, outputs, train, weights
 from nnspaces.train import TrainConfig
 
 TINY = dict(dataset="mnist-5k", epochs=1, n_train=50, n_val=20)
@@ -121,6 +121,21 @@ def test_export_names_a_missing_network_and_how_to_train_it(source, tmp_path):
     with pytest.raises(weights.BundleError, match=r"fcnn5 on mnist-5k \(seed 0.*make book"):
         weights.export_bundle(tmp_path / "b.tar", [TrainConfig("fcnn5", **TINY)], cache_dir=root)
     assert not (tmp_path / "b.tar").exists()
+
+
+def test_export_of_a_cache_without_the_twins_holds_the_weights_named(source, tmp_path):
+    """A cache filled from published networks holds the final weights only: those export."""
+    root, _, _ = source
+    finals = tmp_path / "finals"
+    (finals / "models").mkdir(parents=True)
+    for cfg in _configs():
+        name = cfg.filename()
+        (finals / "models" / name).write_bytes((root / "models" / name).read_bytes())
+    manifest = weights.export_bundle(tmp_path / "f.tar", _configs(), cache_dir=finals)
+    assert [e["file"] for e in manifest["files"]] == [c.filename() for c in _configs()]
+    best = [_twin(c, "best") for c in _configs()]
+    with pytest.raises(weights.BundleError, match=r"seed 0, best weights.*is not in the cache"):
+        weights.export_bundle(tmp_path / "b.tar", best, cache_dir=finals)
 
 
 def test_export_refuses_a_damaged_checkpoint_and_another_suffix(source, tmp_path):
@@ -276,9 +291,9 @@ def test_another_model_definition_is_refused_as_another_version(
 ):
     _, bundle, _ = source
     before = _listing(target)
-    real = models.definition_hash
+    real = train.definition_hash
     monkeypatch.setattr(
-        models, "definition_hash", lambda name: "0" * 16 if name == "fcnn1" else real(name)
+        train, "definition_hash", lambda name: "0" * 16 if name == "fcnn1" else real(name)
     )
     with pytest.raises(weights.BundleError, match="definition.*another version.*retrain"):
         weights.import_bundle(bundle, cache_dir=target)

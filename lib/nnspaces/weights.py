@@ -69,8 +69,10 @@ def export_bundle(
         The bundle to write, ending in ``.tar`` or ``.tar.gz`` (``.tgz``): plain or gzipped.
         Written atomically: a failed export leaves no file (or the old one).
     configs : iterable of TrainConfig, optional
-        The networks; each stands for its training run, so both its ``"final"`` and its
-        ``"best"`` checkpoint are exported.
+        The networks; each stands for its training run: its checkpoint (the weights it
+        names) is exported, and its twin (``"best"`` for ``"final"``, and the reverse) when
+        the cache holds it — training caches both, a published network only the weights the
+        chapters load (:mod:`nnspaces.fetch`).
     profile : str, optional
         Export the networks the profile trains (:func:`nnspaces.networks.configs`); the
         ``"default"`` profile when neither ``configs`` nor ``profile`` is given.
@@ -98,7 +100,11 @@ def export_bundle(
     if configs is None:
         profile = profile or "default"
         configs = _profile_configs(profile)
-    return _export(path, _runs(configs), profile, cache_dir)
+    configs = list(configs)
+    named = {cfg.filename() for cfg in configs}
+    folder = _models_folder(cache_dir)
+    runs = {n: c for n, c in _runs(configs).items() if n in named or (folder / n).is_file()}
+    return _export(path, runs, profile, cache_dir)
 
 
 def import_bundle(
