@@ -123,16 +123,6 @@ def test_bad_arguments(small, cache_dir):
         trainlength.at_step(pd.DataFrame({"step": [1, 2], "condition": [1.0, 2.0]}), 3)
 
 
-def test_gap_change():
-    curve = pd.DataFrame(
-        {"step": [10, 2200, trainlength.PAPER_STEPS], "condition": [1.2, 3.6, 7.0]}
-    )
-    g = trainlength.gap_change(curve, 2200, trainlength.PAPER_STEPS, paper.CONDITION_FCNN1)
-    assert g["closes"] and g["gap_a"] == pytest.approx(3.62) and g["gap_b"] == pytest.approx(0.22)
-    worse = curve.assign(condition=[1.2, 7.3, 9.0])
-    assert not trainlength.gap_change(worse, 2200, trainlength.PAPER_STEPS, 7.22)["closes"]
-
-
 def test_data_sizes_double_up_to_the_training_set():
     assert trainlength.data_sizes(3500) == (250, 500, 1000, 2000, 3500)
     assert trainlength.data_sizes(2000) == (250, 500, 1000, 2000)

@@ -1,18 +1,9 @@
-"""How a layer's condition number and the test accuracy evolve with the number of SGD steps.
+"""One training run's curve: the condition number of the first weight matrix and the test
+accuracy after each of a log-spaced set of SGD steps, up to the paper's step count.
 
-The book's default profile trains on 3 500 images for 20 epochs: ``ceil(3500/32)·20 = 2 200``
-SGD steps of batch 32. The paper trained on 50 000 images for 20 epochs:
-``ceil(50000/32)·20 = 31 260`` steps (:data:`PAPER_STEPS`). :func:`training_curve` trains a
-network with the paper's recipe (the same initial weights, mini-batch order and optimiser as
-:func:`nnspaces.train.train_or_load`) on the given images for up to that many steps, and
-records at log-spaced step counts the condition number of its first weight matrix and its
-test accuracy. The curve is cached on disk.
-
-Both step counts differ from the paper's in two ways at once: the number of SGD steps and the
-number of distinct images. :func:`size_curves` adds the other axis: the same number of steps
-on training sets of several sizes (:func:`data_sizes`), several runs per size, and
-:func:`size_effect` fits the change per doubling of the images, beside
-:func:`steps_effect`'s change per doubling of the steps.
+:func:`training_curve` trains with the paper's recipe (the same initial weights, mini-batch
+order and optimiser as :func:`nnspaces.train.train_or_load`) and caches the curve on disk;
+:func:`at_step`, :func:`rows_at`, :func:`steps_effect` and :func:`same_run_pairs` read it.
 """
 
 from __future__ import annotations
@@ -27,12 +18,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from . import cache, models, paper
-from .common import Spec
-from .data import Splits, subsample
-from .outputs import collect_outputs
-from .spaces import layer_spaces
-from .train import SPECS, TrainConfig, resolve_device
+from .. import cache, models, paper
+from ..common import Spec
+from ..data import Splits
+from ..outputs import collect_outputs
+from ..spaces import layer_spaces
+from ..train import SPECS, TrainConfig, resolve_device
 
 _FORMAT = 1  # bump when the cached curve's layout or meaning changes
 
@@ -107,14 +98,8 @@ def first_weight(model: nn.Module) -> tuple[str, nn.Module]:
 def _curve_key(
     model_name: str, splits: Splits, steps: np.ndarray, lr, momentum, batch_size, seed, device
 ) -> dict:
-    data = cache.state_digest(
-        {
-            "X_train": splits.X_train,
-            "y_train": splits.y_train,
-            "X_test": splits.X_test,
-            "y_test": splits.y_test,
-        }
-    )
+    tensors = ("X_train", "y_train", "X_test", "y_test")
+    data = cache.state_digest({name: getattr(splits, name) for name in tensors})
     return {
         "format": _FORMAT,
         "model": model_name,
@@ -275,38 +260,19 @@ def training_curve(
     return pd.DataFrame(value["columns"], columns=list(COLUMNS)), info
 
 
+def rows_at(curves: pd.DataFrame, step: int) -> pd.DataFrame:
+    """The rows of ``curves`` (one curve or many) recorded at ``step``; a ``KeyError`` naming
+    the recorded steps when there are none."""
+    rows = curves[curves["step"] == step]
+    if rows.empty:
+        recorded = sorted(set(curves["step"].tolist()))
+        raise KeyError(f"step {step} was not recorded; recorded: {recorded}")
+    return rows
+
+
 def at_step(curve: pd.DataFrame, step: int) -> pd.Series:
     """The row of ``curve`` recorded at ``step``; a ``KeyError`` naming the recorded steps."""
-    rows = curve[curve["step"] == step]
-    if rows.empty:
-        raise KeyError(f"step {step} was not recorded; recorded: {curve['step'].tolist()}")
-    return rows.iloc[0]
-
-
-def gap_change(curve: pd.DataFrame, step_a: int, step_b: int, target: float) -> dict:
-    """Distance of the condition number to ``target`` at two recorded steps.
-
-    Returns
-    -------
-    dict
-        ``cond_a``, ``cond_b`` (condition numbers at ``step_a`` and ``step_b``), ``gap_a``,
-        ``gap_b`` (their absolute differences from ``target``), ``closes`` (``gap_b < gap_a``).
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"step": [10, 100], "condition": [5.0, 7.0]})
-    >>> gap_change(c, 10, 100, 7.22)["closes"]
-    True
-    """
-    a, b = at_step(curve, step_a)["condition"], at_step(curve, step_b)["condition"]
-    ga, gb = abs(a - target), abs(b - target)
-    return {
-        "cond_a": float(a),
-        "cond_b": float(b),
-        "gap_a": float(ga),
-        "gap_b": float(gb),
-        "closes": bool(gb < ga),
-    }
+    return rows_at(curve, step).iloc[0]
 
 
 def same_run_pairs(curves: dict, nets: dict, step: int) -> dict[str, tuple[float, float]]:
@@ -339,164 +305,6 @@ def same_run_pairs(curves: dict, nets: dict, step: int) -> dict[str, tuple[float
     return pairs
 
 
-#: Training runs per data size on the data-size axis (:func:`size_curves`).
-REPLICATES = 3
-
-#: The smallest training set of the data-size axis (the sizes double from it).
-SMALLEST_SIZE = 250
-
-
-def data_sizes(n_max: int, smallest: int = SMALLEST_SIZE) -> tuple[int, ...]:
-    """Training-set sizes for the data-size axis: doubling from ``smallest``, then ``n_max``.
-
-    ``smallest`` is lowered to ``n_max // 2`` when it would leave a single size.
-
-    Examples
-    --------
-    >>> data_sizes(3500)
-    (250, 500, 1000, 2000, 3500)
-    >>> data_sizes(300)
-    (150, 300)
-    """
-    if not isinstance(n_max, int) or n_max < 20:
-        raise ValueError(f"n_max must be an int of at least 20 (two per class), got {n_max!r}")
-    n = min(int(smallest), n_max // 2)
-    sizes = []
-    while n < n_max:
-        sizes.append(n)
-        n *= 2
-    return (*sizes, n_max)
-
-
-def size_curves(
-    model_name: str,
-    splits: Splits,
-    sizes=None,
-    replicates: int = REPLICATES,
-    max_steps: int | None = PAPER_STEPS,
-    steps=None,
-    **recipe,
-) -> tuple[pd.DataFrame, dict]:
-    """:func:`training_curve` on training sets of several sizes, each size several times.
-
-    Parameters
-    ----------
-    model_name : str
-    splits : Splits
-        Its training images are subsampled (:func:`nnspaces.data.subsample`, stratified); the
-        test images stay the same.
-    sizes : sequence of int, optional
-        Training-set sizes; default :func:`data_sizes` of the training set.
-    replicates : int
-        Runs per size: run ``r`` trains on the stratified subset drawn with seed ``r`` and with
-        training seed ``recipe["seed"] + r`` (initial weights and mini-batch order), so the
-        runs of a size differ in their images (below the full set), weights and batches.
-    max_steps, steps :
-        As in :func:`training_curve` (every run records at the same steps).
-    **recipe :
-        ``lr``, ``momentum``, ``batch_size``, ``seed``, ``device``, ``cache_dir`` of
-        :func:`training_curve`.
-
-    Returns
-    -------
-    curves : DataFrame
-        Columns ``n_train``, ``replicate`` and :data:`COLUMNS`: one row per run and recorded
-        step.
-    info : dict
-        ``seconds`` (training time of all runs when they were made), ``cached`` (runs read
-        from the cache), ``runs``.
-
-    Notes
-    -----
-    Each run is cached on its own by :func:`training_curve`; run 0 on the whole training set
-    is the curve of :func:`training_curve` itself (same images, seed and steps), read back.
-    """
-    if not isinstance(replicates, int) or replicates < 1:
-        raise ValueError(f"replicates must be a positive int, got {replicates!r}")
-    n_max = len(splits.y_train)
-    sizes = data_sizes(n_max) if sizes is None else tuple(int(n) for n in sizes)
-    if not sizes or min(sizes) < 10 or max(sizes) > n_max:
-        raise ValueError(f"sizes must lie in [10, {n_max}] (the training set), got {sizes}")
-    seed = recipe.pop("seed", TrainConfig.seed)
-    frames, seconds, cached = [], 0.0, 0
-    for n in sizes:
-        for r in range(replicates):
-            sub = subsample(splits, n, seed=r)
-            curve, info = training_curve(model_name, sub, max_steps, steps, seed=seed + r, **recipe)
-            frames.append(curve.assign(n_train=n, replicate=r))
-            seconds, cached = seconds + info["seconds"], cached + info["cached"]
-    table = pd.concat(frames, ignore_index=True)
-    table = table[["n_train", "replicate", *COLUMNS]]
-    return table, {"seconds": seconds, "cached": cached, "runs": len(frames)}
-
-
-def _slope(x: np.ndarray, y: np.ndarray, level: float) -> dict:
-    """Least-squares slope of y on x with its two-sided ``level`` t-interval."""
-    from scipy import stats
-
-    fit = stats.linregress(x, y)
-    dof = len(x) - 2
-    half = stats.t.ppf((1 + level) / 2, dof) * fit.stderr if dof > 0 else float("nan")
-    return {
-        "slope": float(fit.slope),
-        "stderr": float(fit.stderr),
-        "low": float(fit.slope - half),
-        "high": float(fit.slope + half),
-        "p": float(fit.pvalue),
-    }
-
-
-def size_effect(
-    curves: pd.DataFrame, step: int, column: str = "condition", level: float = 0.95
-) -> dict:
-    """How a quantity at a fixed step count depends on the number of training images.
-
-    Parameters
-    ----------
-    curves : DataFrame
-        From :func:`size_curves` (at least two sizes; ``step`` recorded in every run).
-    step : int
-    column : str
-        ``"condition"`` or ``"test_acc"``.
-    level : float
-        Coverage of the slope's interval.
-
-    Returns
-    -------
-    effect : dict
-        ``slope`` — change of ``column`` per doubling of the training images (least squares
-        of the runs' values on ``log2(n_train)``); ``low``, ``high`` its ``level`` t-interval
-        (``runs − 2`` degrees of freedom); ``p`` its two-sided p-value; ``stderr``;
-        ``means`` — the mean per size (a dict ``n → mean``); ``spread`` — the largest range of
-        the replicates within one size; ``doublings`` — ``log2(max n / min n)``; ``runs``.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"n_train": [100, 100, 200, 200, 400, 400], "step": 5,
-    ...                   "condition": [3.0, 3.2, 4.0, 4.2, 5.0, 5.2]})
-    >>> e = size_effect(c, 5)
-    >>> round(e["slope"], 6), e["runs"], e["doublings"]
-    (1.0, 6, 2.0)
-    """
-    at = curves[curves["step"] == step]
-    if at.empty:
-        raise KeyError(f"step {step} was not recorded; recorded: {sorted(set(curves['step']))}")
-    sizes = sorted(set(at["n_train"]))
-    if len(sizes) < 2:
-        raise ValueError(f"a data-size effect needs at least two sizes, got {sizes}")
-    x = np.log2(at["n_train"].to_numpy(float))
-    y = at[column].to_numpy(float)
-    groups = at.groupby("n_train")[column]
-    return {
-        **_slope(x, y, level),
-        "means": {int(n): float(v) for n, v in groups.mean().items()},
-        "spread": float((groups.max() - groups.min()).max()),
-        "doublings": float(np.log2(sizes[-1] / sizes[0])),
-        "runs": len(at),
-        "level": level,
-    }
-
-
 def steps_effect(curve: pd.DataFrame, step_a: int, step_b: int, column: str = "condition"):
     """Change of ``column`` per doubling of the SGD steps between two recorded steps.
 
@@ -512,50 +320,3 @@ def steps_effect(curve: pd.DataFrame, step_a: int, step_b: int, column: str = "c
         raise ValueError("the two steps must differ")
     a, b = at_step(curve, step_a)[column], at_step(curve, step_b)[column]
     return float((b - a) / np.log2(step_b / step_a))
-
-
-def size_table(curves: pd.DataFrame, step: int) -> pd.DataFrame:
-    """One row per training-set size of :func:`size_curves` at ``step``.
-
-    Returns
-    -------
-    DataFrame
-        Columns ``n_train``, ``epochs`` (passes over the images in ``step`` steps),
-        ``condition_mean``, ``condition_min``, ``condition_max`` (over the runs of that size),
-        ``acc_mean`` (test accuracy, fraction), ``runs``; sorted by ``n_train``.
-    """
-    at = curves[curves["step"] == step]
-    if at.empty:
-        raise KeyError(f"step {step} was not recorded; recorded: {sorted(set(curves['step']))}")
-    g = at.groupby("n_train")
-    return g.agg(
-        epochs=("epoch", "mean"),
-        condition_mean=("condition", "mean"),
-        condition_min=("condition", "min"),
-        condition_max=("condition", "max"),
-        acc_mean=("test_acc", "mean"),
-        runs=("condition", "size"),
-    ).reset_index()
-
-
-def steps_effect_runs(
-    curves: pd.DataFrame, step_a: int, step_b: int, column: str = "condition"
-) -> pd.Series:
-    """:func:`steps_effect` of every run of :func:`size_curves`.
-
-    Returns
-    -------
-    Series
-        Indexed by ``(n_train, replicate)``: each run's change of ``column`` per doubling of
-        the steps between ``step_a`` and ``step_b``.
-
-    Examples
-    --------
-    >>> c = pd.DataFrame({"n_train": 10, "replicate": [0, 0, 1, 1], "step": [10, 40, 10, 40],
-    ...                   "condition": [2.0, 3.0, 2.0, 4.0]})
-    >>> steps_effect_runs(c, 10, 40).tolist()
-    [0.5, 1.0]
-    """
-    return curves.groupby(["n_train", "replicate"]).apply(
-        lambda run: steps_effect(run, step_a, step_b, column), include_groups=False
-    )
