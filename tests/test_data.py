@@ -82,6 +82,28 @@ def test_subsample_keeps_classes_balanced(mnist5k):
         data.subsample(mnist5k, "ten")
 
 
+@pytest.mark.parametrize("seed", range(20))
+def test_a_stratified_subset_has_exactly_n_images_in_proportion(seed):
+    rng = np.random.default_rng(seed)
+    counts = rng.integers(1, 60, size=rng.integers(2, 11))
+    y = rng.permutation(np.repeat(np.arange(len(counts)), counts))
+    n = int(rng.integers(1, len(y) + 1))
+    keep = data.stratified_subset(y, n, seed)
+    assert len(keep) == n and len(np.unique(keep)) == n
+    # each class gets its share rounded down or up (a largest-remainder apportionment)
+    share = counts * n / len(y)
+    got = np.bincount(y[keep], minlength=len(counts))
+    assert np.all(got >= np.floor(share)) and np.all(got <= np.ceil(share))
+
+
+def test_a_subset_of_uneven_classes_has_the_size_asked_for():
+    # Fashion-MNIST's 50 000 training images have 4 9xx–5 0xx per class: rounding each
+    # class's share of 3 500 gave 3 501 images
+    y = np.repeat(np.arange(10), [4978, 5030, 4986, 5021, 4996, 4990, 5010, 5013, 4985, 4991])
+    assert sum(np.round(np.bincount(y) * 3500 / len(y))) != 3500  # the old rule's sum
+    assert len(data.stratified_subset(y, 3500, 0)) == 3500
+
+
 def test_unknown_name_is_refused_with_choices():
     with pytest.raises(ValueError, match="mnist-5k"):
         data.load("cifar10")

@@ -146,10 +146,8 @@ def test_a_checkpoint_of_another_configuration_under_the_right_name_is_refused(t
 
 
 def test_a_changed_model_definition_misses_the_cache(tmp_path, small, monkeypatch):
-    from nnspaces import models
-
     _checkpoint(tmp_path, small)
-    monkeypatch.setattr(models, "definition_hash", lambda name: "changed")
+    monkeypatch.setattr(train, "definition_hash", lambda name: "changed")
     _, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
     assert not r["cached"]
 
@@ -218,9 +216,7 @@ def test_two_processes_training_one_configuration_share_one_intact_checkpoint(tm
 
 def test_cache_keys_and_file_names_are_unchanged(monkeypatch):
     """Golden values, computed by the code that trained the cached networks (format 2)."""
-    from nnspaces import models
-
-    monkeypatch.setattr(models, "definition_hash", lambda name: "fixed")
+    monkeypatch.setattr(train, "definition_hash", lambda name: "fixed")
     default = train.TrainConfig("fcnn5")
     assert default.filename() == "fcnn5-mnist-5k-s0-4e6b5892dabc924e.pt"
     assert default.key() == {
@@ -240,8 +236,11 @@ def test_cache_keys_and_file_names_are_unchanged(monkeypatch):
     other = train.TrainConfig(
         "fcnn5", "mnist", epochs=1, seed=3, n_train=300, n_val=100, weights="best"
     )
-    assert other.filename() == "fcnn5-mnist-s3-c80be6f7d4b545f1.pt"
-    assert other.key()["n_val"] == 100 and train._FORMAT == 2
+    # a subset is now exactly n images (data.stratified_subset): its key says so, and the
+    # networks trained on the rounded subsets (c80be6f7d4b545f1 here) are retrained
+    assert other.filename() == "fcnn5-mnist-s3-39cafb40d95a6b8f.pt"
+    assert other.key()["n_val"] == 100 and other.key()["subset"] == 2 and train._FORMAT == 2
+    assert "subset" not in default.key()
 
 
 def test_a_checkpoint_saved_by_path_as_before_is_loaded(tmp_path, small):
@@ -268,3 +267,26 @@ def test_the_config_checks_every_field_by_the_rules_the_notebooks_use():
     with pytest.raises(params.ParameterError, match="'n_train' = 5 must be ≥ 10"):
         train.TrainConfig("fcnn1", n_train=5)
     assert train.TrainConfig("fcnn1", device="auto").device == train.resolve_device("auto")
+
+
+def test_the_definition_hash_of_an_own_builder_is_kept_on_disk(cache_dir, monkeypatch):
+    from nnspaces import models
+
+    train._stored_definition_hash.cache_clear()
+    h = train.definition_hash("fcnn5")
+    assert h == models.definition_hash("fcnn5")  # what building it gives
+    (stored,) = (cache_dir / "definitions").glob("fcnn5-*.txt")
+    assert stored.read_text() == h
+    # read back without building the model; a damaged file is recomputed and rewritten
+    train._stored_definition_hash.cache_clear()
+    with monkeypatch.context() as m:
+        m.setattr(models, "definition_hash", lambda name: pytest.fail("rebuilt"))
+        assert train.definition_hash("fcnn5") == h
+    stored.write_text("garbage")
+    train._stored_definition_hash.cache_clear()
+    assert train.definition_hash("fcnn5") == h and stored.read_text() == h
+    # a builder swapped in is hashed, never stored
+    monkeypatch.setitem(models._BUILDERS, "fcnn1", lambda: models._fcnn((784, 12)))
+    assert train.definition_hash("fcnn1") == models.definition_hash("fcnn1")
+    assert not list((cache_dir / "definitions").glob("fcnn1-*.txt"))
+    train._stored_definition_hash.cache_clear()

