@@ -189,6 +189,9 @@ def test_train_or_load_fetches_a_listed_network_before_training(
     _no_training(monkeypatch)
     with serving(out) as url:
         monkeypatch.setenv(fetch.URL_ENV, url)
+        with pytest.raises(AssertionError, match="trained"):  # the training stage's call
+            train.train_or_load("fcnn1", seed=1, progress=False, published=False, **TINY)
+        assert capsys.readouterr().err == ""
         net, report = train.train_or_load("fcnn1", seed=1, progress=False, **TINY)
     assert report["cached"] and "fetched fcnn1-mnist-5k-s1-n50.tar" in capsys.readouterr().err
     cfg = _configs()[1]

@@ -162,6 +162,7 @@ def _train_one(cfg: TrainConfig, threads: int, messages) -> float:
         model_name=cfg.model,
         progress=False,
         on_epoch=lambda row: messages.put((nid, row["epoch"])),
+        published=False,  # the stage fetched what it could (nnspaces.fetch.fetch) before this
     )
     return time.perf_counter() - t0
 

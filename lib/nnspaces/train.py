@@ -223,6 +223,7 @@ def train_or_load(
     splits: _data.Splits | None = None,
     progress: bool = True,
     on_epoch=None,
+    published: bool = True,
 ) -> tuple[nn.Module, dict]:
     """Train a network with the paper's recipe, or load it from the cache.
 
@@ -253,6 +254,10 @@ def train_or_load(
         Show a tqdm bar over epochs.
     on_epoch : callable, optional
         Called with each epoch's history row (``epoch``, losses, accuracies) when training.
+    published : bool
+        Fetch the network first when the cache lacks it and the registry of published
+        networks lists it (see Notes); False trains it (the pipeline's training stage, which
+        has tried the fetch already).
 
     Returns
     -------
@@ -283,7 +288,7 @@ def train_or_load(
     paths = {w: folder / dataclasses.replace(cfg, weights=w).filename() for w in WEIGHTS}
     path = paths[cfg.weights]
     t0 = time.perf_counter()
-    if cache_dir is None and not path.is_file():
+    if published and cache_dir is None and not path.is_file():
         # a network CI published (registry.json): downloaded, checked and installed, so that
         # a notebook run outside the pipeline (Colab, Binder) does not train it; anything
         # else (not listed, offline, a refused file) is trained below
