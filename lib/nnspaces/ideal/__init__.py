@@ -25,10 +25,11 @@ Public API
 Modules
 -------
 - ``grid`` — the grid (:func:`run_grid`), its choice rule (:func:`choose_best`), its verdicts
-  and constants.
+  and constants, :func:`short_label`.
 - ``recipe`` — the caption's Figure 3, run as released.
 - ``reach`` — reachability of the targets inside the box, its summary and glue keys.
-- ``tables`` — the grid's summary tables, target comparisons and :func:`per_network` keys.
+- ``tables`` — the grid's summary tables (:func:`method_table`), target comparisons and
+  :func:`per_network` keys.
 """
 
 from .grid import (
@@ -36,13 +37,11 @@ from .grid import (
     EXACT_METHODS,
     GRID_METHODS,
     METHOD_ABBREV,
-    METHOD_LABELS,
     TABLE_COLUMNS,
     TIE_TOL,
     UNCLIPPED,
     choose_best,
     grid_verdicts,
-    method_table,
     run_grid,
     short_label,
 )
@@ -65,9 +64,11 @@ from .recipe import (
     rule_vs_recipe,
 )
 from .tables import (
+    METHOD_LABELS,
     choice_summary,
     closest_output_errors,
     loss_decrease,
+    method_table,
     per_network,
     summarize_grid,
     target_comparison,

@@ -3,6 +3,7 @@
 - :func:`run_grid` — the grid as a table (one row per run) and its results;
 - :func:`choose_best` — the automatic per-digit choice that replaces the paper's choice by eye;
 - :func:`grid_verdicts` — the facts the chapter states about the grid, computed;
+- :func:`short_label` — ``start+method`` in short names (:data:`METHOD_ABBREV`);
 - constants: :data:`GRID_METHODS`, :data:`TIE_TOL`, :data:`UNCLIPPED`, :data:`EXACT_METHODS`,
   the table's :data:`COLUMNS` and the :data:`TABLE_COLUMNS` a chapter shows.
 """
@@ -40,56 +41,6 @@ METHOD_ABBREV = {
     "gauss-newton": "GN",
     "closed-form": "CF",
 }
-
-
-#: The grid's methods as a table's column headers name them.
-METHOD_LABELS = {
-    "none": "start image",
-    "paper-sgd": "SGD (released settings)",
-    "gradient": "Adam",
-    "gauss-newton": "Gauss–Newton",
-    "closed-form": "closed form",
-}
-
-
-def method_table(
-    summary: pd.DataFrame,
-    column: str,
-    networks: Sequence[str],
-    names: Mapping[str, str] | None = None,
-) -> pd.DataFrame:
-    """One column of a per-(network, method) summary as a table: a row per network, a column
-    per method (:data:`METHOD_LABELS` headers, in :data:`GRID_METHODS` order).
-
-    Parameters
-    ----------
-    summary : pandas.DataFrame
-        Indexed by (network, method), e.g. ``summarize_grid(df, by=("network", "method"))``.
-    column : str
-        The column shown.
-    networks : sequence of str
-        Row order.
-    names : mapping network → display name, optional
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns ``network`` (display names) and one per method run; NaN where a method did
-        not run for a network.
-
-    Examples
-    --------
-    >>> idx = pd.MultiIndex.from_tuples([("a", "none"), ("a", "gauss-newton"), ("b", "none")])
-    >>> s = pd.DataFrame({"err": [0.5, 0.1, 0.7]}, index=idx)
-    >>> method_table(s, "err", ["b", "a"], {"a": "A"}).values.tolist()
-    [['b', 0.7, nan], ['A', 0.5, 0.1]]
-    """
-    names = dict(names or {})
-    wide = summary[column].unstack(-1)
-    wide = wide[[m for m in GRID_METHODS if m in wide.columns]].reindex(list(networks))
-    out = wide.rename(columns=METHOD_LABELS)
-    out.insert(0, "network", [names.get(n, n) for n in networks])
-    return out.reset_index(drop=True).rename_axis(None, axis=1)
 
 
 def short_label(start: str, method: str) -> str:

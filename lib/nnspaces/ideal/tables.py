@@ -5,7 +5,8 @@
   method lowered the paper's loss;
 - :func:`target_comparison` — how far target definitions differ; :func:`closest_output_errors`
   — how near real images' outputs come to each target;
-- :func:`per_network` — numbers keyed for glue, one key for every network of the book.
+- :func:`per_network` — numbers keyed for glue, one key for every network of the book;
+- :func:`method_table` — a per-method summary as a row per network (:data:`METHOD_LABELS`).
 """
 
 from __future__ import annotations
@@ -20,6 +21,55 @@ from ..inverse import InverseResult, class_targets
 from ..models import MODEL_NAMES
 from ..outputs import cached_outputs
 from .grid import GRID_METHODS
+
+#: The grid's methods as a table's column headers name them.
+METHOD_LABELS = {
+    "none": "start image",
+    "paper-sgd": "SGD (released settings)",
+    "gradient": "Adam",
+    "gauss-newton": "Gauss–Newton",
+    "closed-form": "closed form",
+}
+
+
+def method_table(
+    summary: pd.DataFrame,
+    column: str,
+    networks: Sequence[str],
+    names: Mapping[str, str] | None = None,
+) -> pd.DataFrame:
+    """One column of a per-(network, method) summary as a table: a row per network, a column
+    per method (:data:`METHOD_LABELS` headers, in :data:`GRID_METHODS` order).
+
+    Parameters
+    ----------
+    summary : pandas.DataFrame
+        Indexed by (network, method), e.g. ``summarize_grid(df, by=("network", "method"))``.
+    column : str
+        The column shown.
+    networks : sequence of str
+        Row order.
+    names : mapping network → display name, optional
+
+    Returns
+    -------
+    pandas.DataFrame
+        Columns ``network`` (display names) and one per method run; NaN where a method did
+        not run for a network.
+
+    Examples
+    --------
+    >>> idx = pd.MultiIndex.from_tuples([("a", "none"), ("a", "gauss-newton"), ("b", "none")])
+    >>> s = pd.DataFrame({"err": [0.5, 0.1, 0.7]}, index=idx)
+    >>> method_table(s, "err", ["b", "a"], {"a": "A"}).values.tolist()
+    [['b', 0.7, nan], ['A', 0.5, 0.1]]
+    """
+    names = dict(names or {})
+    wide = summary[column].unstack(-1)
+    wide = wide[[m for m in GRID_METHODS if m in wide.columns]].reindex(list(networks))
+    out = wide.rename(columns=METHOD_LABELS)
+    out.insert(0, "network", [names.get(n, n) for n in networks])
+    return out.reset_index(drop=True).rename_axis(None, axis=1)
 
 
 def summarize_grid(df: pd.DataFrame, by: Sequence[str] = ("network", "start", "method")):
