@@ -9,7 +9,7 @@ headline   figure_spaces, headline_numbers, results_table, results_display, accu
 seeds      seed_study, t_intervals, prediction_p_value, holm, seed_spread, position,
            spread_display, spectrum_spread, PAPER_VALUE, QUANTITY — the spread over training seeds, with t
            intervals and Holm-adjusted p-values
-init       init_condition_numbers, init_numbers — the Figure 2 condition number over random
+initial    init_condition_numbers, init_numbers — the Figure 2 condition number over random
            initialisations
 datasets   compare_datasets — the headline numbers on MNIST and Fashion-MNIST
 """
@@ -24,7 +24,7 @@ from .headline import (
     results_display,
     results_table,
 )
-from .init import init_condition_numbers, init_numbers
+from .initial import init_condition_numbers, init_numbers
 from .seeds import (
     PAPER_VALUE,
     QUANTITY,
