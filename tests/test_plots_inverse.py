@@ -19,9 +19,7 @@ from nnspaces import book
 from nnspaces.plots.inverse import (
     comparison_grid,
     figure3,
-    loss_history,
     loss_history_panels,
-    reachability_figure,
     recipe_figure,
 )
 
@@ -154,13 +152,14 @@ def test_comparison_grid_rows_are_methods_titles_the_errors():
 
 def test_loss_histories_are_drawn_per_step_on_a_log_axis():
     r = _result(0, history=(4.0, 1.0, 0.0))
-    ax = loss_history({"gd": r, "raw": [2.0, 0.5]}, title="digit 3").axes[0]
+    results = {("one", 3, "avg", "gd"): r, ("one", 3, "avg", "raw"): [2.0, 0.5]}
+    ax = loss_history_panels(results, 3, "avg", methods=("gd", "raw")).axes[0]
     lines = {ln.get_label(): ln for ln in ax.get_lines()}
     np.testing.assert_allclose(lines["gd"].get_xdata(), [0, 1, 2])
     np.testing.assert_allclose(lines["gd"].get_ydata(), [4.0, 1.0, 1e-32])  # 0 at the floor
     np.testing.assert_allclose(lines["raw"].get_ydata(), [2.0, 0.5])
     assert ax.get_yscale() == "log" and ax.get_xscale() == "symlog"
-    assert ax.get_title() == "digit 3" and ax.get_ylabel() == "mean squared output error"
+    assert ax.get_title() == "one" and ax.get_ylabel() == "mean squared output error"
 
 
 def test_loss_history_panels_one_network_each_with_the_methods_present():
@@ -176,23 +175,3 @@ def test_loss_history_panels_one_network_each_with_the_methods_present():
     np.testing.assert_allclose(ax_two.get_lines()[0].get_ydata(), [1.0, 0.1])
     with pytest.raises(ValueError, match="no runs for network 'three'"):
         loss_history_panels(results, 1, "avg", networks=["three"])
-
-
-def test_reachability_rows_share_a_scale_and_titles_count_pixels_outside_the_box():
-    free = [_result(c, rel_error=1e-9, outside_box=3 * c) for c in range(3)]
-    box = [_result(10 + c, rel_error=0.25) for c in range(3)]
-    fig = reachability_figure({"no box": free, "box [0, 1]": box}, title="fcnn1")
-    panels, bars = fig.axes[:6], fig.axes[6:]
-    for i, row in enumerate((free, box)):
-        lo = min(float(r.image.min()) for r in row)
-        hi = max(float(r.image.max()) for r in row)
-        for j, r in enumerate(row):
-            ax = panels[3 * i + j]
-            np.testing.assert_array_equal(_image(ax), r.image.squeeze(0).numpy())
-            assert ax.get_images()[0].get_clim() == pytest.approx((lo, hi))
-        assert bars[i].get_ylim() == pytest.approx((lo, hi))  # the row's colour bar
-    titles = [ax.get_title() for ax in panels]
-    assert titles[:3] == ["0\n1e-09", "1\n1e-09 (3 out)", "2\n1e-09 (6 out)"]
-    assert titles[3:] == ["0.25"] * 3
-    assert [panels[i].get_ylabel() for i in (0, 3)] == ["no box", "box [0, 1]"]
-    assert fig._suptitle.get_text() == "fcnn1"

@@ -1,5 +1,5 @@
 """Figures for the inverse-map chapters: Figure 3 (the rule's and the caption's), the
-comparison grids, loss histories and reachability. Each function returns a ``matplotlib.figure.Figure``."""
+comparison grids and the loss histories. Each function returns a ``matplotlib.figure.Figure``."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import numpy as np
 import pandas as pd
 
 from ..ideal import METHOD_ABBREV, short_label
-from .grid import image_grid, panel_grid
+from .grid import panel_grid
 
 #: The grid's methods as a row title names them.
 METHOD_NAMES = {
@@ -20,11 +20,6 @@ METHOD_NAMES = {
     "gauss-newton": "Gauss–Newton",
     "closed-form": "closed form",
 }
-
-
-def _axes_grid(fig, R: int, C: int) -> np.ndarray:
-    """The (R, C) image axes of an ``image_grid`` figure (colour bars come after them)."""
-    return np.array(fig.axes[: R * C], dtype=object).reshape(R, C)
 
 
 def _short(x: float) -> str:
@@ -205,33 +200,6 @@ def _draw_histories(ax, histories: Mapping[str, object]) -> None:
     ax.grid(True, which="major", alpha=0.3)
 
 
-def loss_history(
-    histories: Mapping[str, object],
-    title: str | None = None,
-    figsize: tuple[float, float] = (5.0, 3.2),
-):
-    """Loss per step, log scale: e.g. paper-sgd vs gradient vs Gauss–Newton.
-
-    Parameters
-    ----------
-    histories : mapping label → InverseResult or sequence of float
-        The ``history`` (mean squared output error at the start and after each step).
-    title : str, optional
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-    """
-    fig, ax = plt.subplots(figsize=figsize)
-    _draw_histories(ax, histories)
-    ax.set_ylabel("mean squared output error")
-    if title:
-        ax.set_title(title)
-    ax.legend(fontsize=8)
-    fig.tight_layout()
-    return fig
-
-
 def loss_history_panels(
     results: Mapping[tuple, object],
     digit: int,
@@ -295,61 +263,4 @@ def loss_history_panels(
         fontsize=fontsize,
         frameon=False,
     )
-    return fig
-
-
-def reachability_figure(
-    results: Mapping[str, Sequence[object]],
-    title: str | None = None,
-    cell: float = 1.0,
-):
-    """Images per digit for several settings, e.g. without and with the box [0, 1].
-
-    Parameters
-    ----------
-    results : mapping row label → list of K InverseResult
-        E.g. ``{"no box": res_free, "box [0, 1]": res_box}`` from
-        :func:`nnspaces.ideal.reachability` (``return_results=True``).
-    title : str, optional
-
-    Returns
-    -------
-    fig : matplotlib.figure.Figure
-        Rows share one colour scale each (with a colour bar) so that pixels outside [0, 1]
-        show; each panel is titled with its relative error and, when nonzero, the count of
-        pixels outside [0, 1].
-    """
-    labels = list(results)
-    rows = [[r.image for r in results[k]] for k in labels]
-    R, C = len(rows), max(len(r) for r in rows)
-    fig = image_grid(rows, row_labels=labels, shared_scale=True, colorbar=False, cell=cell)
-    axes = _axes_grid(fig, R, C)
-    for i, k in enumerate(labels):
-        for j, r in enumerate(results[k]):
-            text = (f"{j}\n" if i == 0 else "") + _short(r.rel_error)
-            if r.outside_box:
-                text += f" ({r.outside_box} out)"
-            axes[i, j].set_title(text, fontsize=6)
-    # margins in inches: row labels left, colour bars right, panel titles (and title) on top;
-    # the figure is sized so that every panel slot is a cell × cell square
-    left, right, bottom, top = 1.2, 0.8, 0.1, 0.45 + (0.3 if title else 0.0)
-    wspace, hspace = 0.08, 0.45
-    W = left + right + cell * (C + (C - 1) * wspace)
-    H = top + bottom + cell * (R + (R - 1) * hspace)
-    fig.set_size_inches(W, H)
-    fig.subplots_adjust(
-        left=left / W,
-        right=1 - right / W,
-        bottom=bottom / H,
-        top=1 - top / H,
-        wspace=wspace,
-        hspace=hspace,
-    )
-    for i in range(R):
-        pos = axes[i, len(rows[i]) - 1].get_position()
-        cax = fig.add_axes((pos.x1 + 0.08 / W, pos.y0, 0.1 / W, pos.height))
-        fig.colorbar(axes[i, 0].images[0], cax=cax)
-        cax.tick_params(labelsize=7)
-    if title:
-        fig.suptitle(title, fontsize=10, y=1 - 0.1 / H, va="top")
     return fig
