@@ -1,12 +1,15 @@
 """Launch buttons open files that exist: nnspaces.publish, binder/ and the built pages.
 
-The buttons open ``book/chapters/<chapter>.ipynb`` on the branch ``published``, which CI
-assembles with :func:`nnspaces.publish.publish_tree`. The slow test reads every launch link
-of the smoke build and finds its target in a tree assembled from that build.
+The buttons open ``book/chapters/<chapter>.ipynb`` at the build's tag ``published-<commit>``
+(:func:`nnspaces.layout.launch_ref`), the commit the page's banner names, under which CI
+pushes the tree :func:`nnspaces.publish.publish_tree` assembles. The slow test reads every
+launch link of the smoke build, checks it names its page's banner's ref, and finds its target
+in a tree assembled from that build.
 """
 
 from __future__ import annotations
 
+import os
 import re
 import subprocess
 import sys
@@ -16,7 +19,7 @@ from pathlib import Path
 import nbformat
 import pytest
 
-from nnspaces import publish, reproduce
+from nnspaces import layout, pages, publish, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 REPO = publish.repository()
@@ -32,12 +35,34 @@ def _pins(path: Path) -> dict[str, str]:
     return out
 
 
-def _fake_build(workdir: Path) -> Path:
-    """A build folder holding an (empty) executed notebook for every chapter, and the run log."""
+def _info(chapter, commit: str | None) -> dict:
+    """What the pipeline tells :func:`nnspaces.pages.decorate` about a chapter run at ``commit``."""
+    return dict(
+        output=chapter.output,
+        notebook=chapter.notebook,
+        profile="smoke",
+        parameters={},
+        seconds=1.0,
+        commit=commit,
+        date="2026-12-07T10:00:00+00:00",
+        version="0.1.0",
+        repository=REPO.url,
+        branch=REPO.branch,
+    )
+
+
+def _fake_build(workdir: Path, commit: str | None = None, only: dict | None = None) -> Path:
+    """A build folder holding an executed notebook for every chapter, with the banner the
+    pipeline gives it (made at ``commit``; ``only``: chapter → another commit), and the run
+    log."""
     chapters = workdir / "book" / "chapters"
     chapters.mkdir(parents=True)
     for c in reproduce.chapters():
-        nbformat.write(nbformat.v4.new_notebook(), chapters / f"{c.output}.ipynb")
+        path = chapters / f"{c.output}.ipynb"
+        nb = nbformat.v4.new_notebook()
+        nb.cells = [nbformat.v4.new_markdown_cell(f"# {c.output}\n\nWhat it finds.")]
+        nbformat.write(nb, path)
+        pages.decorate(path, _info(c, (only or {}).get(c.output, commit)))
     (chapters / "_run.json").write_text("{}")
     return workdir
 
@@ -171,27 +196,79 @@ def test_launch_links_reads_binder_colab_and_jupyterhub_forms(tmp_path):
     assert {link.page for link in links} == {"ch/x.html"}
 
 
+# --- each build's pages open its own tag ------------------------------------------------------
+
+
+def test_a_build_opens_its_tag_checked_against_the_chapters_and_head(tmp_path, small_repo):
+    head = _git(small_repo, "rev-parse", "HEAD")
+    short = _git(small_repo, "rev-parse", "--short", "HEAD")
+    build = _fake_build(tmp_path / "build", short)
+    ref = publish.build_ref(build, small_repo)
+    assert ref == f"published-{short}" == layout.launch_ref(REPO.branch, short)
+    # the banners' links open it too: the executed notebook and its source at that tag
+    banner = nbformat.read(build / "book" / "chapters" / "01_models.ipynb", 4).cells[1].source
+    assert f"{REPO.url}/blob/{ref}/book/chapters/01_models.ipynb" in banner
+    assert f"{REPO.url}/blob/{ref}/notebooks/01_models.ipynb" in banner
+    assert f"{REPO.url}/commit/{short}" in banner
+    # and Colab installs the library of that commit
+    tree = publish.publish_tree(build, tmp_path / "tree", root=small_repo)
+    first = nbformat.read(tree / "book" / "chapters" / "01_models.ipynb", 4).cells[0].source
+    assert f"nnspaces @ git+{REPO.url}@{ref}" in first
+    assert head.startswith(short)
+
+
+def test_a_build_of_another_commit_or_of_several_is_not_published(tmp_path, small_repo):
+    short = _git(small_repo, "rev-parse", "--short", "HEAD")
+    other = tmp_path / "other"
+    _fake_build(other, "0000000")
+    with pytest.raises(publish.PublishError, match="made at commit 0000000, but HEAD is"):
+        publish.publish_tree(other, tmp_path / "t1", root=small_repo)
+    mixed = _fake_build(tmp_path / "mixed", short, only={"01_models": "1111111"})
+    with pytest.raises(publish.PublishError, match="several builds .*make book FORCE=1"):
+        publish.build_ref(mixed, small_repo)
+    bare = _fake_build(tmp_path / "bare", short)
+    nbformat.write(nbformat.v4.new_notebook(), bare / "book" / "chapters" / "01_models.ipynb")
+    with pytest.raises(publish.PublishError, match=r"without a provenance banner \['01_models'\]"):
+        publish.build_ref(bare, small_repo)
+    assert not (tmp_path / "t1").exists()
+
+
+def test_a_build_with_uncommitted_changes_opens_the_published_branch(tmp_path, small_repo):
+    """No tag holds such a build: its pages open the latest published tree instead."""
+    dirty = _fake_build(tmp_path / "dirty", "0000000-dirty")
+    assert publish.build_ref(dirty, small_repo) == REPO.branch
+
+
 @pytest.mark.slow
-def test_every_launch_button_of_the_smoke_book_opens_a_published_notebook(smoke_book, tmp_path):
+def test_every_launch_button_of_the_smoke_book_opens_the_notebook_its_page_shows(
+    smoke_book, tmp_path
+):
     config = publish.repository(smoke_book / "_config.yml")
     assert config.url == REPO.url and config.branch == "published"
     owner, name = config.owner_name
-    links = publish.launch_links(smoke_book / "_build" / "html", smoke_book / "_config.yml")
+    html = smoke_book / "_build" / "html"
+    links = publish.launch_links(html, smoke_book / "_config.yml")
     binder = config.launch_buttons["binderhub_url"].rstrip("/")
     colab = config.launch_buttons["colab_url"].rstrip("/")
-    expected = {}
+    expected, refs = {}, set()
     for c in reproduce.chapters():
         path = f"book/chapters/{c.output}.ipynb"
         page = f"book/chapters/{c.output}.html"
-        expected[(page, "binder")] = (
-            f"{binder}/v2/gh/{owner}/{name}/{config.branch}?urlpath=lab/tree/{path}"
-        )
-        expected[(page, "colab")] = f"{colab}/github/{owner}/{name}/blob/{config.branch}/{path}"
+        # the ref the page's banner names: the commit of the run that made it
+        made = pages.provenance(smoke_book / path)
+        ref = made["ref"]
+        assert ref == layout.launch_ref(config.branch, made["commit"])
+        refs.add(ref)
+        expected[(page, "binder")] = f"{binder}/v2/gh/{owner}/{name}/{ref}?urlpath=lab/tree/{path}"
+        expected[(page, "colab")] = f"{colab}/github/{owner}/{name}/blob/{ref}/{path}"
+        # the banner on the page links the executed notebook at the same ref
+        assert f"{config.url}/blob/{ref}/{path}" in publish._hrefs(html / page)
     found = {(link.page, link.kind): link.url for link in links}
     assert found == expected  # each chapter page has both buttons, in Jupyter Book's form
     tree = publish.publish_tree(smoke_book, tmp_path / "published")
+    assert refs == {publish.build_ref(smoke_book)}  # one build, one tag to push
     for link in links:
-        assert link.repository == REPO.url and link.branch == "published"
+        assert link.repository == REPO.url
         assert (tree / link.path).is_file(), f"{link.url} opens {link.path}, not in the tree"
         assert re.fullmatch(r"book/chapters/\w+\.ipynb", link.path)
 
@@ -201,14 +278,20 @@ def test_every_launch_button_of_the_smoke_book_opens_a_published_notebook(smoke_
 
 @pytest.fixture
 def pip_calls(monkeypatch):
-    """subprocess.check_call recorded instead of run."""
+    """subprocess.check_call recorded instead of run; ``$NNSPACES_BOOK_URL`` unset, and
+    unset again after the test (the cell sets it on Colab)."""
+    monkeypatch.setenv(layout.BOOK_URL, "")
+    monkeypatch.delenv(layout.BOOK_URL)
     calls = []
     monkeypatch.setattr(subprocess, "check_call", lambda cmd, **kw: calls.append(cmd) or 0)
     return calls
 
 
+REF = "published-0123abc"  # a build's tag
+
+
 def _run_cell(**kw) -> None:
-    exec(compile(publish.bootstrap_cell_source(REPO.url, REPO.branch, **kw), "cell", "exec"), {})
+    exec(compile(publish.bootstrap_cell_source(REPO.url, REF, **kw), "cell", "exec"), {})
 
 
 def test_bootstrap_cell_does_nothing_outside_colab(monkeypatch, pip_calls, capsys):
@@ -216,12 +299,15 @@ def test_bootstrap_cell_does_nothing_outside_colab(monkeypatch, pip_calls, capsy
     monkeypatch.setitem(sys.modules, "nnspaces", None)  # even with the package missing
     _run_cell()
     assert pip_calls == [] and capsys.readouterr().out == ""
+    assert layout.BOOK_URL not in os.environ
 
 
-def test_bootstrap_cell_does_nothing_on_colab_when_the_package_imports(monkeypatch, pip_calls):
+def test_bootstrap_cell_on_colab_names_the_published_book(monkeypatch, pip_calls):
     monkeypatch.setitem(sys.modules, "google.colab", types.ModuleType("google.colab"))
     _run_cell()
-    assert pip_calls == []
+    assert pip_calls == []  # the package imports: nothing installed
+    owner, name = REPO.owner_name
+    assert os.environ[layout.BOOK_URL] == f"https://{owner.lower()}.github.io/{name}/"
 
 
 @pytest.mark.parametrize("torch_there", [True, False])
@@ -235,7 +321,7 @@ def test_bootstrap_cell_on_colab_installs_the_published_package(
     _run_cell(root=ROOT)
     pins = _pins(ROOT / "requirements.txt")
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
-    package = f"nnspaces @ git+{REPO.url}@published"
+    package = f"nnspaces @ git+{REPO.url}@{REF}"  # the library that made the notebooks
     cpu = [
         *pip,
         "--extra-index-url",

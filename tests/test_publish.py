@@ -1,19 +1,58 @@
 """The published tree's notebooks start with the Colab bootstrap cell and are otherwise the
-executed chapters, unchanged."""
+executed chapters, unchanged; they carry no path of the build machine."""
 
 from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
 
 import nbformat
 import pytest
 
-from nnspaces import publish, reproduce
+from nnspaces import pages, publish, reproduce
+
+ROOT = Path(__file__).resolve().parents[1]
+
+
+def test_the_injected_run_log_becomes_the_name_of_the_file_beside_the_notebook(tmp_path):
+    """papermill injects the build machine's path; the executed notebook keeps its name, which
+    opened from ``book/chapters`` (where the run log lies) names the same file."""
+    nb = nbformat.v4.new_notebook()
+    injected = nbformat.v4.new_code_cell(
+        'profile = "smoke"\nrun_log = "/home/builder/book/book/chapters/_run.json"\n'
+    )
+    injected.metadata.tags = ["injected-parameters"]
+    nb.cells = [nbformat.v4.new_markdown_cell("# Appendix\n\nFinding."), injected]
+    path = tmp_path / "91_reproducibility.ipynb"
+    nbformat.write(nb, path)
+    info = dict(
+        output="91_reproducibility",
+        notebook="91_reproducibility",
+        profile="smoke",
+        parameters={"profile": "smoke", "run_log": "/home/builder/book/book/chapters/_run.json"},
+        seconds=1.0,
+        commit="abc1234",
+        date="2026-12-07T10:00:00+00:00",
+        version="0.1.0",
+        repository="https://github.com/o/r",
+        branch="published",
+    )
+    pages.decorate(path, info)
+    text = path.read_text()
+    assert "/home/builder" not in text
+    (cell,) = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
+    assert cell.source == 'profile = "smoke"\nrun_log = "_run.json"\n'
+    assert "remove-cell" in cell.metadata.tags
+    pages.decorate(path, info)  # again: unchanged
+    assert path.read_text() == text
 
 
 @pytest.mark.slow
 def test_published_notebooks_open_with_the_bootstrap_cell(smoke_book, tmp_path):
     tree = publish.publish_tree(smoke_book, tmp_path / "published")
     repo = publish.repository()
-    expected = publish.bootstrap_cell_source(repo.url, repo.branch)
+    expected = publish.bootstrap_cell_source(repo.url, publish.build_ref(smoke_book))
     for c in reproduce.chapters():
         built = nbformat.read(smoke_book / "book" / "chapters" / f"{c.output}.ipynb", 4)
         shown = nbformat.read(tree / "book" / "chapters" / f"{c.output}.ipynb", 4)
@@ -21,3 +60,11 @@ def test_published_notebooks_open_with_the_bootstrap_cell(smoke_book, tmp_path):
         assert first.cell_type == "code" and first.source == expected
         assert "remove-cell" in first.metadata["tags"]  # for Colab, never on a page
         assert [x.source for x in shown.cells[1:]] == [x.source for x in built.cells]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("chapter", ["91_reproducibility", "92_performance"])
+def test_the_appendices_carry_no_path_of_the_build_machine(smoke_book, chapter):
+    text = (smoke_book / "book" / "chapters" / f"{chapter}.ipynb").read_text()
+    for path in {str(smoke_book), str(ROOT), os.path.expanduser("~")}:
+        assert path not in text and json.dumps(path)[1:-1] not in text, f"{chapter}: {path}"

@@ -6,12 +6,14 @@ into markdown), so that JupyterLab and the page agree. :func:`decorate` does onl
 papermill's run adds to a notebook:
 
 - papermill's injected-parameters cell (tag ``injected-parameters``) leaves the page
-  (``remove-cell``): the banner states what it held;
+  (``remove-cell``): the banner states what it held; its ``run_log``, a path of the build
+  machine, becomes the file's name (the run log lies beside the executed chapters);
 - a one-line provenance banner goes right after the title cell's first paragraph (the
   chapter's finding): ``Made by this book's run · profile default · mnist-5k · commit
   abc1234 · 2026-12-07 · details``, a sphinx-design ``{dropdown}`` whose body holds the
   details — data, seeds, the injected parameters, time of the run and of the chapter,
-  library version, and links to the executed notebook as published and to its source.
+  library version, and links to the executed notebook as published and to its source, at
+  the build's own tag (:func:`nnspaces.layout.launch_ref`), as the launch buttons.
 
 Calling :func:`decorate` again replaces the banner rather than adding a second one.
 
@@ -28,8 +30,9 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import cache
+from .layout import launch_ref
 
-__all__ = ["BANNER_CLASS", "banner", "decorate", "stray_outputs"]
+__all__ = ["BANNER_CLASS", "banner", "decorate", "provenance", "stray_outputs"]
 
 #: The CSS class of the banner's dropdown (``book/_static/nnspaces.css`` styles it).
 BANNER_CLASS = "provenance"
@@ -141,7 +144,8 @@ def decorate(path: str | Path, info: dict) -> None:
         stem), ``profile``, ``parameters`` (the dict papermill injected), ``seconds``
         (the chapter's run time), ``commit`` (short hash, ``-dirty`` when the tree had
         changes, or None), ``date`` (UTC, ISO 8601), ``version`` (``nnspaces.__version__``),
-        ``repository`` (its URL) and ``branch`` (the published branch).
+        ``repository`` (its URL) and ``branch`` (the published branch, whose per-build tag
+        :func:`~nnspaces.layout.launch_ref` the links open).
 
     Raises
     ------
@@ -167,8 +171,11 @@ def decorate(path: str | Path, info: dict) -> None:
     nb.cells = [c for c in nb.cells if not _is_banner(c)]
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags and "remove-cell" not in tags:
-            cell.metadata.tags = [*tags, "remove-cell"]
+        if "injected-parameters" in tags:
+            cell.metadata.tags = tags if "remove-cell" in tags else [*tags, "remove-cell"]
+            # the run log by its name, from the executed notebook's folder: no path of the
+            # build machine in a published notebook
+            cell.source = _RUN_LOG.sub(_run_log_name, cell.source)
     title = next((i for i, c in enumerate(nb.cells) if _is_title(c)), None)
     if title is None:
         raise ValueError(f"{path.name} has no '# title' markdown cell to put the banner under")
@@ -186,7 +193,8 @@ def decorate(path: str | Path, info: dict) -> None:
         after.id = f"{nb.cells[at].get('id', 'title')}-rest"[:64]
         nb.cells.insert(at + 1, after)
     cell = nbformat.v4.new_markdown_cell(banner(info, _defaults(nb.cells), _glued(nb.cells)))
-    cell.metadata[_MARK] = {"provenance": True}
+    ref = launch_ref(info["branch"], info["commit"])
+    cell.metadata[_MARK] = {"provenance": True, "commit": info["commit"], "ref": ref}
     cell.id = "nnspaces-provenance"  # a fixed id: decorating again rewrites the same file
     nb.cells.insert(at + 1, cell)
     text = nbformat.writes(nb)
@@ -233,7 +241,7 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     :::{dropdown} Made by this book's run · profile smoke · mnist-5k · commit abc1234 · 2026-12-02 · details
     >>> md.splitlines()[1]
     ':class-container: provenance'
-    >>> "https://github.com/o/r/blob/main/book/chapters/01_models.ipynb" in md
+    >>> "https://github.com/o/r/blob/main-abc1234/book/chapters/01_models.ipynb" in md
     True
     """
     params = {**(defaults or {}), **info["parameters"]}
@@ -256,8 +264,9 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
         fields.append((label, ", ".join(map(str, seeds)) if label == "Seeds" else str(seeds)))
     injected = ", ".join(f"{k}={_short(v)}" for k, v in info["parameters"].items())
     ran_with = f"`{injected.replace('`', '')}`" if injected else "the notebook's own defaults"
-    executed = f"{repo}/blob/{info['branch']}/book/chapters/{info['output']}.ipynb"
-    source = f"{repo}/blob/{info['branch']}/notebooks/{info['notebook']}.ipynb"
+    ref = launch_ref(info["branch"], commit)  # what the launch buttons open too
+    executed = f"{repo}/blob/{ref}/book/chapters/{info['output']}.ipynb"
+    source = f"{repo}/blob/{ref}/notebooks/{info['notebook']}.ipynb"
     fields += [
         ("Run with", ran_with),
         ("Profile", f"`{info['profile']}`"),
@@ -277,6 +286,16 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     return f"{head}\n\n{body}\n:::"
 
 
+def provenance(path: str | Path) -> dict | None:
+    """What :func:`decorate` recorded in an executed notebook's banner: ``commit`` (as the
+    banner names it) and ``ref`` (the git ref its links open); None without a banner."""
+    import nbformat
+
+    nb = nbformat.read(Path(path), as_version=4)
+    mark = next((c.metadata[_MARK] for c in nb.cells if _is_banner(c)), None)
+    return None if mark is None else {k: mark.get(k) for k in ("commit", "ref")}
+
+
 def _is_banner(cell) -> bool:
     return cell.cell_type == "markdown" and bool(cell.metadata.get(_MARK, {}).get("provenance"))
 
@@ -289,6 +308,15 @@ def _is_title(cell) -> bool:
         if line.strip() and not _TARGET.match(line):
             return line.startswith("# ")
     return False
+
+
+#: papermill's line injecting ``run_log`` (a string literal, as it writes one).
+_RUN_LOG = re.compile(r"(?m)^(run_log = )('[^'\n]*'|\"[^\"\n]*\")$")
+
+
+def _run_log_name(m: re.Match) -> str:
+    """``run_log = "/build/…/_run.json"`` → ``run_log = "_run.json"`` (as papermill quotes)."""
+    return f'{m[1]}"{Path(ast.literal_eval(m[2])).name}"'
 
 
 _TARGET = re.compile(r"\s*\([^()\s]+\)=\s*$")  # a MyST label line, ``(sec-x)=``

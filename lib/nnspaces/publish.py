@@ -1,13 +1,18 @@
-"""The ``published`` branch: the repository at the built commit plus the executed notebooks.
+"""The published tree: the repository at the built commit plus the executed notebooks.
 
-Jupyter Book's launch buttons (Binder, Colab) open ``book/chapters/<name>.ipynb`` on the
-branch ``repository.branch`` of ``_config.yml``. Those notebooks are generated and ignored
-by git on ``main``, so CI publishes a branch that holds them:
+Jupyter Book's launch buttons (Binder, Colab) open ``book/chapters/<name>.ipynb`` at the
+build's own tag, ``<branch>-<commit>`` (:func:`nnspaces.layout.launch_ref`;
+``repository.branch`` of ``_config.yml`` is ``published``), the commit each page's banner
+names; so do the banner's links and Colab's install. Those notebooks are generated and
+ignored by git on ``main``, so CI publishes a commit that holds them, tags it, and moves the
+branch to it (the latest build):
 
 - :func:`publish_tree` — the tracked files at ``HEAD`` (``git archive``) plus
   ``<workdir>/book/chapters/*.ipynb``, nothing else generated;
+- :func:`build_ref` — the tag the build's pages open, checked against the chapters and HEAD;
 - :func:`commit_tree` — that tree as one commit whose parent is ``HEAD``, ready for
-  ``git push --force origin SHA:refs/heads/published``;
+  ``git push origin SHA:refs/tags/REF`` and ``git push --force origin
+  SHA:refs/heads/published``;
 - :func:`launch_links` — the launch links of the built HTML and the repository path each
   opens, so a test can check every button opens a file of the published tree;
 - :func:`bootstrap_cell_source` — a first cell for Colab, which has no ``nnspaces``.
@@ -32,12 +37,14 @@ from urllib.parse import parse_qs, unquote, urlsplit
 
 import yaml
 
-from . import reproduce
+from . import pages, reproduce
+from .layout import pages_url
 
 __all__ = [
     "LaunchLink",
     "PublishError",
     "bootstrap_cell_source",
+    "build_ref",
     "commit_tree",
     "launch_links",
     "publish_tree",
@@ -57,7 +64,7 @@ class Repository:
     """``_config.yml``'s ``repository`` and ``launch_buttons`` sections."""
 
     url: str  # https://github.com/OWNER/NAME
-    branch: str  # the branch the launch buttons open
+    branch: str  # the published branch; each build's pages open its tag <branch>-<commit>
     launch_buttons: dict
 
     @property
@@ -102,8 +109,8 @@ def publish_tree(workdir: str | Path, dest: str | Path, root: str | Path | None 
     Raises
     ------
     PublishError
-        ``dest`` holds files, or the build lacks the notebook of a chapter (a launch
-        button would open a missing file).
+        ``dest`` holds files, the build lacks the notebook of a chapter (a launch button
+        would open a missing file), or :func:`build_ref` refuses it.
     """
     root = Path(root) if root is not None else reproduce.repo_root()
     chapters = Path(workdir) / "book" / "chapters"
@@ -118,13 +125,14 @@ def publish_tree(workdir: str | Path, dest: str | Path, root: str | Path | None 
             f"{chapters} lacks the executed chapters {missing}: run "
             "`python -m nnspaces reproduce` (all chapters) before publishing"
         )
+    ref = build_ref(workdir, root)
     dest.parent.mkdir(parents=True, exist_ok=True)
     tmp = Path(tempfile.mkdtemp(prefix=f".{dest.name}-", dir=dest.parent))
     try:
         _git_archive(root, tmp)
         (tmp / "book" / "chapters").mkdir(parents=True, exist_ok=True)
         repo = repository(root / "_config.yml")
-        first = bootstrap_cell_source(repo.url, repo.branch, root)
+        first = bootstrap_cell_source(repo.url, ref, root)
         for nb in sorted(chapters.glob("*.ipynb")):
             _with_bootstrap(nb, tmp / "book" / "chapters" / nb.name, first)
         tmp.chmod(0o755)
@@ -135,6 +143,50 @@ def publish_tree(workdir: str | Path, dest: str | Path, root: str | Path | None 
         shutil.rmtree(tmp, ignore_errors=True)
         raise
     return dest
+
+
+def build_ref(workdir: str | Path, root: str | Path | None = None) -> str:
+    """The git ref every page of the build at ``workdir`` opens: the ``ref`` its executed
+    chapters' banners recorded (:func:`nnspaces.pages.provenance`), the tag under which CI
+    pushes the published tree (``git push origin SHA:refs/tags/REF``).
+
+    Raises
+    ------
+    PublishError
+        A chapter has no banner (not executed by the pipeline), the chapters come from builds
+        that open different refs, or the build's commit is not ``HEAD`` of ``root``.
+
+    Notes
+    -----
+    A build with uncommitted changes (or outside git) has no tag of its own: its pages open
+    the published branch itself (:func:`nnspaces.layout.launch_ref`), and so does its tree.
+    """
+    root = Path(root) if root is not None else reproduce.repo_root()
+    chapters = Path(workdir) / "book" / "chapters"
+    found = {
+        c.output: pages.provenance(chapters / f"{c.output}.ipynb") for c in reproduce.chapters()
+    }
+    if bare := [name for name, p in found.items() if p is None or not p.get("ref")]:
+        raise PublishError(
+            f"{chapters} holds chapters without a provenance banner {bare}: publish a build "
+            "of `python -m nnspaces reproduce`"
+        )
+    refs = {p["ref"] for p in found.values()}
+    if len(refs) > 1:
+        first = {ref: next(n for n, p in found.items() if p["ref"] == ref) for ref in refs}
+        raise PublishError(
+            f"the chapters come from several builds ({first}): their pages would open "
+            "different commits; rebuild them all at one commit (`make book FORCE=1`)"
+        )
+    (ref,) = refs
+    commit = next(iter(found.values()))["commit"]
+    head = _git(root, dict(os.environ), "-C", str(root), "rev-parse", "HEAD")
+    if ref != repository(root / "_config.yml").branch and not head.startswith(str(commit)):
+        raise PublishError(
+            f"the build was made at commit {commit}, but HEAD is {head[:12]}: publish it from "
+            "that commit, or rebuild at HEAD (`make book FORCE=1`)"
+        )
+    return ref
 
 
 def _git_archive(root: Path, dest: Path) -> None:
@@ -295,18 +347,20 @@ def _pin(name: str, root: Path) -> str:
 def bootstrap_cell_source(repository: str, branch: str, root: str | Path | None = None) -> str:
     """A first code cell for the published notebooks: on Colab, installs the book's package.
 
-    Outside Colab, or when ``nnspaces`` imports, it does nothing. On Colab without it, it
-    pip-installs CPU-only torch/torchvision (only if torch is missing: Colab ships its own),
-    myst-nb (the chapters glue their numbers with it) and
-    ``nnspaces @ git+{repository}@{branch}``, then says so. Versions are the pins of
-    ``requirements.txt``.
+    Outside Colab it does nothing. On Colab it names the published book
+    (``$NNSPACES_BOOK_URL``, :func:`nnspaces.layout.pages_url`: an appendix opened alone links
+    to its page); and, when ``nnspaces`` does not import, it pip-installs CPU-only
+    torch/torchvision (only if torch is missing: Colab ships its own), myst-nb (the chapters
+    glue their numbers with it) and ``nnspaces @ git+{repository}@{branch}``, then says so.
+    Versions are the pins of ``requirements.txt``.
 
     Parameters
     ----------
     repository : str
         ``https://github.com/OWNER/NAME`` (``_config.yml``'s ``repository.url``).
     branch : str
-        The branch to install from (the published one).
+        The git ref to install from: the build's tag (:func:`build_ref`), so the library is
+        the one that made the notebook.
     root : path, optional
         The checkout whose ``requirements.txt`` gives the versions.
     """
@@ -314,12 +368,16 @@ def bootstrap_cell_source(repository: str, branch: str, root: str | Path | None 
     torch = [_pin("torch", root) + "+cpu", _pin("torchvision", root) + "+cpu"]
     package = f"nnspaces @ git+{repository}@{branch}"
     q = json.dumps  # string literals in double quotes, as ruff formats them
+    book = pages_url(repository) or ""
     return f"""\
 # On Google Colab only: install this book's package (elsewhere this cell does nothing).
 import importlib.util
+import os
 import subprocess
 import sys
 
+if "google.colab" in sys.modules:  # where the published book is, for the appendices' notes
+    os.environ.setdefault("NNSPACES_BOOK_URL", {q(book)})
 if "google.colab" in sys.modules and importlib.util.find_spec("nnspaces") is None:
     pip = [sys.executable, "-m", "pip", "install", "--quiet"]
     if importlib.util.find_spec("torch") is None:  # Colab ships torch: kept when there

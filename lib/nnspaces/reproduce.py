@@ -38,6 +38,7 @@ import yaml
 
 from . import cache, fingerprint, kernels, pages
 from . import data as _data
+from .layout import launch_ref
 from .params import NOTEBOOKS
 from .profiles import (  # noqa: F401  (the pipeline's names for them, kept)
     Chapter,
@@ -230,6 +231,15 @@ def _install_mathjax(work: Path) -> None:
     tmp.rename(dest)
 
 
+def _config_with_ref(root: Path, ref: str, folder: Path) -> Path:
+    """``root``'s ``_config.yml`` with ``repository.branch`` set to ``ref``, written in
+    ``folder``: Jupyter Book makes the launch buttons' URLs from that key."""
+    config = yaml.safe_load((root / "_config.yml").read_text())
+    config.setdefault("repository", {})["branch"] = ref
+    text = yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    return cache.atomic_write(folder / "_config.yml", lambda f: f.write(text.encode()))
+
+
 def _personalise(path: Path, chapter: Chapter) -> None:
     """Make a repeated notebook's executed copy its own page.
 
@@ -266,8 +276,9 @@ def _personalise(path: Path, chapter: Chapter) -> None:
     nbformat.write(nb, path)
 
 
-def _build_html(root: Path) -> float:
-    """Build the book into a staging folder, then swap it in as ``_build/html``."""
+def _build_html(root: Path, ref: str | None = None) -> float:
+    """Build the book into a staging folder, then swap it in as ``_build/html``; with ``ref``
+    (:func:`nnspaces.layout.launch_ref`) the launch buttons open that git ref."""
     _install_mathjax(root)
     build = root / "_build"
     html = build / "html"
@@ -283,6 +294,8 @@ def _build_html(root: Path) -> float:
     staging = build / f".staging-{os.getpid()}"
     jb = Path(sys.executable).with_name("jupyter-book")
     cmd = [str(jb), "build", str(root), "--path-output", str(staging), "-W", "-n", "--keep-going"]
+    if ref is not None:  # the buttons open the build's own tag, as its banners' links do
+        cmd += ["--config", str(_config_with_ref(root, ref, staging))]
     t0 = time.perf_counter()
     proc = subprocess.run(cmd, capture_output=True, text=True)
     if proc.returncode != 0:
@@ -762,7 +775,8 @@ def reproduce(
             log(f"[reproduce] HTML up to date in {html.parent} (nothing it is made of changed)")
             return run["seconds"]
         log("[reproduce] jupyter-book build (warnings are errors)")
-        run["seconds"]["build"] = round(_build_html(work), 2)
+        ref = launch_ref(provenance["branch"], provenance["commit"])
+        run["seconds"]["build"] = round(_build_html(work, ref), 2)
         run["build_inputs"] = _build_inputs_digest(work, final)
         _write_json(run_file, run)
         log(f"[reproduce] HTML in {work / '_build' / 'html'} ({run['seconds']['build']:.1f} s)")
