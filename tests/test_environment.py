@@ -13,6 +13,7 @@ import torch
 import yaml
 
 from nnspaces import data, environment, notebook
+from nnspaces.data import sources
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -98,7 +99,7 @@ def test_the_torchvision_split_sentence_states_what_load_does(monkeypatch, tmp_p
             # labels = indices, so the split's indices can be read back; classes are index % 10
             self.targets = torch.arange(n)
 
-    s = data._torchvision_splits(Fake, tmp_path, "mnist", "fake", 0, data.DIGITS)
+    s = sources._torchvision_splits(Fake, tmp_path, "mnist", "fake", 0, data.DIGITS)
     text = environment.split_method("mnist")
     held_out = torch.randperm(60000, generator=torch.Generator().manual_seed(0))[:10000]
     assert torch.equal(s.y_val, held_out.sort().values)
