@@ -10,19 +10,32 @@ JOBS ?=
 JOBS_FLAG := $(if $(JOBS),--jobs $(JOBS),)
 FORCE ?=
 FORCE_FLAG := $(if $(FORCE),--force,)
+# WEIGHTS=FILE|URL: import that weights bundle first; WEIGHTS=none: fetch no published network
+# and train what the cache lacks; unset: fetch the networks lib/nnspaces/registry.json lists
 WEIGHTS ?=
 WEIGHTS_FLAG := $(if $(WEIGHTS),--weights $(WEIGHTS),)
 RECOMPUTE ?=
 
-.PHONY: install lint book test test-all smoke lab bench clean pdf
+.PHONY: install lock lint book test test-all smoke lab bench clean pdf
 
-$(STAMP): requirements.txt pyproject.toml
+# requirements.lock: requirements.txt compiled by `make lock`, every package pinned with its
+# hashes; pip refuses any file whose digest differs. The package itself is built by the locked
+# setuptools (no build isolation), so the install downloads nothing the lock does not name.
+$(STAMP): requirements.lock pyproject.toml
 	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -r requirements.txt
-	$(BIN)/python -m pip install --no-deps -e .
+	$(BIN)/python -m pip install --require-hashes -r requirements.lock
+	$(BIN)/python -m pip install --no-deps --no-build-isolation -e .
 	@touch $@
 
-install: $(STAMP)
+install: $(STAMP)  ## the virtual environment from requirements.lock, and nnspaces in it (editable)
+
+# one lock for Linux, macOS and Windows (--universal), Python 3.11 as CI and Binder; uv keeps the
+# locked versions of what requirements.txt did not change (rm requirements.lock: all anew)
+lock:  ## compile requirements.txt into requirements.lock (pins and hashes of the whole environment)
+	@test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
+	@test -x $(BIN)/uv || $(BIN)/python -m pip install "$$(grep -E '^uv==' requirements.txt)"
+	$(BIN)/uv pip compile --quiet --universal --python-version 3.11 --generate-hashes \
+	  --custom-compile-command "make lock" requirements.txt -o requirements.lock
 
 book: install  ## train what is missing, execute the chapters that changed (FORCE=1: all), build _build/html
 	$(if $(RECOMPUTE),NNSPACES_RECOMPUTE=1 )$(BIN)/python -m nnspaces reproduce --profile $(PROFILE) $(JOBS_FLAG) $(FORCE_FLAG) $(WEIGHTS_FLAG)

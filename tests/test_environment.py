@@ -59,6 +59,48 @@ def test_the_pins_include_the_required_stack():
         assert name in pins, name
 
 
+def _lock() -> dict[str, tuple[str, list[str]]]:
+    """requirements.lock: normalised name → (version, its sha256 hashes), each marker's entry
+    (a universal lock may pin a package once per Python or platform)."""
+    entries, current = {}, None
+    for line in (ROOT / "requirements.lock").read_text().splitlines():
+        if m := re.match(r"([A-Za-z0-9._-]+)==([^ ;\\]+)", line):
+            current = entries.setdefault(_norm(m[1]), [])
+            current.append((m[2], []))
+        elif m := re.search(r"--hash=sha256:([0-9a-f]{64})", line):
+            current[-1][1].append(m[1])
+    return entries
+
+
+def test_the_lock_pins_every_requirement_and_hashes_every_package():
+    lock = _lock()
+    for name, version in _requirements().items():
+        assert name in lock, f"{name} is not in requirements.lock: run `make lock`"
+        versions = {v for v, _ in lock[name]}
+        assert versions == {version}, (
+            f"requirements.txt pins {name}=={version}, requirements.lock {sorted(versions)}: "
+            "run `make lock`"
+        )
+    assert len(lock) > 2 * len(_requirements())  # the dependencies of the pins too
+    for name, pins in lock.items():
+        for version, hashes in pins:
+            assert hashes, f"{name}=={version} has no hash in requirements.lock"
+
+
+def test_make_install_installs_the_lock_with_hashes_and_make_lock_writes_it():
+    make = (ROOT / "Makefile").read_text()
+    stamp = make[make.index("$(STAMP): ") :].split("\n\n")[0]
+    assert stamp.startswith("$(STAMP): requirements.lock pyproject.toml")
+    assert "pip install --require-hashes -r requirements.lock" in stamp
+    assert "pip install --no-deps --no-build-isolation -e ." in stamp  # the locked setuptools
+    lock = make[make.index("\nlock:") :].split("\n\n")[0]
+    assert "uv pip compile" in lock and "--generate-hashes" in lock
+    assert "requirements.txt -o requirements.lock" in lock
+    header = (ROOT / "requirements.lock").read_text().splitlines()[:2]
+    assert header[1].strip("# ") == "make lock"  # how to compile it again, in its header
+    assert {"uv", "setuptools"} <= set(_requirements())
+
+
 def test_environment_record(tmp_path):
     v = environment.package_versions(("torch", "surely-not-a-package"))
     assert str(torch.__version__).startswith(v.loc[0, "version"].split("+")[0])
