@@ -168,13 +168,6 @@ def test_bad_configuration_is_refused_by_name(kw, match, tmp_path):
         train.train_or_load("fcnn1", cache_dir=tmp_path, **args)
 
 
-def test_accuracy_table_puts_the_paper_beside_the_run(tmp_path, small):
-    _, r = train.train_or_load("fcnn1", splits=small, cache_dir=tmp_path, **TINY)
-    t = train.accuracy_table({"fcnn1": r})
-    assert t.loc[0, "network"] == "1-layer FCNN" and t.loc[0, "paper accuracy"] == 0.92
-    assert t.loc[0, "test accuracy"] == r["test_acc"] and t.loc[0, "training images"] == 200
-
-
 # Python as on a platform without fcntl (Windows): `import fcntl` raises ImportError.
 NO_FCNTL = (
     "import sys, warnings; sys.modules['fcntl'] = None;"

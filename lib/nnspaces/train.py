@@ -19,7 +19,7 @@ from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 from tqdm import tqdm
 
-from . import cache, fetch, models, paper
+from . import cache, fetch, models
 from . import data as _data
 from .common import Spec
 from .outputs import collect_outputs
@@ -341,46 +341,3 @@ USE_LOG = cache.USE_LOG
 
 def _record_use(path: Path, cached: bool) -> None:
     cache.record_use({"file": path.name, "trained": not cached})
-
-
-def accuracy_table(reports: dict[str, dict]):
-    """One row per network: the paper's accuracy beside this run's.
-
-    Parameters
-    ----------
-    reports : dict
-        Model name → report of :func:`train_or_load`.
-
-    Returns
-    -------
-    pandas.DataFrame
-        Columns: network, paper accuracy (NaN off MNIST: the paper has none), weights (which
-        epoch's weights were kept), test and validation accuracy of those weights, the test and
-        validation accuracy of the final epoch and of the best-validation epoch (and which
-        epoch that was), epochs, training seconds, training images.
-    """
-    import pandas as pd
-
-    rows = []
-    for name, r in reports.items():
-        final, best = r["scores"]["final"], r["scores"]["best"]
-        rows.append(
-            {
-                "network": models.DISPLAY_NAME[name],
-                "paper accuracy": paper.ACCURACY[name]
-                if r["dataset"]["name"] in paper.DATASETS
-                else float("nan"),
-                "weights": r["weights"],
-                "test accuracy": r["test_acc"],
-                "validation accuracy": r["val_acc"],
-                "final epoch: test": final["test_acc"],
-                "final epoch: validation": final["val_acc"],
-                "best epoch": best["epoch"],
-                "best epoch: test": best["test_acc"],
-                "best epoch: validation": best["val_acc"],
-                "epochs": r["config"]["epochs"],
-                "training seconds": round(r["train_seconds"], 1),
-                "training images": r["dataset"]["sizes"]["train"],
-            }
-        )
-    return pd.DataFrame(rows)
