@@ -12,8 +12,6 @@ FORCE ?=
 FORCE_FLAG := $(if $(FORCE),--force,)
 # WEIGHTS=FILE|URL: import that weights bundle first; WEIGHTS=none: fetch no published network
 # and train what the cache lacks; unset: fetch the networks lib/nnspaces/registry.json lists
-# WEIGHTS=FILE|URL: import that weights bundle first; WEIGHTS=none: fetch no published network
-# and train what the cache lacks; unset: fetch the networks lib/nnspaces/registry.json lists
 WEIGHTS ?=
 WEIGHTS_FLAG := $(if $(WEIGHTS),--weights $(WEIGHTS),)
 RECOMPUTE ?=
