@@ -27,7 +27,8 @@ def pytest_collection_modifyitems(config, items):
     everything. A marker set here cannot be forgotten on a new test that uses the smoke book.
     """
     for item in items:
-        module = item.module.__name__.rsplit(".", 1)[-1] if item.module else ""
+        module = getattr(item, "module", None)  # a doctest item has none
+        module = module.__name__.rsplit(".", 1)[-1] if module else ""
         if _SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or module in _SLOW_MODULES:
             item.add_marker(pytest.mark.slow)
 
