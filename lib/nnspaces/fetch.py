@@ -15,8 +15,8 @@ and what it holds (a network id, or ``"results"``). With no files in it, nothing
   training a network the registry lists, so a chapter run on Colab or Binder fetches too.
 - :func:`download` — one file with pooch (progress bar, short connection timeout), kept only
   when its SHA-256 is the pinned one.
-- :func:`read_registry`, :func:`write_registry`, :func:`locate`, :func:`locate_url` — the
-  registry.
+- the registry (:mod:`nnspaces.registry`: :func:`read_registry`, :func:`write_registry`,
+  :func:`locate`, :func:`locate_url`), whose names are also this module's.
 
 A download goes to a temporary folder outside the cache and must match the registry's
 SHA-256, then pass every check of :func:`nnspaces.bundle.install`, before anything enters the
@@ -29,9 +29,6 @@ loopback server); ``NNSPACES_REGISTRY`` names another registry file (a test's, a
 from __future__ import annotations
 
 import dataclasses
-import json
-import os
-import re
 import sys
 import tempfile
 import time
@@ -39,23 +36,29 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from . import bundle, cache
+from .registry import (  # noqa: F401  (the registry's names, also read from here)
+    HEX,
+    NAME,
+    REGISTRY,
+    REGISTRY_ENV,
+    REGISTRY_FORMAT,
+    URL_ENV,
+    RegistryError,
+    empty_registry,
+    locate,
+    locate_url,
+    read_registry,
+    registry_path,
+    results_file,
+    write_registry,
+)
 
-#: The registry file of the package (``NNSPACES_REGISTRY`` names another).
-REGISTRY = Path(__file__).with_name("registry.json")
-REGISTRY_ENV = "NNSPACES_REGISTRY"
-#: Replaces every profile's base URL when set.
-URL_ENV = "NNSPACES_WEIGHTS_URL"
-#: Version of the registry's layout.
-REGISTRY_FORMAT = 1
 #: Seconds to connect, and to wait between two reads: a server that cannot be reached is
 #: reported after at most the first, and nothing more is asked of it in this process.
 TIMEOUT = (10.0, 20.0)
 #: Seconds during which a server that could not be reached is not asked again.
 RETRY_AFTER = 300.0
 
-_NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]*\.(?:tar|tar\.gz|tgz)")
-_HEX = re.compile(r"[0-9a-f]{64}")
-_FILE_FIELDS = {"name": str, "sha256": str, "size": int, "holds": str}
 #: Server (scheme://host:port) → time.monotonic() when it could not be reached.
 _DOWN: dict[str, float] = {}
 
@@ -69,137 +72,12 @@ class FetchError(bundle.BundleError):
         self.unreachable = unreachable
 
 
-class RegistryError(ValueError):
-    """The registry file is unreadable or malformed; the message names it and the fix."""
-
-
-# --- the registry ---------------------------------------------------------------------------
-
-
-def registry_path() -> Path:
-    """``$NNSPACES_REGISTRY`` or the package's ``registry.json``."""
-    return Path(os.environ.get(REGISTRY_ENV) or REGISTRY)
-
-
-def empty_registry() -> dict:
-    """A registry that publishes nothing (what the package ships until CI fills it)."""
-    return {"format": REGISTRY_FORMAT, "profiles": {}}
-
-
-def read_registry(path: str | Path | None = None) -> dict:
-    """The registry (default :func:`registry_path`), checked; an empty one when the file is
-    absent.
-
-    Returns
-    -------
-    dict
-        ``format`` and ``profiles``: profile → ``url`` (base URL, ending in ``/``), ``tag``,
-        ``nnspaces``, ``torch``, ``published`` (UTC, ISO 8601) and ``files``: one dict per
-        file with ``name``, ``sha256``, ``size`` (bytes), ``holds`` (a network id or
-        ``"results"``) and, for a network, ``checkpoints`` (the cache file names it holds).
-
-    Raises
-    ------
-    RegistryError
-        The file is not JSON or not a registry of this format.
-    """
-    path = Path(path) if path is not None else registry_path()
-    try:
-        reg = json.loads(path.read_text())
-    except FileNotFoundError:
-        return empty_registry()
-    except (OSError, ValueError) as e:
-        raise RegistryError(
-            f"registry {path} cannot be read ({type(e).__name__}: {e}): restore it from the "
-            "repository (`git checkout lib/nnspaces/registry.json`)"
-        ) from e
-    if problem := _registry_problem(reg):
-        raise RegistryError(
-            f"registry {path}: {problem}; restore it from the repository or publish again "
-            "(`python -m nnspaces weights publish`)"
-        )
-    return reg
-
-
-def write_registry(reg: dict, path: str | Path | None = None) -> Path:
-    """Write ``reg`` (checked as :func:`read_registry` checks it) atomically; its path."""
-    if problem := _registry_problem(reg):
-        raise RegistryError(f"not writing a malformed registry: {problem}")
-    text = json.dumps(reg, indent=1, sort_keys=True) + "\n"
-    return cache.atomic_write(
-        Path(path) if path is not None else registry_path(), lambda f: f.write(text.encode())
-    )
-
-
-def _registry_problem(reg) -> str | None:
-    """What is wrong with a registry's layout (a clause), or None."""
-    if not isinstance(reg, dict) or reg.get("format") != REGISTRY_FORMAT:
-        return f"not a registry of format {REGISTRY_FORMAT}"
-    profiles = reg.get("profiles")
-    if not isinstance(profiles, dict):
-        return "its profiles are not a mapping"
-    for name, prof in profiles.items():
-        if not isinstance(prof, dict) or not isinstance(prof.get("url"), str):
-            return f"profile {name!r} has no base URL"
-        if not prof["url"].startswith(("http://", "https://")) or not prof["url"].endswith("/"):
-            return f"profile {name!r}: base URL {prof['url']!r} is not http(s)://…/"
-        files = prof.get("files")
-        if not isinstance(files, list):
-            return f"profile {name!r} has no list of files"
-        for f in files:
-            if not isinstance(f, dict) or any(
-                not isinstance(f.get(k), t) for k, t in _FILE_FIELDS.items()
-            ):
-                return f"profile {name!r}: a file lacks one of {sorted(_FILE_FIELDS)}"
-            if not _NAME.fullmatch(f["name"]) or not _HEX.fullmatch(f["sha256"]):
-                return f"profile {name!r}: file {f['name']!r} has a bad name or SHA-256"
-            if f["holds"] != "results" and not isinstance(f.get("checkpoints"), list):
-                return f"profile {name!r}: network file {f['name']!r} lists no checkpoints"
-    return None
-
-
-def _base_url(prof: dict) -> str:
-    """The profile's base URL, or ``$NNSPACES_WEIGHTS_URL`` (a ``/`` added) when set."""
-    override = os.environ.get(URL_ENV)
-    return override.rstrip("/") + "/" if override else prof["url"]
-
-
-def locate(checkpoint: str, reg: dict | None = None) -> tuple[str, dict] | None:
-    """The URL and registry entry of the published file holding the cache file ``checkpoint``
-    (a :meth:`~nnspaces.train.TrainConfig.filename`), or None when no profile publishes it."""
-    reg = read_registry() if reg is None else reg
-    for prof in reg["profiles"].values():
-        for f in prof["files"]:
-            if checkpoint in f.get("checkpoints", ()):
-                return _base_url(prof) + f["name"], f
-    return None
-
-
-def locate_url(url: str, reg: dict | None = None) -> dict | None:
-    """The registry entry of the published file at ``url``, or None."""
-    reg = read_registry() if reg is None else reg
-    for prof in reg["profiles"].values():
-        for f in prof["files"]:
-            if _base_url(prof) + f["name"] == url:
-                return f
-    return None
-
-
-def _results_file(profile: str, reg: dict) -> tuple[str, dict] | None:
-    """The URL and registry entry of ``profile``'s published results, or None."""
-    prof = reg["profiles"].get(profile)
-    for f in prof["files"] if prof else []:
-        if f["holds"] == "results":
-            return _base_url(prof) + f["name"], f
-    return None
-
-
 # --- downloads ------------------------------------------------------------------------------
 
 
 def check_sha256(sha256: str) -> str:
     """``sha256`` in lower case once it is 64 hex digits; ``ValueError`` saying so otherwise."""
-    if not isinstance(sha256, str) or not _HEX.fullmatch(sha256.lower()):
+    if not isinstance(sha256, str) or not HEX.fullmatch(sha256.lower()):
         raise ValueError(f"SHA-256 {sha256!r} is not 64 hexadecimal digits")
     return sha256.lower()
 
@@ -238,7 +116,7 @@ def download(url: str, sha256: str, folder: str | Path, progress: bool = True) -
     if not url.startswith(("http://", "https://")):
         raise FetchError(f"{url} is not an http:// or https:// URL")
     name = url.rstrip("/").rsplit("/", 1)[-1]
-    if not _NAME.fullmatch(name):
+    if not NAME.fullmatch(name):
         raise FetchError(f"{url}: {name!r} is not the name of a weights bundle (.tar, .tar.gz)")
     logger = pooch.get_logger()
     level = logger.level
@@ -424,7 +302,7 @@ def fetch(
         down = status == "unreachable"
         out["networks"][found[1]["holds"]] = status
         out["bytes"] += found[1]["size"] if status == "fetched" else 0
-    results = _results_file(profile, reg) if profile is not None else None
+    results = results_file(profile, reg) if profile is not None else None
     index = root / cache.results_index(profile).relative_to(cache.root()) if results else None
     if results is not None and not index.is_file():
         fetched = "unreachable" if down else _fetch_results(*results, cache_dir, log, progress)
