@@ -31,9 +31,6 @@ ALLOWED: dict[str, tuple[int, int]] = {
     "cache.py": (442, 36),  # the on-disk cache
     "kernels.py": (422, 42),  # the chapters' forked kernels
     "fetch.py": (473, 42),  # the published networks, new
-    "certificate.py": (518, 26),  # optimality certificates (the numerical core, being reworked)
-    "inverse/box.py": (694, 84),  # the box-constrained inverse (numerical core)
-    "nearest/refine.py": (367, 91),  # the refinement along the preimage set (numerical core)
 }
 
 

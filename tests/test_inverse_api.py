@@ -48,6 +48,39 @@ def test_batched_methods_follow_each_problem_alone(method, options, box):
         assert len({r.iterations for r in batch}) > 1  # they did stop at different steps
 
 
+@pytest.mark.parametrize("box", [None, (0, 1)])
+def test_every_result_says_why_its_method_stopped(box):
+    """A status per result, a key of its method's TERMINATION_MESSAGES, and the message that
+    table gives it (scipy's least_squares convention: > 0 converged, 0 iteration limit)."""
+    from nnspaces.inverse import closed_form, first_order, gauss_newton
+
+    f = layer(n=12, m=3, seed=8).double()
+    g = torch.Generator().manual_seed(2)
+    R = torch.rand(4, 1, 12, generator=g, dtype=torch.float64)
+    with torch.no_grad():
+        T = f(torch.rand(4, 1, 12, generator=g, dtype=torch.float64))
+    T[3] = 5.0  # out of reach inside the box
+    cf = invert_classes(f, T, R, "closed-form", box)
+    gn = invert_classes(f, T, R, "gauss-newton", box, max_iter=3)
+    sgd = invert_classes(f, T, R, "gradient", box, max_iter=4, patience=2)
+    if box is None:
+        assert {r.status for r in cf} == {1} and cf[0].message == closed_form.TERMINATION_MESSAGES[
+            1
+        ]
+    else:
+        assert [r.status for r in cf[:3]] == [3] * 3 and cf[3].status in (-2, -3)
+        assert cf[3].message.startswith("target not reachable inside the box")
+        assert "a KKT point of the output error" in cf[3].message
+    fields = {"max_iter": 3, "tol": 1e-12, "patience": 10}
+    for r in gn:
+        assert r.message == gauss_newton.TERMINATION_MESSAGES[r.status].format(**fields)
+    assert {r.status for r in gn[:3]} <= {0, 1}
+    fields = {"max_iter": 4, "tol": 1e-12, "patience": 2}
+    for r in sgd:
+        assert r.message == first_order.TERMINATION_MESSAGES[r.status].format(**fields)
+        assert r.status == (0 if r.iterations == 4 else 2)
+
+
 def test_none_scores_the_reference():
     f = layer()
     r = torch.rand(1, 28, 28, generator=torch.Generator().manual_seed(0))

@@ -1,4 +1,4 @@
-"""Tests of nnspaces.inverse.box through the closed form and Gauss–Newton with a pixel box,
+"""Tests of the box solvers (nnspaces.inverse.box_qp, box_min, box_lsq) through the closed form and Gauss–Newton with a pixel box,
 against SciPy (SLSQP, bvls) and the KKT conditions."""
 
 from __future__ import annotations
@@ -103,7 +103,7 @@ def test_box_least_squares_matches_scipy_bvls(K, n, seed, at_bounds, scale):
     """The interior-point bounded least squares reaches bvls's residual, inside the box."""
     from scipy.optimize import lsq_linear
 
-    from nnspaces.inverse.box import _box_least_squares
+    from nnspaces.inverse.box_lsq import box_least_squares
 
     rng = np.random.default_rng(seed)
     J = rng.normal(size=(K, n)) * rng.uniform(0.1, 10)
@@ -111,7 +111,7 @@ def test_box_least_squares_matches_scipy_bvls(K, n, seed, at_bounds, scale):
     pinned = rng.uniform(size=n) < at_bounds
     x[pinned] = rng.integers(0, 2, pinned.sum())  # pixels already at 0 or 1
     r = rng.normal(size=K) * scale
-    d = _box_least_squares(J, r, -x, 1 - x)
+    d = box_least_squares(J, r, -x, 1 - x)
     ref = lsq_linear(J, r, bounds=(-x, 1 - x), method="bvls").x
     assert np.all(x + d >= 0) and np.all(x + d <= 1)
     ours, best = np.linalg.norm(J @ d - r), np.linalg.norm(J @ ref - r)
@@ -137,17 +137,17 @@ def test_box_infeasible_is_reported_not_raised():
 
 def test_box_least_squares_batch_is_each_problem_alone():
     """A batch gives each problem the answer it gets alone (the iterates are per problem)."""
-    from nnspaces.inverse.box import _box_least_squares
+    from nnspaces.inverse.box_lsq import box_least_squares
 
     rng = np.random.default_rng(3)
     B, K, n = 4, 5, 60
     J = rng.normal(size=(B, K, n))
     r = rng.normal(size=(B, K)) * np.array([[0.1], [1.0], [10.0], [100.0]])
     x = rng.uniform(0, 1, (B, n))
-    D = _box_least_squares(J, r, -x, 1 - x)
+    D = box_least_squares(J, r, -x, 1 - x)
     assert D.shape == (B, n)
     for b in range(B):
-        assert np.allclose(D[b], _box_least_squares(J[b], r[b], -x[b], 1 - x[b]), atol=1e-12)
+        assert np.allclose(D[b], box_least_squares(J[b], r[b], -x[b], 1 - x[b]), atol=1e-12)
 
 
 @settings(max_examples=20, deadline=None)
@@ -158,30 +158,35 @@ def test_box_qp_certifies_an_empty_set_at_once(m, n, seed):
     returned has bvls's least residual."""
     from scipy.optimize import lsq_linear
 
-    from nnspaces.inverse.box import _box_qp
+    from nnspaces.inverse.box_qp import TERMINATION_MESSAGES, box_qp
 
     rng = np.random.default_rng(seed)
     W = rng.normal(size=(m, n))
     z = W @ rng.uniform(0, 1, n) + 3 * np.sqrt(n) * rng.normal(size=m)  # far outside
     r = rng.uniform(0, 1, n)
     start = r + np.linalg.pinv(W) @ (z - W @ r)
-    x, feasible, iters, msg = _box_qp(W, z, r, start, 0.0, 1.0)
+    out = box_qp(W, z, r, start, 0.0, 1.0)
+    x = out.x
     best = lsq_linear(W, z, bounds=(0, 1), method="bvls").x
     if np.linalg.norm(W @ best - z) <= 1e-9 * max(1, np.linalg.norm(z)):
         return  # the draw happened to be reachable
-    assert feasible is False and "not reachable" in msg and iters < 15
+    assert out.feasible is False and out.status in (-2, -3) and out.iterations < 15
+    assert out.message == TERMINATION_MESSAGES[out.status].format(residual=out.residual)
+    assert "not reachable" in out.message
+    assert out.residual == pytest.approx(np.linalg.norm(W @ x - z), rel=1e-12)
     assert x.min() >= 0 and x.max() <= 1
     assert np.linalg.norm(W @ x - z) <= np.linalg.norm(W @ best - z) * (1 + 1e-8) + 1e-9
     # best=False (a SELU layer's closed form, which minimises the output error next): the
     # same verdict, at a box point whose residual separates z from W·box (Farkas)
-    x2, feasible2, _, msg2 = _box_qp(W, z, r, start, 0.0, 1.0, best=False)
-    assert feasible2 is False and "Farkas" in msg2 and x2.min() >= 0 and x2.max() <= 1
+    out2 = box_qp(W, z, r, start, 0.0, 1.0, best=False)
+    x2 = out2.x
+    assert out2.status == -1 and "Farkas" in out2.message and x2.min() >= 0 and x2.max() <= 1
     v = z - W @ x2
     a = W.T @ v
     assert np.maximum(0.0, a).sum() < v @ z  # max over the box of vᵀW x < vᵀz
 
 
-# ---- _box_min: exact KKT points of min φ(W x) over the box --------------------------------
+# ---- box_min: exact KKT points of min φ(W x) over the box --------------------------------
 
 
 def _kkt_violation(W, mu, x, lo=0.0, hi=1.0, floor=0.0):
@@ -216,15 +221,16 @@ def _random_bounded_ls(K, n, seed, degenerate, scale):
     scale=st.sampled_from([0.0, 1e-2, 1.0, 1e2, 1e4]),
 )
 def test_box_min_least_squares_matches_scipy_bvls(K, n, seed, degenerate, scale):
-    """Bounded least squares by _box_min: bvls's residual (to round-off) and the KKT
+    """Bounded least squares by box_min: bvls's residual (to round-off) and the KKT
     conditions, on random and degenerate problems, reachable or not."""
     from scipy.optimize import lsq_linear
 
-    from nnspaces.inverse.box import _box_min, _ls_objective
+    from nnspaces.inverse.box_min import box_min
+    from nnspaces.inverse.box_qp import ls_objective
 
     W, z = _random_bounded_ls(K, n, seed, degenerate, scale)
     start = np.random.default_rng(seed + 1).uniform(0, 1, n)
-    x, ok, _, _ = _box_min(W, _ls_objective(z), start, 0.0, 1.0)
+    x, ok, _, _ = box_min(W, ls_objective(z), start, 0.0, 1.0)
     best = np.clip(lsq_linear(W, z, bounds=(0, 1), method="bvls").x, 0, 1)
     assert ok  # kkt ≤ 1e-10, or round-off where the residual is zero
     assert x.min() >= 0 and x.max() <= 1
@@ -248,13 +254,13 @@ def test_box_min_selu_output_error_matches_lbfgsb(m, n, seed):
     independently) whose error L-BFGS-B, started from the same point with tight
     tolerances, does not beat by more than 1e-9 relatively."""
 
-    from nnspaces.inverse.box import _box_min
-    from nnspaces.inverse.closed_form import _selu_objective
+    from nnspaces.inverse.box_min import box_min
+    from nnspaces.inverse.closed_form import selu_objective
 
     W, b, t = _selu_problem(m, n, seed)
-    phi = _selu_objective(b, t)
+    phi = selu_objective(b, t)
     start = np.random.default_rng(seed).uniform(0, 1, n)
-    x, ok, _, kkt = _box_min(W, phi, start, 0.0, 1.0)
+    x, ok, _, kkt = box_min(W, phi, start, 0.0, 1.0)
     assert ok and kkt <= 1e-10 and x.min() >= 0 and x.max() <= 1
 
     fg = selu_box_error(W, b, t)
@@ -265,10 +271,11 @@ def test_box_min_selu_output_error_matches_lbfgsb(m, n, seed):
 
 def test_box_min_reports_a_failure_instead_of_an_approximation():
     """With no room to converge (no steps allowed) the answer is not passed off as exact."""
-    from nnspaces.inverse.box import _box_min, _ls_objective
+    from nnspaces.inverse.box_min import box_min
+    from nnspaces.inverse.box_qp import ls_objective
 
     W, z = _random_bounded_ls(6, 100, 5, False, 10.0)
-    x, ok, _, kkt = _box_min(W, _ls_objective(z), np.full(100, 0.5), 0.0, 1.0, 0, 0)
+    x, ok, _, kkt = box_min(W, ls_objective(z), np.full(100, 0.5), 0.0, 1.0, 0, 0)
     assert not ok and kkt > 1e-10
 
 
@@ -276,17 +283,18 @@ def test_box_min_batch_solves_each_problem_as_if_alone():
     """Problems sharing W solved in one batch (phase 1 batched): each answer is a KKT point
     with the error of the same problem solved alone (to round-off), including a reachable
     one (zero residual) that stops long before the others."""
-    from nnspaces.inverse.box import _box_min, _box_min_batch, _ls_objective
-    from nnspaces.inverse.closed_form import _selu_objective
+    from nnspaces.inverse.box_min import box_min, box_min_batch
+    from nnspaces.inverse.box_qp import ls_objective
+    from nnspaces.inverse.closed_form import selu_objective
 
     W, b, _ = _selu_problem(10, 300, 7)
     rng = np.random.default_rng(8)
-    phis = [_selu_objective(b, _selu_problem(10, 300, s)[2]) for s in (9, 10, 11)]
-    phis.append(_ls_objective(W @ rng.uniform(0, 1, 300)))  # reachable: zero residual
+    phis = [selu_objective(b, _selu_problem(10, 300, s)[2]) for s in (9, 10, 11)]
+    phis.append(ls_objective(W @ rng.uniform(0, 1, 300)))  # reachable: zero residual
     starts = rng.uniform(0, 1, (len(phis), 300))
-    batch = _box_min_batch(W, phis, starts, 0.0, 1.0)
+    batch = box_min_batch(W, phis, starts, 0.0, 1.0)
     for phi, start, (x, ok, _, _) in zip(phis, starts, batch):
-        alone, ok_alone, _, _ = _box_min(W, phi, start, 0.0, 1.0)
+        alone, ok_alone, _, _ = box_min(W, phi, start, 0.0, 1.0)
         assert ok and ok_alone and x.min() >= 0 and x.max() <= 1
         err, err_alone = phi(W @ x)[0], phi(W @ alone)[0]
         assert abs(err - err_alone) <= 1e-12 * max(err_alone, 1.0)

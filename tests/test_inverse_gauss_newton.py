@@ -42,15 +42,15 @@ def test_gauss_newton_uses_eval_mode_batchnorm():
 
 
 def test_closed_form_jacobian_matches_autograd():
-    from nnspaces.inverse.gauss_newton import _chain_jacobian, _jacobian, _selu_chain
+    from nnspaces.inverse.linalg import chain_jacobian, jacobian, selu_chain
 
     f = mlp((64, 32, 16, 5), seed=3).double()
     x = torch.randn(1, 8, 8, dtype=torch.float64, generator=torch.Generator().manual_seed(0))
-    out, J = _chain_jacobian(_selu_chain(f), x)  # (5,), (5, 64)
-    out_ref, J_ref = _jacobian(f, x[None], 5)  # (1, 5), (1, 5, 64): autograd, a batch of one
+    out, J = chain_jacobian(selu_chain(f), x)  # (5,), (5, 64)
+    out_ref, J_ref = jacobian(f, x[None], 5)  # (1, 5), (1, 5, 64): autograd, a batch of one
     assert torch.allclose(out, out_ref[0], atol=1e-13)
     assert torch.allclose(J, J_ref[0], atol=1e-12)
     # only plain Flatten/Linear/SELU stacks take the closed form
-    assert _selu_chain(nn.Sequential(nn.Linear(4, 3), nn.ReLU())) is None
-    assert _selu_chain(nn.Sequential(nn.Linear(4, 3), nn.Flatten(), nn.Linear(3, 2))) is None
-    assert len(_selu_chain(nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(4, 3))))) == 1
+    assert selu_chain(nn.Sequential(nn.Linear(4, 3), nn.ReLU())) is None
+    assert selu_chain(nn.Sequential(nn.Linear(4, 3), nn.Flatten(), nn.Linear(3, 2))) is None
+    assert len(selu_chain(nn.Sequential(nn.Flatten(), nn.Sequential(nn.Linear(4, 3))))) == 1

@@ -10,7 +10,7 @@ import torch
 from reference import layer, np_forward
 
 from nnspaces.inverse import REACHED_TOL, InverseResult
-from nnspaces.inverse.result import _build_results
+from nnspaces.inverse.result import build_results
 
 
 def _batch(seed=0):
@@ -26,7 +26,7 @@ def _batch(seed=0):
 def test_results_are_scored_by_an_independent_forward_pass():
     f, X, T, R = _batch()
     start = time.perf_counter()
-    res = _build_results(
+    res = build_results(
         f,
         X,
         T,
@@ -58,12 +58,12 @@ def test_results_are_scored_by_an_independent_forward_pass():
 def test_feasible_from_the_box_or_from_the_method():
     f, X, T, R = _batch(1)
     common = dict(method="m", start=0.0, iterations=[0] * 3, messages=[""] * 3)
-    boxed = _build_results(f, X, T, R, [None] * 3, box=(0, 1), **common)
+    boxed = build_results(f, X, T, R, [None] * 3, box=(0, 1), **common)
     assert [r.feasible for r in boxed] == [r.rel_error <= REACHED_TOL for r in boxed]
     assert [r.feasible for r in boxed] == [True, True, False]
-    given = _build_results(
+    given = build_results(
         f, X, T, R, [None] * 3, box=(0, 1), feasible=[False, None, True], **common
     )
     assert [r.feasible for r in given] == [False, None, True]
-    hist = _build_results(f, X, T, R, [None] * 3, histories=[[3.0, 2.0], [1.0], []], **common)
+    hist = build_results(f, X, T, R, [None] * 3, histories=[[3.0, 2.0], [1.0], []], **common)
     assert [r.history for r in hist] == [[3.0, 2.0], [1.0], []]

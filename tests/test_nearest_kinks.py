@@ -12,13 +12,13 @@ from torch import nn
 
 from nnspaces import nearest
 from nnspaces.certificate import kappa
-from nnspaces.inverse.gauss_newton import _chain_jacobian, _selu_chain
-from nnspaces.nearest.kinks import _curvature, _local
+from nnspaces.inverse.linalg import chain_jacobian, selu_chain
+from nnspaces.nearest.kinks import constraint_hessian, local
 
 
 def test_kink_gradients_and_preactivations_match_autograd():
     f = _net(seed=10)
-    chain = _selu_chain(f)
+    chain = selu_chain(f)
     x = torch.randn(*SHAPE, dtype=torch.float64)
     lin = [m for m in f if isinstance(m, nn.Linear)]
 
@@ -42,9 +42,9 @@ def test_kink_gradients_and_preactivations_match_autograd():
 
 def test_kappa_kinks_is_kappa_with_the_kink_rows():
     f = _net(seed=11)
-    chain = _selu_chain(f)
+    chain = selu_chain(f)
     x, r = torch.randn(2, *SHAPE, dtype=torch.float64)
-    J = _chain_jacobian(chain, x)[1]
+    J = chain_jacobian(chain, x)[1]
     G = nearest.kink_gradients(chain, x, tol=0.5)
     assert len(G) > 0
     assert kappa(J, x, r, extra=G) <= kappa(J, x, r)
@@ -52,10 +52,10 @@ def test_kappa_kinks_is_kappa_with_the_kink_rows():
 
 def test_curvature_is_the_hessian_of_the_lagrangian_by_autograd():
     f = _net(seed=13)
-    chain = _selu_chain(f)
+    chain = selu_chain(f)
     x = torch.randn(*SHAPE, dtype=torch.float64)
     lam = torch.randn(3, dtype=torch.float64)
-    loc = _local(chain, x, tol=0.4)  # a few "kinks", to exercise ν
+    loc = local(chain, x, tol=0.4)  # a few "kinks", to exercise ν
     nu = torch.randn(len(loc.kink_values), dtype=torch.float64)
     assert len(nu) > 0
     us0 = nearest.preactivations(chain, x)
@@ -66,7 +66,7 @@ def test_curvature_is_the_hessian_of_the_lagrangian_by_autograd():
         return lam @ f(z[None])[0] + nu @ hidden[mask]
 
     H_ref = torch.autograd.functional.hessian(phi, x).reshape(30, 30)
-    G, w = _curvature(chain, loc, lam, nu)
+    G, w = constraint_hessian(chain, loc, lam, nu)
     assert torch.allclose(G.T @ (w[:, None] * G), H_ref, atol=1e-10)
 
 
@@ -97,12 +97,12 @@ def test_kink_multipliers_signs_on_either_side():
     """At a point built on a kink with x − r = Jᵀλ + ν∇u_j exactly, ν on the current side is
     the one built in, and the other side's differs by the slope jump times β_j (Notes)."""
     f = _net(seed=21, hidden=(8,), K=2)
-    chain = _selu_chain(f)
+    chain = selu_chain(f)
     W1, b1, _ = chain[0]
     x = torch.randn(30, dtype=torch.float64)
     with torch.no_grad():
         b1[0] -= W1[0] @ x + b1[0]  # unit 0 exactly at its kink
-    loc = _local(chain, x, 1e-12)
+    loc = local(chain, x, 1e-12)
     assert loc.kink_index == [(0, 0)]
     lam = torch.tensor([0.3, -0.2], dtype=torch.float64)
     now = 0 if float(loc.u[0][0]) > 0 else 1  # torch's side at u = ±1e-16: + (λ) or − (λα)

@@ -6,7 +6,7 @@ from __future__ import annotations
 import math
 
 import pytest
-from nearest_problems import _private_cache, small_run_data  # noqa: F401 (autouse)
+from nearest_problems import small_run_data
 
 from nnspaces import nearest
 

@@ -1,12 +1,18 @@
-"""nnspaces.notebook: a notebook's parameters → its data and its trained networks."""
+"""nnspaces.notebook: a notebook's parameters → its data and its trained networks; the core's
+heavy results memoised on disk."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import numpy as np
+import pandas as pd
 import pytest
 import torch
+from nearest_problems import _net, _problems
+from torch import nn
 
-from nnspaces import data, notebook, params, train
+from nnspaces import data, nearest, notebook, params, spaces, train
 
 
 def test_load_splits_takes_the_defaults_and_cuts_stratified_subsets(mnist5k):
@@ -38,3 +44,46 @@ def test_trained_models_trains_with_the_parameters_and_then_loads(cache_dir):
 def test_trained_models_refuses_a_bad_recipe_by_name(cache_dir):
     with pytest.raises(params.ParameterError, match="'lr'"):
         notebook.trained_models({"lr": -1.0}, ["fcnn1"], progress=False)
+
+
+def test_null_energy_by_layer_is_the_cores_and_is_read_back_bit_identical(cache_dir, monkeypatch):
+    torch.manual_seed(3)
+    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 5), nn.ReLU(), nn.Linear(5, 3))
+    X, y = torch.rand(12, 1, 4, 4), torch.arange(12) % 3
+    first = notebook.null_energy_by_layer(model, X, y)
+    pd.testing.assert_frame_equal(first, spaces.null_energy_by_layer(model, X, y), check_exact=True)
+    assert list((cache_dir / "results" / "null-energy").glob("*.pt"))
+
+    def fail(*args):
+        raise AssertionError("recomputed although the same inputs were memoised")
+
+    monkeypatch.setattr(spaces, "null_energy_fractions", fail)
+    pd.testing.assert_frame_equal(
+        notebook.null_energy_by_layer(model, X, y), first, check_exact=True
+    )
+    with pytest.raises(AssertionError, match="recomputed"):  # other images: computed again
+        notebook.null_energy_by_layer(model, X[:6], y[:6])
+
+
+def _fields(result) -> dict:
+    return {f.name: getattr(result, f.name) for f in dataclasses.fields(result)}
+
+
+def _same(a, b) -> bool:
+    if isinstance(a, torch.Tensor):
+        return torch.equal(a, b)
+    return a == b or (a != a and b != b)  # NaN
+
+
+def test_nearest_preimage_is_the_cores_and_is_read_back_bit_identical(cache_dir, monkeypatch):
+    f = _net(seed=3)
+    T, R = _problems(f, B=2, seed=4)
+    gn, ref = notebook.nearest_preimage(f, T, R, max_iter=5)
+    gn0, ref0 = nearest.nearest_preimage(f, T, R, max_iter=5)
+    monkeypatch.setattr(nearest, "nearest_preimage", lambda *a, **k: pytest.fail("computed"))
+    gn2, ref2 = notebook.nearest_preimage(f, T, R, max_iter=5)
+    for a, b, c in zip(gn + ref, gn2 + ref2, gn0 + ref0, strict=True):
+        assert type(a) is type(b) is type(c)
+        for name, u in _fields(a).items():
+            if name != "seconds":
+                assert _same(u, getattr(b, name)) and _same(u, getattr(c, name)), name

@@ -6,7 +6,6 @@ import copy
 import math
 
 import numpy as np
-import pandas as pd
 import pytest
 import scipy.linalg
 import torch
@@ -187,29 +186,6 @@ def test_operator_null_energy_against_dense_null_space(H, stride, c_in, c_out):
     assert row["rank"] == np.linalg.matrix_rank(A) and row["matrix_shape"] == A.shape
     assert row["null_energy"] == pytest.approx(frac.mean(), rel=1e-9, abs=1e-12)
     assert row["sigma_max"] == pytest.approx(np.linalg.norm(A, 2), rel=1e-12)
-
-
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """null_energy_by_layer memoises its numbers: each test computes them in its own cache."""
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
-
-
-def test_null_energy_by_layer_is_read_back_bit_identical(monkeypatch):
-    from nnspaces.spaces import table
-
-    torch.manual_seed(3)
-    model = nn.Sequential(nn.Flatten(), nn.Linear(16, 5), nn.ReLU(), nn.Linear(5, 3))
-    X, y = torch.rand(12, 1, 4, 4), torch.arange(12) % 3
-    first = null_energy_by_layer(model, X, y)
-
-    def fail(*args):
-        raise AssertionError("recomputed although the same inputs were memoised")
-
-    monkeypatch.setattr(table, "_null_energy", fail)
-    pd.testing.assert_frame_equal(null_energy_by_layer(model, X, y), first, check_exact=True)
-    with pytest.raises(AssertionError, match="recomputed"):  # other images: computed again
-        null_energy_by_layer(model, X[:6], y[:6])
 
 
 def test_null_energy_by_layer_per_class():

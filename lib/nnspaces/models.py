@@ -15,13 +15,12 @@ from __future__ import annotations
 import functools
 import hashlib
 import pickle
-from importlib import metadata
 from pathlib import Path
 
 import torch
 from torch import nn
 
-from . import cache
+from .common import eval_mode
 
 MODEL_NAMES = ("fcnn1", "fcnn5", "resnet18")
 
@@ -92,14 +91,16 @@ def definition_hash(name: str) -> str:
 
     Part of every checkpoint's cache key, so that changing an architecture invalidates
     the checkpoints trained with the old one. Computed once per builder function (it builds
-    the model); for this module's own builders also kept on disk under the versions of
-    torch and torchvision and this file's bytes, so that the pipeline, which only names
-    checkpoints, need not import torchvision (seconds) to build a ResNet18.
+    the model); :func:`nnspaces.train.definition_hash` keeps it on disk for the pipeline.
     """
-    builder = _BUILDERS[check_name(name)]
-    if builder is not _OWN_BUILDERS.get(name):
-        return _definition_hash(builder)
-    return _stored_definition_hash(name)
+    return _definition_hash(_BUILDERS[check_name(name)])
+
+
+def own_builder(name: str) -> bool:
+    """Whether ``name`` is built by this module's own builder (not one swapped in, e.g. by a
+    test): then its definition depends only on this file and the torch and torchvision
+    versions."""
+    return _BUILDERS[check_name(name)] is _OWN_BUILDERS.get(name)
 
 
 @functools.cache
@@ -108,30 +109,6 @@ def _definition_hash(builder) -> str:
     shapes = [(k, tuple(v.shape)) for k, v in model.state_dict().items()]
     text = repr(model) + repr(shapes)
     return hashlib.sha256(text.encode()).hexdigest()[:16]
-
-
-@functools.cache
-def _stored_definition_hash(name: str) -> str:
-    """:func:`_definition_hash` of one of this module's builders, read from or written to
-    ``<cache>/definitions/`` under everything the definition depends on."""
-    versions = []
-    for dist in ("torch", "torchvision"):
-        try:
-            versions.append(f"{dist} {metadata.version(dist)}")
-        except metadata.PackageNotFoundError:
-            versions.append(f"{dist} absent")
-    source = hashlib.sha256(Path(__file__).read_bytes()).hexdigest()
-    key = hashlib.sha256(f"{name}|{'|'.join(versions)}|{source}".encode()).hexdigest()[:16]
-    path = cache.root() / "definitions" / f"{name}-{key}.txt"
-    try:
-        stored = path.read_text().strip()
-        if len(stored) == 16 and all(c in "0123456789abcdef" for c in stored):
-            return stored
-    except OSError:
-        pass
-    value = _definition_hash(_BUILDERS[name])
-    cache.atomic_write(path, lambda f: f.write(value.encode()))
-    return value
 
 
 def count_parameters(model: nn.Module) -> int:
@@ -150,6 +127,35 @@ def device_of(model: nn.Module) -> torch.device:
     return p.device if p is not None else torch.device("cpu")
 
 
+@torch.no_grad()
+def collect_outputs(model: nn.Module, X: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
+    """Pass every image through ``model`` in eval mode and return the raw outputs.
+
+    Parameters
+    ----------
+    model : torch.nn.Module
+        Maps ``(B, 1, 28, 28)`` to ``(B, K)``. Its train/eval mode is restored afterwards.
+    X : (N, 1, 28, 28) Tensor
+        Images, on any device (moved batch by batch to the model's device).
+    batch_size : int
+        Images per forward pass.
+
+    Returns
+    -------
+    Z : (N, K) Tensor
+        Pre-softmax outputs, on the CPU, in the model's dtype (kept on disk by
+        :func:`nnspaces.outputs.cached_outputs`).
+    """
+    if X.ndim != 4:
+        raise ValueError(f"X must be (N, C, H, W), got shape {tuple(X.shape)}")
+    device = device_of(model)
+    with eval_mode(model):
+        parts = [
+            model(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)
+        ]
+    return torch.cat(parts) if parts else torch.empty(0, 0)
+
+
 #: Key prefixes a saved state_dict may carry around the network's own keys: ``"model."`` (the
 #: released notebook saved a wrapper module holding the ResNet as ``self.model``) and
 #: ``"module."`` (``nn.DataParallel``).
@@ -161,8 +167,8 @@ def _read_state_dict(path) -> dict:
     path = Path(path)
     if not path.is_file():
         raise FileNotFoundError(
-            f"no state_dict file at {path}: give the path of the downloaded file (e.g. the released "
-            "repository's models/final_model_resnet)"
+            f"no state_dict file at {path}: give the path of the downloaded file (e.g. the "
+            "released repository's models/final_model_resnet)"
         )
     try:
         obj = torch.load(path, map_location="cpu", weights_only=True)

@@ -1,4 +1,5 @@
-"""What a chapter notebook calls after checking its parameters: its data and its networks.
+"""What a chapter notebook calls after checking its parameters: its data, its networks, and
+the numerical core's heavy results kept on disk.
 
 A notebook's parameters cell holds flat defaults (:data:`nnspaces.params.TRAIN_DEFAULTS` for
 the training ones); :func:`nnspaces.params.validate` checks them and returns a dict ``P``.
@@ -8,10 +9,22 @@ The two adapters here turn that dict into library calls:
   ``n_val``).
 - :func:`trained_models` — that data and the networks trained on it with ``P``'s recipe
   (:func:`nnspaces.train.train_or_load`: from the cache when it holds them).
+
+The numerical core (:mod:`nnspaces.spaces`, :mod:`nnspaces.inverse`, :mod:`nnspaces.nearest`,
+…) computes and returns; the chapters' calls that take minutes are memoised here
+(:func:`nnspaces.cache.memo`: read back bit-identical on a rebuild, ``NNSPACES_RECOMPUTE=1``
+recomputes):
+
+- :func:`null_energy_by_layer` — :func:`nnspaces.spaces.null_energy_by_layer`;
+- :func:`nearest_preimage` — :func:`nnspaces.nearest.nearest_preimage`.
 """
 
 from __future__ import annotations
 
+import pandas as pd
+import torch
+
+from . import cache, certificate, common, inverse, models, nearest, spaces
 from . import data as _data
 from .params import TRAIN_PARAMS
 from .train import TrainConfig, train_or_load
@@ -68,3 +81,54 @@ def trained_models(params: dict, names=None, progress: bool = True):
             name, splits.name, splits=splits, progress=progress, **kw
         )
     return splits, nets, reports
+
+
+def null_energy_by_layer(
+    model, X, y, view: str = "unfold", rtol: float | None = None, batch_size: int = 256
+) -> pd.DataFrame:
+    """:func:`nnspaces.spaces.null_energy_by_layer`, memoised on disk (minutes for ResNet18).
+
+    The key holds the network's weights, the inputs, the labels and every option; the code
+    digested is :mod:`nnspaces.spaces` and :mod:`nnspaces.models`. What is stored is
+    :func:`~nnspaces.spaces.null_energy_fractions`' plain values.
+    """
+    y = torch.as_tensor(y).reshape(-1).cpu()
+    key = {
+        "model": model,
+        "X": torch.as_tensor(X),
+        "y": y,
+        "view": view,
+        "rtol": rtol,
+        "batch_size": batch_size,
+    }
+    values = cache.memo(
+        "null-energy",
+        key,
+        lambda: spaces.null_energy_fractions(model, X, y, view, rtol, batch_size),
+        sources=(spaces, models),
+    )
+    return spaces.null_energy_frame(values)
+
+
+def nearest_preimage(model, targets, references, *, gauss_newton: dict | None = None, **options):
+    """:func:`nnspaces.nearest.nearest_preimage`, memoised on disk.
+
+    The key holds the network's weights, the targets, the references and every option; the
+    code digested is :mod:`nnspaces.nearest`, :mod:`nnspaces.inverse` and what they call.
+    Returns ``(gn, refined)``, lists of :class:`~nnspaces.inverse.InverseResult` and
+    :class:`~nnspaces.nearest.NearestResult`, bit-identical whether computed or read back.
+    """
+    key = {"model": model, "targets": targets, "references": references}
+    return cache.memo(
+        "nearest_preimage",
+        key | {"gauss_newton": gauss_newton, "options": options},
+        lambda: nearest.nearest_preimage(
+            model, targets, references, gauss_newton=gauss_newton, **options
+        ),
+        sources=(nearest, inverse, certificate, spaces, models, common),
+        encode=lambda pair: [[cache.dataclass_state(r) for r in rs] for rs in pair],
+        decode=lambda state: (
+            [inverse.InverseResult(**d) for d in state[0]],
+            [nearest.NearestResult(**d) for d in state[1]],
+        ),
+    )

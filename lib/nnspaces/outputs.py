@@ -1,6 +1,8 @@
-"""Raw network outputs over a data set: the statistics the paper's targets are built from.
+"""Raw network outputs over a data set, kept on disk: the statistics the paper's targets are
+built from.
 
-- :func:`collect_outputs` — pass every image through the network (eval mode).
+- :func:`collect_outputs` — pass every image through the network (eval mode); computed by
+  :func:`nnspaces.models.collect_outputs`, the numerical core's (which writes nothing).
 - :func:`cached_outputs` — the same, kept on disk under a digest of the weights and the
   images, so the chapters that need the outputs of one trained network on its training
   images compute them once per build, not once per chapter.
@@ -15,36 +17,9 @@ import torch
 from torch import nn
 
 from . import cache
-from .common import eval_mode
-from .models import device_of
+from .models import collect_outputs, device_of
 
-
-@torch.no_grad()
-def collect_outputs(model: nn.Module, X: torch.Tensor, batch_size: int = 500) -> torch.Tensor:
-    """Pass every image through ``model`` in eval mode and return the raw outputs.
-
-    Parameters
-    ----------
-    model : torch.nn.Module
-        Maps ``(B, 1, 28, 28)`` to ``(B, K)``. Its train/eval mode is restored afterwards.
-    X : (N, 1, 28, 28) Tensor
-        Images, on any device (moved batch by batch to the model's device).
-    batch_size : int
-        Images per forward pass.
-
-    Returns
-    -------
-    Z : (N, K) Tensor
-        Pre-softmax outputs, on the CPU, in the model's dtype.
-    """
-    if X.ndim != 4:
-        raise ValueError(f"X must be (N, C, H, W), got shape {tuple(X.shape)}")
-    device = device_of(model)
-    with eval_mode(model):
-        parts = [
-            model(X[i : i + batch_size].to(device)).cpu() for i in range(0, len(X), batch_size)
-        ]
-    return torch.cat(parts) if parts else torch.empty(0, 0)
+__all__ = ["cached_outputs", "collect_outputs"]
 
 
 def _digest(model: nn.Module, X: torch.Tensor) -> str:

@@ -11,7 +11,10 @@ from __future__ import annotations
 
 import copy
 import dataclasses
+import functools
+import hashlib
 import time
+from importlib import metadata
 from pathlib import Path
 
 import torch
@@ -87,13 +90,48 @@ class TrainConfig:
             # subsets of exactly n images (data.stratified_subset); absent when unused, so
             # networks trained on whole splits keep their keys
             d["subset"] = 2
-        d["definition"] = models.definition_hash(self.model)
+        d["definition"] = definition_hash(self.model)
         d["format"] = _FORMAT
         return d
 
     def filename(self) -> str:
         """``<model>-<dataset>-s<seed>-<16 hex digits of the key's hash>.pt``."""
         return f"{self.model}-{self.dataset}-s{self.seed}-{cache.key_digest(self.key())}.pt"
+
+
+def definition_hash(name: str) -> str:
+    """:func:`nnspaces.models.definition_hash`, kept on disk for the models' own builders.
+
+    The pipeline only names checkpoints; building a ResNet18 to hash its definition would
+    import torchvision (seconds). So the hash is stored in ``<cache>/definitions/`` under
+    everything the definition depends on: the name, the versions of torch and torchvision
+    and the bytes of ``models.py``. A builder swapped in (a test) is hashed, never stored.
+    """
+    if not models.own_builder(name):
+        return models.definition_hash(name)
+    return _stored_definition_hash(name)
+
+
+@functools.cache
+def _stored_definition_hash(name: str) -> str:
+    versions = []
+    for dist in ("torch", "torchvision"):
+        try:
+            versions.append(f"{dist} {metadata.version(dist)}")
+        except metadata.PackageNotFoundError:
+            versions.append(f"{dist} absent")
+    source = hashlib.sha256(Path(models.__file__).read_bytes()).hexdigest()
+    key = hashlib.sha256(f"{name}|{'|'.join(versions)}|{source}".encode()).hexdigest()[:16]
+    path = cache.root() / "definitions" / f"{name}-{key}.txt"
+    try:
+        stored = path.read_text().strip()
+        if len(stored) == 16 and all(c in "0123456789abcdef" for c in stored):
+            return stored
+    except OSError:
+        pass
+    value = models.definition_hash(name)
+    cache.atomic_write(path, lambda f: f.write(value.encode()))
+    return value
 
 
 def resolve_device(device: str) -> str:

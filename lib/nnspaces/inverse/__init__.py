@@ -25,19 +25,24 @@ Public API
 
 Modules
 -------
+As scipy's ``optimize/_lsq``: one entry point, one module per method, shared pieces apart.
+
 - ``api`` — the entry points: validation, one solver per method (``_SOLVERS``), certificates.
 - ``closed_form`` — ``"closed-form"``: :func:`closed_form_inverse` and its box problem.
-- ``gauss_newton`` — ``"gauss-newton"``: Jacobians (closed form or autograd), line search.
+- ``gauss_newton`` — ``"gauss-newton"``: minimum-norm Gauss–Newton with backtracking.
 - ``first_order`` — ``"gradient"`` and ``"paper-sgd"``: a torch optimizer on the paper's loss.
-- ``box`` — box solvers: dual semismooth Newton QP, interior-point bounded least squares,
-  held-pixel steps.
-- ``common`` — shared pieces: frozen model, work copy, minimum-norm step, option checks.
+- ``box_qp`` — the closed form's box problem: dual semismooth Newton, Farkas certificate.
+- ``box_min`` — exact minimum of ``φ(W x)`` over the box: proximal Newton, then active set.
+- ``box_lsq`` — Gauss–Newton's box steps: held pixels; interior-point bounded least squares.
+- ``linalg`` — Jacobians (closed form or autograd) and the minimum-norm step.
+- ``common`` — shared pieces: frozen model, work copy, option checks, line search.
 - ``result`` — :class:`InverseResult` and the one helper that builds results.
 - ``selu`` — SELU's constants, inverse and slope.
 - ``targets`` — the problems' inputs: class targets and starting images.
 
 Each solver takes ``(f, T (B, K), R (B, *S), box, *, classes, **options)`` and returns B
-results; ``api`` alone validates, freezes the model and certifies.
+results, each with a ``status`` from its module's ``TERMINATION_MESSAGES`` and that table's
+``message``; ``api`` alone validates, freezes the model and certifies.
 
 References
 ----------

@@ -18,21 +18,21 @@ from .. import certificate
 from ..models import device_of
 from . import closed_form, first_order, gauss_newton
 from .closed_form import supports_closed_form
-from .common import _leaf_modules, _reject_unused, _work_copy, frozen
-from .gauss_newton import _jacobians
-from .result import InverseResult, _build_results, _forward1
+from .common import check_classes, frozen, leaf_modules, reject_unused, work_copy
+from .linalg import jacobians
+from .result import InverseResult, build_results, forward_one
 from .selu import SELU_FLOOR
 
 METHODS = ("closed-form", "gauss-newton", "gradient", "paper-sgd", "none")
 
 
 def _none(f, T, R, box, *, classes, **unused) -> list[InverseResult]:
-    """The ``"none"`` method: the reference itself (clipped to the box), scored."""
-    _reject_unused("none", unused)
+    """The ``"none"`` method: the reference itself (clipped to the box), scored (status 0)."""
+    reject_unused("none", unused)
     start = time.perf_counter()
     X = R if box is None else R.clamp(*box)
     B = len(R)
-    return _build_results(
+    return build_results(
         f,
         X,
         T,
@@ -109,7 +109,7 @@ def _check_reference(reference) -> torch.Tensor:
 
 
 def _ends_with_selu(model: nn.Module) -> bool:
-    leaves = _leaf_modules(model)
+    leaves = leaf_modules(model)
     return bool(leaves) and isinstance(leaves[-1], nn.SELU)
 
 
@@ -143,28 +143,9 @@ def _prepare(model, references, method, box, dtype):
     return box, dtype
 
 
-def _classes(target_classes, B: int, K: int, argmax: bool = False) -> list[int | None]:
-    """The class of each of ``B`` targets of ``K`` outputs (None: ``argmax`` of the target).
-
-    Given ones must lie in ``0 … K − 1``; by default row ``i`` is class ``i`` when there are
-    at most ``K`` rows (as :func:`class_targets` builds them), else each target's ``argmax``.
-    """
-    if target_classes is None:
-        return [None] * B if argmax or B > K else list(range(B))
-    classes = [int(c) for c in target_classes]
-    if len(classes) != B:
-        raise ValueError(f"{len(classes)} target_classes for {B} targets")
-    bad = [c for c in classes if not 0 <= c < K]
-    if bad:
-        raise ValueError(
-            f"target_classes must lie in 0..{K - 1} (the network has {K} outputs), got {bad}"
-        )
-    return classes
-
-
 def _output_size(f: nn.Module, r: torch.Tensor) -> int:
     try:
-        out = _forward1(f, r)
+        out = forward_one(f, r)
     except RuntimeError as e:
         raise ValueError(
             f"the model cannot take the reference of shape {tuple(r.shape)} as one input "
@@ -185,7 +166,7 @@ def _certify(f: nn.Module, results: list[InverseResult], R: torch.Tensor, box, m
     if not results:
         return
     X = torch.stack([res.image for res in results]).to(R)  # (B, *S)
-    J = _jacobians(f, X, len(results[0].target)).cpu()  # (B, K, n)
+    J = jacobians(f, X, len(results[0].target)).cpu()  # (B, K, n)
     Rc = R.cpu()
     for res, k in zip(results, certificate.kappas(J, [res.image for res in results], Rc)):
         res.kappa = k
@@ -356,8 +337,8 @@ def invert_classes(
     The unconstrained closed form is vectorised (one SVD for the batch), and
     ``"gauss-newton"``, ``"gradient"`` and ``"paper-sgd"`` take one forward and backward pass
     per step for the whole batch (each problem still follows its own iterates and stops on its
-    own); each result's ``seconds`` is the batch time divided by ``B``. The model is frozen and converted
-    once for the whole batch.
+    own); each result's ``seconds`` is the batch time divided by ``B``. The model is frozen and
+    converted once for the whole batch.
     """
     T = torch.as_tensor(targets)
     R = torch.as_tensor(references)
@@ -369,11 +350,11 @@ def invert_classes(
     device = device_of(model)
     selu_out = _ends_with_selu(model)
     with frozen(model):
-        f = _work_copy(model, dtype)
+        f = work_copy(model, dtype)
         R = R.to(device=device, dtype=dtype)
         K = _output_size(f, R[0])
         T = torch.stack([_check_target(t, K, selu_out) for t in T]).to(device=device, dtype=dtype)
-        classes = _classes(target_classes, len(T), K, _argmax)
+        classes = check_classes(target_classes, len(T), K, _argmax)
         results = _SOLVERS[method](f, T, R, box, classes=classes, **options)
         _certify(f, results, R, box, method)
         return results

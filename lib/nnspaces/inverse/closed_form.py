@@ -2,13 +2,16 @@
 
 :func:`closed_form_inverse` is the paper's formula, the one place it is written; the method
 (:func:`solve`) applies it to a batch, or, with a pixel box, starts the box solver
-(:mod:`nnspaces.inverse.box`) from it.
+(:func:`~nnspaces.inverse.box_qp.box_qp`) from it and, for a SELU layer's target out of reach,
+minimises the output error over the box (:func:`~nnspaces.inverse.box_min.box_min_batch`).
+Each result's ``status`` is a key of :data:`TERMINATION_MESSAGES`.
 """
 
 from __future__ import annotations
 
 import math
 import time
+from dataclasses import dataclass
 
 import numpy as np
 import torch
@@ -16,10 +19,27 @@ from torch import nn
 
 from .. import certificate
 from ..spaces import LayerSpaces, layer_spaces
-from .box import _box_kkt, _box_min, _box_min_batch, _box_qp, _kink_multipliers
-from .common import _leaf_modules, _reject_unused
-from .result import CERTIFIED_TOL, InverseResult, _build_results, _forward1, _mse
+from . import box_qp
+from .box_min import box_kkt, box_min, box_min_batch, kink_multipliers
+from .common import leaf_modules, reject_unused
+from .result import CERTIFIED_TOL, InverseResult, build_results, forward_one, mse
 from .selu import SELU_ALPHA, SELU_LAMBDA, selu_inverse
+
+_NEAREST_OUTPUT = "{reason}; returned the box point whose output is nearest"
+_OUTPUT_ERROR = " of the output error over the box, {how}, KKT residual {kkt:.1e})"
+
+#: Why the closed form returned its image, by status: > 0 a preimage point (1, 2 without
+#: the box, 3, 4 inside it), < 0 a target out of reach inside the box, ``reason`` the box
+#: solver's message (:data:`~nnspaces.inverse.box_qp.TERMINATION_MESSAGES`).
+TERMINATION_MESSAGES = {
+    1: "exact preimage point nearest the reference",
+    2: "W has rank {rank} < {m}: least-squares point (target may be missed)",
+    3: box_qp.TERMINATION_MESSAGES[1],
+    4: box_qp.TERMINATION_MESSAGES[2],
+    -1: _NEAREST_OUTPUT,  # a Linear layer: the bounded least-squares point
+    -2: _NEAREST_OUTPUT + " (a KKT point" + _OUTPUT_ERROR,  # a SELU layer: its output error
+    -3: _NEAREST_OUTPUT + " (NOT a KKT point" + _OUTPUT_ERROR,
+}
 
 
 def closed_form_inverse(
@@ -104,7 +124,7 @@ def _preactivation(T: torch.Tensor, b: torch.Tensor | None, selu: bool) -> torch
 
 def _affine_structure(model: nn.Module) -> tuple[nn.Linear, bool] | None:
     """``(linear, has_selu)`` if ``model`` is [Flatten] → Linear [→ SELU], else ``None``."""
-    leaves = [m for m in _leaf_modules(model) if not isinstance(m, (nn.Flatten, nn.Identity))]
+    leaves = [m for m in leaf_modules(model) if not isinstance(m, (nn.Flatten, nn.Identity))]
     if isinstance(model, nn.Linear):
         return model, False
     if not isinstance(model, nn.Sequential):
@@ -126,12 +146,12 @@ def solve(f, T, R, box, *, classes, max_iter=100, tol=1e-12, **unused) -> list[I
     """The ``"closed-form"`` method for a batch: ``T`` (B, K) targets, ``R`` (B, *S) references.
 
     Without a box, one SVD and :func:`closed_form_inverse` for the whole batch. With a box,
-    per problem: the nearest point of the preimage inside the box (:func:`_box_qp`, started
-    from the closed form); when there is none, the box point of least pre-activation error,
-    refined for a SELU layer by box Gauss–Newton on the output error. ``max_iter`` and ``tol``
-    are the box solver's.
+    per problem: the nearest point of the preimage inside the box
+    (:func:`~nnspaces.inverse.box_qp.box_qp`, started from the closed form); when there is
+    none, the box point of least pre-activation error, refined for a SELU layer on the output
+    error (:func:`_refine`). ``max_iter`` and ``tol`` are the box solver's.
     """
-    _reject_unused("closed-form", unused)
+    reject_unused("closed-form", unused)
     start = time.perf_counter()
     lin, selu = _affine_structure(f)
     sp = layer_spaces(lin.weight)  # (m, n)
@@ -139,17 +159,14 @@ def solve(f, T, R, box, *, classes, max_iter=100, tol=1e-12, **unused) -> list[I
     B, (m, _) = len(T), sp.shape
     if box is None:
         X = closed_form_inverse(sp, b, T, R.reshape(B, -1), selu).reshape(R.shape)
-        msg = "exact preimage point nearest the reference"
-        if sp.rank < m:
-            msg = f"W has rank {sp.rank} < {m}: least-squares point (target may be missed)"
-        iterations, messages, feasible = [0] * B, [msg] * B, None
+        runs = [_Run(x, 1 if sp.rank == m else 2, 0, rank=sp.rank, m=m) for x in X]
     else:
         runs = [_boxed(sp, b, selu, t, r, box, max_iter, tol) for t, r in zip(T, R)]
-        X, iterations, messages, feasible = (list(v) for v in zip(*runs))
         if selu:
-            _refine(f, sp, b, T, X, iterations, messages, feasible, box, max_iter)
-    histories = [[_mse(_forward1(f, r), t), _mse(_forward1(f, x), t)] for x, t, r in zip(X, T, R)]
-    return _build_results(
+            _refine(sp, b, T, runs, box, max_iter)
+        X = [run.x for run in runs]
+    histories = [[mse(forward_one(f, r), t), mse(forward_one(f, x), t)] for x, t, r in zip(X, T, R)]
+    return build_results(
         f,
         X,
         T,
@@ -157,10 +174,11 @@ def solve(f, T, R, box, *, classes, max_iter=100, tol=1e-12, **unused) -> list[I
         classes,
         method="closed-form",
         start=start,
-        iterations=iterations,
-        messages=messages,
+        iterations=[run.iterations for run in runs],
+        messages=[run.message for run in runs],
+        statuses=[run.status for run in runs],
         histories=histories,
-        feasible=feasible,
+        feasible=None if box is None else [run.status > 0 for run in runs],
     )
 
 
@@ -177,7 +195,7 @@ def certify(f, results: list[InverseResult], R: torch.Tensor, box) -> None:
     :func:`nnspaces.certificate.kappa_roundoff` (``x`` within round-off of ``r``,
     ``cond(W) = 10¹⁰``), whichever is larger. For a SELU target out of reach in the box,
     ``kkt`` is that of the output error with SELU's kinks counted (a minimum can sit on
-    one: :func:`~nnspaces.inverse.box._kink_multipliers`).
+    one: :func:`~nnspaces.inverse.box_min.kink_multipliers`).
     """
     lin, selu = _affine_structure(f)
     W = lin.weight.detach().cpu()  # (m, n)
@@ -188,22 +206,41 @@ def certify(f, results: list[InverseResult], R: torch.Tensor, box) -> None:
             res.kkt = certificate.kkt_residual(W, res.image, r, box).residual
         elif box is not None and selu:  # the best approximation: its kinks counted
             x = res.image.reshape(-1).double().numpy()
-            phi = _selu_objective(bias, res.target.double().numpy())
-            res.kkt = _box_kkt(
-                W.double().numpy(), _kink_multipliers(W.double().numpy(), phi, x, *box), x, *box
-            )[0]
+            phi = selu_objective(bias, res.target.double().numpy())
+            W64 = W.double().numpy()
+            res.kkt = box_kkt(W64, kink_multipliers(W64, phi, x, *box), x, *box)[0]
         cert = res.kappa if box is None else res.kkt
         tol = max(CERTIFIED_TOL, certificate.kappa_roundoff(W, res.image, r))
         if res.reached and cert <= tol:
             res.proof = "convex"
 
 
-def _boxed(sp, b, selu, t, r, box, max_iter, tol):
-    """One problem with a box: ``(x (*S), iterations, message, feasible)``."""
+@dataclass
+class _Run:
+    """One problem of :func:`solve`: its image so far (*S), status, steps and the fields of
+    its message (:data:`TERMINATION_MESSAGES`)."""
+
+    x: torch.Tensor
+    status: int
+    iterations: int
+    reason: str = ""  # the box solver's message
+    how: str = ""  # how the output error was minimised (a SELU target out of reach)
+    kkt: float = math.nan
+    rank: int = 0
+    m: int = 0
+
+    @property
+    def message(self) -> str:
+        fields = {k: getattr(self, k) for k in ("reason", "how", "kkt", "rank", "m")}
+        return TERMINATION_MESSAGES[self.status].format(**fields)
+
+
+def _boxed(sp, b, selu, t, r, box, max_iter, tol) -> _Run:
+    """One problem with a box, by :func:`~nnspaces.inverse.box_qp.box_qp`."""
     z = _preactivation(t, b, selu)  # (m,)
     rf = r.reshape(-1)  # (n,)
     x0 = closed_form_inverse(sp, None, z[None], rf[None], selu=False)[0]  # the box ignored
-    x, feasible, iters, msg = _box_qp(
+    qp = box_qp.box_qp(
         sp.matrix.numpy(),
         *(a.cpu().double().numpy() for a in (z, rf, x0)),
         *box,
@@ -211,36 +248,32 @@ def _boxed(sp, b, selu, t, r, box, max_iter, tol):
         tol=tol,
         best=not selu,  # a SELU layer's best point is found on the output error (_refine)
     )
-    if not feasible and not selu:
-        msg += "; returned the box point whose output is nearest"
-    return torch.as_tensor(x).to(r).reshape(r.shape), iters, msg, feasible
+    x = torch.as_tensor(qp.x).to(r).reshape(r.shape)
+    return _Run(x, {1: 3, 2: 4}.get(qp.status, -1), qp.iterations, reason=qp.message)
 
 
-def _refine(f, sp, b, T, X, iterations, messages, feasible, box, max_iter):
+def _refine(sp, b, T, runs: list[_Run], box, max_iter) -> None:
     """Unreachable targets of a SELU layer, in place: nearest in pre-activation space is not
     nearest in output space, so each point (the box point :func:`_boxed` proved the target
     out of reach at) is refined on the output error ``½‖selu(W x + b) − t‖²`` over the box by
-    :func:`~nnspaces.inverse.box._box_min_batch` (all of them at once), to an exact KKT
+    :func:`~nnspaces.inverse.box_min.box_min_batch` (all of them at once), to an exact KKT
     point. Where that ends without one (1 in 20 random problems: the active set stalls on a
     SELU kink ``W x + b = 0`` that the minimum is not on), :func:`_lbfgsb_restart` takes
     over."""
-    out = [i for i, ok in enumerate(feasible) if not ok]
+    out = [i for i, run in enumerate(runs) if run.status < 0]
     if not out:
         return
     W = sp.matrix.numpy()  # (m, n) float64
     bias = np.zeros(W.shape[0]) if b is None else b.cpu().double().numpy()
-    phis = [_selu_objective(bias, T[i].cpu().double().numpy()) for i in out]
-    starts = np.stack([X[i].reshape(-1).cpu().double().numpy() for i in out])
-    for i, phi, found in zip(out, phis, _box_min_batch(W, phis, starts, *box)):
+    phis = [selu_objective(bias, T[i].cpu().double().numpy()) for i in out]
+    starts = np.stack([runs[i].x.reshape(-1).cpu().double().numpy() for i in out])
+    for i, phi, found in zip(out, phis, box_min_batch(W, phis, starts, *box)):
         x, ok, iters, kkt = found if found[1] else _lbfgsb_restart(W, phi, found, box, max_iter)
-        X[i] = torch.as_tensor(x).to(X[i]).reshape(X[i].shape)
-        iterations[i] += iters
-        how = "active-set Newton" if found[1] else "L-BFGS-B, then active-set Newton"
-        messages[i] += (
-            "; returned the box point whose output is nearest ("
-            + ("a KKT point" if ok else "NOT a KKT point")
-            + f" of the output error over the box, {how}, KKT residual {kkt:.1e})"
-        )
+        run = runs[i]
+        run.x = torch.as_tensor(x).to(run.x).reshape(run.x.shape)
+        run.iterations += iters
+        run.status, run.kkt = (-2 if ok else -3), kkt
+        run.how = "active-set Newton" if found[1] else "L-BFGS-B, then active-set Newton"
 
 
 def _lbfgsb_restart(W, phi, found, box, max_iter):
@@ -262,14 +295,14 @@ def _lbfgsb_restart(W, phi, found, box, max_iter):
         bounds=[box] * len(x0),
         options={"ftol": 1e-16, "gtol": 1e-14, "maxiter": 50 * max_iter},
     )
-    again = _box_min(W, phi, np.clip(lb.x, *box), *box)
+    again = box_min(W, phi, np.clip(lb.x, *box), *box)
     tries = [found, again, (np.clip(lb.x, *box), False, 0, math.inf)]
     x, ok, iters, kkt = min(tries, key=lambda run: phi(W @ run[0])[0])
     return x, ok, found[2] + int(lb.nit) + again[2], kkt
 
 
-def _selu_objective(b: np.ndarray, t: np.ndarray):
-    """``φ(u) = ½‖selu(u + b) − t‖²`` for :func:`~nnspaces.inverse.box._box_min`, with ``b``,
+def selu_objective(b: np.ndarray, t: np.ndarray):
+    """``φ(u) = ½‖selu(u + b) − t‖²`` for :func:`~nnspaces.inverse.box_min.box_min`, with ``b``,
     ``t`` (m,): ``u`` (m,) ↦ ``(φ, ∇φ, h, h_gn)``, the last three (m,); ``φ.interval(u)``
     gives the one-sided derivatives at SELU's kink (the KKT check's subdifferential).
 

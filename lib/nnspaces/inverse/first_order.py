@@ -1,5 +1,7 @@
 """First-order methods on the paper's loss ``mean((f(x) − t)²)``: ``"gradient"`` (Adam or
-SGD, the best iterate kept) and ``"paper-sgd"`` (the released procedure, exactly)."""
+SGD, the best iterate kept) and ``"paper-sgd"`` (the released procedure, exactly). Each
+result's ``status`` is a key of :data:`TERMINATION_MESSAGES`; ``"paper-sgd"`` always reports
+its fixed recipe (:data:`PAPER_SGD_MESSAGE`)."""
 
 from __future__ import annotations
 
@@ -9,13 +11,25 @@ from dataclasses import dataclass, field
 
 import torch
 
-from .common import _progress, _reject_unused
-from .result import InverseResult, _build_results
+from .common import progress_bar, reject_unused
+from .result import InverseResult, build_results
 
 # Paper-sgd: the released "+training" procedure (NOTES §2; TrainerHelper.find_invertable_input).
 PAPER_SGD_LR = 1e-4
 PAPER_SGD_STEPS = 100
 PAPER_SGD_MOMENTUM = 0.0  # torch.optim.SGD([z], lr=0.0001): momentum left at its default 0
+
+#: Why a first-order run stopped, by status.
+TERMINATION_MESSAGES = {
+    0: "{max_iter} steps",
+    1: "converged: rel_error ≤ tol={tol:g}",
+    2: "stopped: no improvement for {patience} steps",
+}
+#: The message of every ``"paper-sgd"`` result, whatever its status.
+PAPER_SGD_MESSAGE = (
+    "released procedure: SGD lr={lr:g}, momentum 0, {steps} steps on MSE; loss {first:.5g} → "
+    "{last:.5g}"
+)
 
 
 @dataclass
@@ -24,7 +38,7 @@ class _Run:
 
     x: torch.Tensor
     scale: float  # mean(t²): the loss is relative to it for ``tol``
-    message: str
+    status: int = 0  # a key of TERMINATION_MESSAGES
     history: list[float] = field(default_factory=list)  # loss at the start, after each step
     best: float = math.inf
     best_x: torch.Tensor | None = None
@@ -43,9 +57,9 @@ class _Run:
         else:
             self.since += 1
         if math.sqrt(value / self.scale) <= tol:
-            self.message, self.active = f"converged: rel_error ≤ tol={tol:g}", False
+            self.status, self.active = 1, False
         elif patience is not None and self.since >= patience:
-            self.message, self.active = f"stopped: no improvement for {patience} steps", False
+            self.status, self.active = 2, False
 
 
 def _descent(
@@ -76,7 +90,7 @@ def _descent(
     Returns
     -------
     runs : list of B :class:`_Run`
-        Each with its last iterate ``x``, its best ``best_x``, ``history`` and ``message``.
+        Each with its last iterate ``x``, its best ``best_x``, ``history`` and ``status``.
 
     Notes
     -----
@@ -90,7 +104,6 @@ def _descent(
         _Run(
             x=(r.clone() if box is None else r.clamp(*box)).requires_grad_(True),
             scale=float((t**2).mean()) or 1.0,
-            message=f"{steps} steps",
         )
         for r, t in zip(R, T)
     ]
@@ -100,7 +113,7 @@ def _descent(
     else:
         optimizer = torch.optim.SGD(xs, lr=lr, momentum=momentum)
     active = list(range(len(runs)))
-    for it in _progress(range(steps + 1), progress, opt):
+    for it in progress_bar(range(steps + 1), progress, opt):
         optimizer.zero_grad(set_to_none=True)
         with torch.enable_grad():
             out = f(torch.stack([xs[i] for i in active]))  # (A, K)
@@ -124,9 +137,9 @@ def _descent(
     return runs
 
 
-def _results(f, T, R, box, classes, runs, method, start, keep_best, messages=None):
+def _results(f, T, R, box, classes, runs, method, start, keep_best, messages):
     """Score each run of :func:`_descent` (its best or its last iterate)."""
-    return _build_results(
+    return build_results(
         f,
         [run.best_x if keep_best else run.x.detach() for run in runs],
         T,
@@ -135,7 +148,8 @@ def _results(f, T, R, box, classes, runs, method, start, keep_best, messages=Non
         method=method,
         start=start,
         iterations=[len(run.history) - 1 for run in runs],
-        messages=messages or [run.message for run in runs],
+        messages=messages,
+        statuses=[run.status for run in runs],
         histories=[run.history for run in runs],
         box=box,
     )
@@ -158,7 +172,7 @@ def gradient(
     **unused,
 ) -> list[InverseResult]:
     """The ``"gradient"`` method: Adam or SGD on the loss, the best iterate kept."""
-    _reject_unused("gradient", unused)
+    reject_unused("gradient", unused)
     if optimizer not in ("adam", "sgd"):
         raise ValueError(f"unknown optimizer {optimizer!r}: choose 'adam' or 'sgd'")
     start = time.perf_counter()
@@ -177,12 +191,14 @@ def gradient(
         progress=progress,
         momentum=momentum,
     )
-    return _results(f, T, R, box, classes, runs, "gradient", start, keep_best=True)
+    fields = {"max_iter": max_iter, "tol": tol, "patience": patience}
+    messages = [TERMINATION_MESSAGES[run.status].format(**fields) for run in runs]
+    return _results(f, T, R, box, classes, runs, "gradient", start, True, messages)
 
 
 def paper_sgd(f, T, R, box, *, classes, progress=False, **unused) -> list[InverseResult]:
     """The ``"paper-sgd"`` method: the released procedure, the last iterate returned."""
-    _reject_unused("paper-sgd", unused)
+    reject_unused("paper-sgd", unused)
     start = time.perf_counter()
     runs = _descent(
         f,
@@ -198,8 +214,9 @@ def paper_sgd(f, T, R, box, *, classes, progress=False, **unused) -> list[Invers
         momentum=PAPER_SGD_MOMENTUM,
     )
     messages = [
-        f"released procedure: SGD lr={PAPER_SGD_LR:g}, momentum 0, {PAPER_SGD_STEPS} steps "
-        f"on MSE; loss {run.history[0]:.5g} → {run.history[-1]:.5g}"
+        PAPER_SGD_MESSAGE.format(
+            lr=PAPER_SGD_LR, steps=PAPER_SGD_STEPS, first=run.history[0], last=run.history[-1]
+        )
         for run in runs
     ]
     return _results(f, T, R, box, classes, runs, "paper-sgd", start, False, messages)

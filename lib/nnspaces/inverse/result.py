@@ -1,7 +1,10 @@
 """What an inverse method returns (:class:`InverseResult`) and the one helper that builds it.
 
-Every method hands its images to :func:`_build_results`, which scores them by an independent
-forward pass of the network, so all methods are measured the same way.
+Every method hands its images to :func:`build_results`, which scores them by an independent
+forward pass of the network, so all methods are measured the same way. As in
+``scipy.optimize.least_squares``, a result says why its method stopped by a ``status`` (a key
+of the method's ``TERMINATION_MESSAGES``: positive when it converged, 0 at its iteration
+limit, negative when it stopped short) and the ``message`` that table gives it.
 """
 
 from __future__ import annotations
@@ -69,6 +72,10 @@ class InverseResult:
         ``False`` there is a proof that no box image reaches the target).
     method : str
     message : str
+        Why the method stopped, in words: its ``TERMINATION_MESSAGES[status]``.
+    status : int
+        Why the method stopped, as a key of its module's ``TERMINATION_MESSAGES``
+        (``> 0`` converged, ``0`` iteration limit, ``< 0`` stopped short).
     kappa : float
         The first-order certificate ``‖(I − J⁺J)(x − r)‖ / ‖x − r‖`` with ``J`` the (K, n)
         Jacobian at ``x`` (:func:`nnspaces.certificate.kappa`; for the closed form, ``W``,
@@ -102,6 +109,7 @@ class InverseResult:
     feasible: bool | None = None
     method: str = ""
     message: str = ""
+    status: int = 0
     kappa: float = math.nan
     kkt: float | None = None
     proof: str = ""
@@ -140,19 +148,19 @@ class InverseResult:
         return self.stationary
 
 
-def _forward1(f: nn.Module, x: torch.Tensor) -> torch.Tensor:
+def forward_one(f: nn.Module, x: torch.Tensor) -> torch.Tensor:
     """``f`` on one input (no batch dimension) → ``(K,)``."""
     with torch.no_grad():
         out = f(x.unsqueeze(0))
     return out.reshape(-1)
 
 
-def _mse(out: torch.Tensor, t: torch.Tensor) -> float:
+def mse(out: torch.Tensor, t: torch.Tensor) -> float:
     """The paper's loss ``mean((out − t)²)``."""
     return float(((out - t) ** 2).mean())
 
 
-def _build_results(
+def build_results(
     f: nn.Module,
     X: Sequence[torch.Tensor],
     T: torch.Tensor,
@@ -163,6 +171,7 @@ def _build_results(
     start: float,
     iterations: Sequence[int],
     messages: Sequence[str],
+    statuses: Sequence[int] | None = None,
     histories: Sequence[list[float]] | None = None,
     box: tuple[float, float] | None = None,
     feasible: Sequence[bool | None] | None = None,
@@ -187,6 +196,8 @@ def _build_results(
         time since, divided by ``B`` (scoring included).
     iterations : B int
     messages : B str
+    statuses : B int, optional
+        Each problem's key of the method's ``TERMINATION_MESSAGES``; default 0.
     histories : B lists of float, optional
         The loss ``mean((f(x) − t)²)`` at the start and after every step; by default the loss
         of the result alone (a method that takes no step).
@@ -202,7 +213,7 @@ def _build_results(
     """
     results = []
     for i, (x, t, r, c) in enumerate(zip(X, T, R, classes)):
-        out = _forward1(f, x)
+        out = forward_one(f, x)
         t = t.to(out)
         tn = float(torch.linalg.vector_norm(t))
         err = float(torch.linalg.vector_norm(out - t))
@@ -221,10 +232,9 @@ def _build_results(
             iterations=int(iterations[i]),
             method=method,
             message=messages[i],
+            status=0 if statuses is None else int(statuses[i]),
         )
-        res.history = (
-            list(histories[i]) if histories is not None else [_mse(res.output, res.target)]
-        )
+        res.history = list(histories[i]) if histories is not None else [mse(res.output, res.target)]
         if feasible is not None:
             res.feasible = feasible[i]
         elif box is not None:

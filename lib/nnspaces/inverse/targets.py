@@ -1,7 +1,8 @@
 """The inverse problems' inputs: target outputs per class and starting (reference) images.
 
 Both follow the paper's released code (NOTES §2) and take the network's outputs over the data
-(computed once, :mod:`nnspaces.outputs`); nothing here solves anything.
+(``Z``: the caller may keep them, e.g. :func:`nnspaces.outputs.cached_outputs`; else one
+forward pass, :func:`nnspaces.models.collect_outputs`); nothing here solves anything.
 """
 
 from __future__ import annotations
@@ -9,7 +10,7 @@ from __future__ import annotations
 import torch
 from torch import nn
 
-from ..outputs import cached_outputs, collect_outputs
+from ..models import collect_outputs
 
 TARGET_KINDS = ("minmax", "percentile", "class-mean", "minmax-per-output", "percentile-per-output")
 START_KINDS = ("avg", "min", "avg-min", "noise")
@@ -44,7 +45,8 @@ def class_targets(
           authors'): every off-class entry at the minimum (25th percentile) of *its own*
           output, ``T[c, j] = min_n Z[n, j]``.
     Z : (N, K) Tensor, optional
-        Precomputed outputs ``model(X)`` (e.g. from :func:`nnspaces.outputs.collect_outputs`).
+        Precomputed outputs ``model(X)`` (e.g. :func:`nnspaces.outputs.cached_outputs`);
+        else computed by :func:`nnspaces.models.collect_outputs`.
 
     Returns
     -------
@@ -60,7 +62,7 @@ def class_targets(
     if Z is None:
         if model is None or X is None:
             raise ValueError("class_targets needs either Z (precomputed outputs) or model and X")
-        Z = cached_outputs(model, X)
+        Z = collect_outputs(model, X)
     Z = Z.detach().cpu()
     if Z.ndim != 2 or len(Z) == 0:
         raise ValueError(f"outputs Z must be a non-empty (N, K) matrix, got {tuple(Z.shape)}")

@@ -16,8 +16,8 @@ Public API
 - :func:`preactivations`, :func:`kink_gradients`, :func:`kink_multipliers` — SELU
   pre-activations of a Linear/SELU stack, the gradients of those that sit at SELU's kink,
   and the kinks' multipliers on either side (the sign test).
-- :data:`STEPS`, :data:`KINK_TOL`, :data:`AT_KINK_TOL`, :data:`SIGN_TOL`, :data:`CURVATURE_TOL` — the candidate
-  steps and the thresholds.
+- :data:`STEPS`, :data:`KINK_TOL`, :data:`AT_KINK_TOL`, :data:`SIGN_TOL`,
+  :data:`CURVATURE_TOL` — the candidate steps and the thresholds.
 
 What is proven: every refined point is a preimage nearer ``r`` than its start; ``κ ≈ 0`` is
 first-order stationarity only (the farthest point of a closed preimage has it too); a point
@@ -31,7 +31,8 @@ No box: the pixels are unconstrained (the problem :func:`refine` solves is
 
 Modules
 -------
-- ``refine`` — :func:`refine` and :func:`nearest_preimage`: validation and the iteration.
+- ``refine`` — :func:`refine` and :func:`nearest_preimage`: validation, the iteration and its
+  ``TERMINATION_MESSAGES``.
 - ``steps`` — the candidate steps (:data:`STEPS`), the Newton (KKT) step, restoring a point
   onto the preimage and the step-length search.
 - ``kinks`` — pre-activations and kinks of a Linear/SELU stack and the Lagrangian's curvature.

@@ -5,10 +5,10 @@
   :data:`KINK_TOL` for the steps, :data:`AT_KINK_TOL` for the certificates);
 - :func:`kink_multipliers` — the multipliers of the kinks on either side, and
   :func:`wrong_sign_kinks`, the sign test a local minimum at a kink needs;
-- ``_local`` / ``_Local`` — one forward pass with every pre-activation's gradient (and, on
+- :func:`local` / :class:`Local` — one forward pass with every pre-activation's gradient (and, on
   request, SELU's slope of chosen units replaced by one side's);
-- ``_curvature`` — the Hessian of ``λᵀf + νᵀu_A`` in factored form, for the Newton steps and
-  the second-order test.
+- :func:`constraint_hessian` — the Hessian of ``λᵀf + νᵀu_A`` in factored form, for the
+  Newton steps and the second-order test.
 """
 
 from __future__ import annotations
@@ -18,8 +18,7 @@ from dataclasses import dataclass
 import torch
 
 from .. import certificate
-from ..inverse import SELU_ALPHA, SELU_LAMBDA
-from ..inverse.selu import selu_slope
+from ..inverse.selu import SELU_ALPHA, SELU_LAMBDA, selu_slope
 
 #: The corner steps of :func:`~nnspaces.nearest.refine` try to hold every hidden SELU
 #: pre-activation with ``|u| ≤ KINK_TOL`` at ``u = 0``: a *proposal* (a step is accepted only
@@ -48,7 +47,7 @@ def preactivations(chain, x: torch.Tensor) -> list[torch.Tensor]:
     Parameters
     ----------
     chain : list of (W (m, n), b (m,), selu_after)
-        :func:`nnspaces.inverse.gauss_newton._selu_chain` of the network.
+        :func:`nnspaces.inverse.linalg.selu_chain` of the network.
     x : Tensor with n elements
 
     Returns
@@ -90,11 +89,11 @@ def kink_gradients(chain, x: torch.Tensor, tol: float = KINK_TOL) -> torch.Tenso
     (:func:`kink_multipliers`). ``∇u_j`` is row ``j`` of
     ``W_l D_{l−1} W_{l−1} ⋯ D_1 W_1`` (the layers below ``u``).
     """
-    return _local(chain, x, tol).kink_rows
+    return local(chain, x, tol).kink_rows
 
 
 @dataclass
-class _Local:
+class Local:
     """What one forward pass of a Linear/SELU stack tells about the point ``x``.
 
     ``G[l]`` (m_l, n) is ``∂u_l/∂x`` and ``u[l]`` (m_l,) the pre-activation of layer ``l``;
@@ -107,7 +106,7 @@ class _Local:
     at: list[torch.Tensor | None]
     J: torch.Tensor  # (K, n): the output's Jacobian
     tol: float
-    release: tuple | None = None  # (ν (m, 2), wrong (m, 2), _Local at AT_KINK_TOL)
+    release: tuple | None = None  # (ν (m, 2), wrong (m, 2), Local at AT_KINK_TOL)
 
     @property
     def kink_index(self) -> list[tuple[int, int]]:
@@ -127,7 +126,7 @@ class _Local:
         return torch.cat(vals) if vals else self.u[0].new_zeros(0)
 
 
-def _local(chain, x: torch.Tensor, tol: float, slopes: dict | None = None) -> _Local:
+def local(chain, x: torch.Tensor, tol: float, slopes: dict | None = None) -> Local:
     """Forward pass with the pre-activations' gradients (``G_l = W_l D_{l−1} G_{l−1}``).
 
     ``slopes``: ``{(layer, unit): σ'}`` replaces SELU's slope of those units (one side of a
@@ -149,7 +148,7 @@ def _local(chain, x: torch.Tensor, tol: float, slopes: dict | None = None) -> _L
             A, h = slope[:, None] * G, torch.selu(u)
         else:
             A, h = G, u
-    return _Local(Gs, us, ats, A, tol)
+    return Local(Gs, us, ats, A, tol)
 
 
 def kink_multipliers(chain, x: torch.Tensor, r: torch.Tensor, tol: float = AT_KINK_TOL):
@@ -183,13 +182,13 @@ def kink_multipliers(chain, x: torch.Tensor, r: torch.Tensor, tol: float = AT_KI
     (:func:`nnspaces.certificate.multipliers`). Only the pieces that differ from the current
     one in one unit are tested: with several kinks the test is necessary, not sufficient.
     """
-    loc = _local(chain, x, tol)
+    loc = local(chain, x, tol)
     idx, K = loc.kink_index, loc.J.shape[0]
     dn = float(torch.linalg.vector_norm((x - r).reshape(-1))) or 1.0
     nu = loc.J.new_zeros(len(idx), 2)
     for p, key in enumerate(idx):
         for side, slope in enumerate((SELU_LAMBDA, SELU_LAMBDA * SELU_ALPHA)):
-            one = _local(chain, x, tol, {key: slope})
+            one = local(chain, x, tol, {key: slope})
             A = torch.cat([one.J, one.kink_rows])  # (K + m, n)
             mult = certificate.multipliers(A, x, r)
             nu[p, side] = mult[K + p] * torch.linalg.vector_norm(one.kink_rows[p]) / dn
@@ -206,12 +205,12 @@ def wrong_sign_kinks(nu: torch.Tensor, slack: float = 0.0) -> torch.Tensor:
     return torch.stack([nu[:, 0] < -s, nu[:, 1] > s], dim=1)
 
 
-def _curvature(chain, loc: _Local, lam, nu=None) -> tuple[torch.Tensor, torch.Tensor]:
+def constraint_hessian(chain, loc: Local, lam, nu=None) -> tuple[torch.Tensor, torch.Tensor]:
     """``(G (m', n), w (m',))`` with ``∇²φ = Gᵀ diag(w) G``: the Hessian of
     ``φ(x) = λᵀf(x) + νᵀu_A(x)`` for a Linear/SELU stack, in factored form.
 
     ``lam`` (K,); ``nu`` (m,), optional: multipliers of the kink pre-activations ``u_A``
-    (in the order of :attr:`_Local.kink_values`).
+    (in the order of :attr:`Local.kink_values`).
 
     Notes
     -----

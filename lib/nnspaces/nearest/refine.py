@@ -1,33 +1,76 @@
 """The refinement: :func:`refine` (from given preimages) and :func:`nearest_preimage`
-(Gauss–Newton from the reference, then :func:`refine`)."""
+(Gauss–Newton from the reference, then :func:`refine`). Each result's ``status`` is a key of
+:data:`TERMINATION_MESSAGES`."""
 
 from __future__ import annotations
 
+import dataclasses
 import math
 import time
 from collections.abc import Sequence
-from pathlib import Path
+from dataclasses import dataclass, field
 
 import torch
 from torch import nn
 
-from .. import cache, certificate, common, inverse, models, spaces
+from .. import certificate
 from ..inverse import InverseResult, frozen, invert_classes
-from ..inverse.api import _classes
-from ..inverse.common import _work_copy
-from ..inverse.gauss_newton import _outputs_and_jacobians, _selu_chain
-from ..inverse.result import _build_results
+from ..inverse.common import check_classes, work_copy
+from ..inverse.linalg import outputs_and_jacobians, selu_chain
+from ..inverse.result import build_results
 from ..models import device_of
 from .kinks import (
     AT_KINK_TOL,
     KINK_TOL,
-    _curvature,
-    _local,
+    constraint_hessian,
     kink_multipliers,
+    local,
     wrong_sign_kinks,
 )
-from .result import NearestResult, _nearest_result
-from .steps import STEPS, _direction, _distance_search, _restore
+from .result import CURVATURE_TOL, NearestResult, nearest_result
+from .steps import STEPS, direction, distance_search, restore
+
+#: Why :func:`refine` stopped, by status (the second-order test's verdict follows it).
+TERMINATION_MESSAGES = {
+    -1: "the start is not a preimage: Gauss–Newton cannot bring it to {tol:g}",
+    0: "max_iter={max_iter} steps taken",
+    1: "converged: κ ≤ {kappa_tol:g} (first-order stationary)",
+    2: "stopped: distance fell by < {rtol:g} (relative) in {patience} steps",
+    3: "stopped: no step along the preimage reduces the distance "
+    "(step lengths down to {min_step:g} tried)",
+}
+
+
+@dataclass(frozen=True)
+class _Options:
+    """The options of :func:`refine` (its docstring says what each means)."""
+
+    max_iter: int
+    tol: float
+    restore_iter: int
+    min_step: float
+    patience: int
+    rtol: float
+    kappa_tol: float
+    kink_tol: float
+    steps: tuple[str, ...]
+
+
+@dataclass
+class _Run:
+    """One problem of :func:`refine`: its record at the start and after every accepted step."""
+
+    dists: list[float]  # ‖x − r‖
+    kappas: list[float] = field(default_factory=list)
+    kappas_kinks: list[float] = field(default_factory=list)
+    kinks: list[float] = field(default_factory=list)
+    mse: list[float] = field(default_factory=list)
+    wrong: list[float] = field(default_factory=list)
+    steps: list[str] = field(default_factory=list)
+    iters: int = 0
+    status: int = 0  # a key of TERMINATION_MESSAGES
+    x: torch.Tensor | None = None  # the end point
+    curvature: float = math.nan  # the second-order test there
 
 
 def refine(
@@ -127,6 +170,35 @@ def refine(
     nothing is proven. No result is proven *the* nearest: another path may end at a nearer
     preimage.
     """
+    T, X0, R = _check(model, targets, starts, references, steps)
+    opts = _Options(
+        max_iter, tol, restore_iter, min_step, patience, rtol, kappa_tol, kink_tol, tuple(steps)
+    )
+    classes = check_classes(target_classes, len(T), T.shape[1])
+    device = device_of(model)
+    with frozen(model):
+        start = time.perf_counter()
+        f = work_copy(model, dtype)
+        T, X, R = (v.to(device=device, dtype=dtype) for v in (T, X0, R))
+        runs = _refine(f, T, X, R, opts)
+        bases = build_results(
+            f,
+            [run.x for run in runs],
+            T,
+            R,
+            classes,
+            method="nearest",
+            start=start,
+            iterations=[run.iters for run in runs],
+            messages=[_message(run, opts) for run in runs],
+            statuses=[run.status for run in runs],
+            histories=[run.mse for run in runs],
+        )
+    return [nearest_result(base, run) for base, run in zip(bases, runs)]
+
+
+def _check(model, targets, starts, references, steps):
+    """The problems as tensors ``(T, X0, R)``, or a ValueError naming what is wrong."""
     T, X0, R = map(torch.as_tensor, (targets, starts, references))
     if T.ndim != 2:
         raise ValueError(f"targets must be (B, K), got shape {tuple(T.shape)}")
@@ -144,157 +216,129 @@ def refine(
         raise ValueError(
             f"steps must be a non-empty subset of {', '.join(STEPS)}; got {list(steps)!r}"
         )
-    classes = _classes(target_classes, len(T), T.shape[1])
-    device = device_of(model)
-    with frozen(model):
-        start = time.perf_counter()
-        f = _work_copy(model, dtype)
-        T, X, R = (v.to(device=device, dtype=dtype) for v in (T, X0, R))
-        runs = _refine(
-            f,
-            T,
-            X,
-            R,
-            max_iter=max_iter,
-            tol=tol,
-            restore_iter=restore_iter,
-            min_step=min_step,
-            patience=patience,
-            rtol=rtol,
-            kappa_tol=kappa_tol,
-            kink_tol=kink_tol,
-            steps=tuple(steps),
-        )
-        bases = _build_results(
-            f,
-            [run["x"] for run in runs],
-            T,
-            R,
-            classes,
-            method="nearest",
-            start=start,
-            iterations=[run["iters"] for run in runs],
-            messages=[run["msg"] for run in runs],
-            histories=[run["mse"] for run in runs],
-        )
-    return [_nearest_result(base, run) for base, run in zip(bases, runs)]
+    return T, X0, R
 
 
-def _refine(
-    f, T, X, R, *, max_iter, tol, restore_iter, min_step, patience, rtol, kappa_tol, kink_tol, steps
-):
-    """The iteration of :func:`refine` on prepared tensors; one dict per problem."""
+def _message(run: _Run, opts: _Options) -> str:
+    """:data:`TERMINATION_MESSAGES` of the run's status, and the second-order test's verdict."""
+    message = TERMINATION_MESSAGES[run.status].format(**dataclasses.asdict(opts))
+    h = run.curvature
+    if math.isnan(h):
+        return message
+    verdict = "a strict local minimum" if h > CURVATURE_TOL else "not proven a local minimum"
+    return f"{message}; second-order test: curvature {h:.2g} ({verdict})"
+
+
+def _refine(f, T, X, R, opts: _Options) -> list[_Run]:
+    """The iteration of :func:`refine` on prepared tensors; one :class:`_Run` per problem."""
     B, K = T.shape
-    chain = _selu_chain(f)
+    chain = selu_chain(f)
     tn = torch.linalg.vector_norm(T, dim=1).clamp_min(torch.finfo(T.dtype).tiny)  # (B,)
-    X, rel = _restore(f, chain, T, X, tn, tol, restore_iter)
+    X, rel = restore(f, chain, T, X, tn, opts.tol, opts.restore_iter)
     dist = torch.linalg.vector_norm((X - R).reshape(B, -1), dim=1).tolist()
-    runs = [
-        {
-            "x0": X[i].clone(),
-            "kappas": [],
-            "kappas_kinks": [],
-            "kinks": [],
-            "dists": [dist[i]],
-            "mse": [],
-            "wrong": [],
-            "steps": [],
-            "iters": 0,
-            "msg": "",
-        }
-        for i in range(B)
-    ]
+    runs = [_Run([d]) for d in dist]
     active = []
     for i in range(B):
         if math.isfinite(rel[i]):
             active.append(i)
         else:
-            runs[i]["msg"] = f"the start is not a preimage: Gauss–Newton cannot bring it to {tol:g}"
-    for it in range(max_iter + 1):
+            runs[i].status = -1
+    for it in range(opts.max_iter + 1):
         if not active:
             break
-        out, J = _outputs_and_jacobians(f, chain, X[active], K)  # (A, K), (A, K, n)
-        todo = []  # (i, J_i, residual, kink rows or None)
-        for j, i in enumerate(active):
-            run = runs[i]
-            loc = _local(chain, X[i], kink_tol) if chain is not None else None
-            _record(run, chain, J[j], X[i], R[i], out[j], T[i], loc)
-            d = run["dists"]
-            if run["kappas"][-1] <= kappa_tol:
-                run["msg"] = f"converged: κ ≤ {kappa_tol:g} (first-order stationary)"
-            elif len(d) > patience and d[-1] > (1 - rtol) * d[-1 - patience]:
-                run["msg"] = f"stopped: distance fell by < {rtol:g} (relative) in {patience} steps"
-            elif it == max_iter:
-                run["msg"] = f"max_iter={max_iter} steps taken"
-            else:
-                todo.append((i, J[j], T[i] - out[j], loc))
+        todo = _certify_or_stop(f, chain, T, X, R, runs, active, it, opts)
         if not todo:
             break
-        idx = [i for i, *_ in todo]
-        moved = [(None, dist[i], "") for i in idx]
-        for name in steps:
-            # candidate directions of this kind (None where it does not apply)
-            cand = [_direction(name, chain, Ji, X[i], R[i], res, loc) for i, Ji, res, loc in todo]
-            sub = [k for k, d in enumerate(cand) if d is not None]
-            if not sub:
-                continue
-            ids = [idx[k] for k in sub]
-            D = torch.stack([cand[k] for k in sub]).reshape(X[ids].shape)
-            found = _distance_search(
-                f,
-                chain,
-                T[ids],
-                X[ids],
-                D,
-                R[ids],
-                tn[ids],
-                [dist[i] for i in ids],
-                tol,
-                restore_iter,
-                min_step,
-            )
-            for k, (x2, d2) in zip(sub, found):
-                if x2 is not None and d2 < moved[k][1]:
-                    moved[k] = (x2, d2, name)
+        moved = _nearest_candidates(f, chain, T, X, R, tn, dist, todo, opts)
         active = []
-        for i, (x_new, d_new, name) in zip(idx, moved):
+        for (i, *_), (x_new, d_new, name) in zip(todo, moved):
             if x_new is None:
-                runs[i]["msg"] = (
-                    "stopped: no step along the preimage reduces the distance "
-                    f"(step lengths down to {min_step:g} tried)"
-                )
+                runs[i].status = 3
                 continue
             X[i], dist[i] = x_new, d_new
-            runs[i]["dists"].append(d_new)
-            runs[i]["steps"].append(name)
-            runs[i]["iters"] += 1
+            runs[i].dists.append(d_new)
+            runs[i].steps.append(name)
+            runs[i].iters += 1
             active.append(i)
-    for i in range(B):
-        runs[i]["x"] = X[i]
-        runs[i]["curvature"] = _second_order(chain, X[i], R[i])
-    return [dict(run, chain=chain, kink_tol=kink_tol) for run in runs]
+    for i, run in enumerate(runs):
+        run.x, run.curvature = X[i], _second_order(chain, X[i], R[i])
+    return runs
+
+
+def _certify_or_stop(f, chain, T, X, R, runs, active, it, opts: _Options) -> list[tuple]:
+    """Record each active run's certificates at its point, and stop those that are done
+    (their status set); returns ``(i, J_i (K, n), t_i − f(x_i) (K,), Local or None)`` for
+    the others."""
+    out, J = outputs_and_jacobians(f, chain, X[active], T.shape[1])  # (A, K), (A, K, n)
+    todo = []
+    for j, i in enumerate(active):
+        run = runs[i]
+        loc = local(chain, X[i], opts.kink_tol) if chain is not None else None
+        _record(run, chain, J[j], X[i], R[i], out[j], T[i], loc)
+        d = run.dists
+        if run.kappas[-1] <= opts.kappa_tol:
+            run.status = 1
+        elif len(d) > opts.patience and d[-1] > (1 - opts.rtol) * d[-1 - opts.patience]:
+            run.status = 2
+        elif it == opts.max_iter:
+            run.status = 0
+        else:
+            todo.append((i, J[j], T[i] - out[j], loc))
+    return todo
+
+
+def _nearest_candidates(f, chain, T, X, R, tn, dist, todo, opts: _Options) -> list[tuple]:
+    """For each problem of ``todo``, the nearest restored point over the candidate steps:
+    ``(x_new, distance, step name)``, or ``(None, distance, "")`` where none comes nearer."""
+    idx = [i for i, *_ in todo]
+    moved = [(None, dist[i], "") for i in idx]
+    for name in opts.steps:
+        # candidate directions of this kind (None where it does not apply)
+        cand = [direction(name, chain, Ji, X[i], R[i], res, loc) for i, Ji, res, loc in todo]
+        sub = [k for k, d in enumerate(cand) if d is not None]
+        if not sub:
+            continue
+        ids = [idx[k] for k in sub]
+        D = torch.stack([cand[k] for k in sub]).reshape(X[ids].shape)
+        found = distance_search(
+            f,
+            chain,
+            T[ids],
+            X[ids],
+            D,
+            R[ids],
+            tn[ids],
+            [dist[i] for i in ids],
+            opts.tol,
+            opts.restore_iter,
+            opts.min_step,
+        )
+        for k, (x2, d2) in zip(sub, found):
+            if x2 is not None and d2 < moved[k][1]:
+                moved[k] = (x2, d2, name)
+    return moved
 
 
 def _record(run, chain, J, x, r, out, t, loc) -> None:
     """Append ``κ``, ``κ`` with the kink gradients, the kink count, the number of kinks that
     fail the sign test and the MSE to ``run``; the sign test's multipliers go to
     ``loc.release`` (for the ``"release"`` step)."""
-    run["kappas"].append(certificate.kappa(J, x, r))
-    run["mse"].append(float(((out - t) ** 2).mean()))
+    run.kappas.append(certificate.kappa(J, x, r))
+    run.mse.append(float(((out - t) ** 2).mean()))
     if loc is None:
         for key in ("kappas_kinks", "kinks", "wrong"):
-            run[key].append(math.nan)
+            getattr(run, key).append(math.nan)
         return
-    tight = _local(chain, x, AT_KINK_TOL)  # the units that are at a kink, not near one
+    tight = local(chain, x, AT_KINK_TOL)  # the units that are at a kink, not near one
     G = tight.kink_rows
-    run["kappas_kinks"].append(certificate.kappa(J, x, r, extra=G) if len(G) else run["kappas"][-1])
-    run["kinks"].append(float(len(G)))
+    run.kappas_kinks.append(certificate.kappa(J, x, r, extra=G) if len(G) else run.kappas[-1])
+    run.kinks.append(float(len(G)))
     wrong = 0.0
     if len(G):
         nu = kink_multipliers(chain, x, r, AT_KINK_TOL)
-        mask = wrong_sign_kinks(nu, slack=run["kappas_kinks"][-1])
+        mask = wrong_sign_kinks(nu, slack=run.kappas_kinks[-1])
         loc.release, wrong = (nu, mask, tight), float(mask.any(dim=1).sum())
-    run["wrong"].append(wrong)
+    run.wrong.append(wrong)
 
 
 def _second_order(chain, x, r) -> float:
@@ -302,11 +346,11 @@ def _second_order(chain, x, r) -> float:
     a Linear/SELU stack, or where a hidden unit sits at a kink: no Hessian there)."""
     if chain is None:
         return math.nan
-    loc = _local(chain, x, AT_KINK_TOL)
+    loc = local(chain, x, AT_KINK_TOL)
     if len(loc.kink_values):
         return math.nan
     lam = certificate.multipliers(loc.J, x, r)
-    G, w = _curvature(chain, loc, lam)
+    G, w = constraint_hessian(chain, loc, lam)
     return certificate.reduced_curvature(loc.J, G, w)
 
 
@@ -338,26 +382,9 @@ def nearest_preimage(
 
     Notes
     -----
-    Memoised on disk (:func:`nnspaces.cache.memo`) under the network's weights, the targets,
-    the references, every option and the code of this package and :mod:`nnspaces.inverse`:
-    a second call reads the results back, bit-identical (``NNSPACES_RECOMPUTE=1`` recomputes).
+    Computes and returns (writes nothing); the chapters call it through
+    :func:`nnspaces.notebook.nearest_preimage`, which memoises it on disk.
     """
-    key = {"model": model, "targets": targets, "references": references}
-    return cache.memo(
-        "nearest_preimage",
-        key | {"gauss_newton": gauss_newton, "options": options},
-        lambda: _nearest_preimage(model, targets, references, gauss_newton, options),
-        sources=(Path(__file__).parent, inverse, certificate, spaces, models, common),
-        encode=lambda pair: [[cache.dataclass_state(r) for r in rs] for rs in pair],
-        decode=lambda state: (
-            [InverseResult(**d) for d in state[0]],
-            [NearestResult(**d) for d in state[1]],
-        ),
-    )
-
-
-def _nearest_preimage(model, targets, references, gauss_newton, options):
-    """:func:`nearest_preimage` without the memo."""
     gn_opts = dict(gauss_newton or {})
     for key in ("dtype", "target_classes"):
         if key in options:

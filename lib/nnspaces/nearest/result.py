@@ -74,19 +74,16 @@ class NearestResult(InverseResult):
         return InverseResult(**{f.name: getattr(self, f.name) for f in fields(InverseResult)})
 
 
-def _nearest_result(base: InverseResult, run: dict) -> NearestResult:
-    d, k, kk, nk = run["dists"], run["kappas"], run["kappas_kinks"], run["kinks"]
+def nearest_result(base: InverseResult, run) -> NearestResult:
+    """A :class:`NearestResult` from the scored end point ``base`` and the refinement's
+    record ``run`` (:func:`~nnspaces.nearest.refine`'s, per problem); ``proof`` is
+    ``"second-order"`` where the second-order test proves a strict local minimum."""
+    d, k, kk, nk = run.dists, run.kappas, run.kappas_kinks, run.kinks
     nan = math.nan
     base.kappa = k[-1] if k else nan
-    h = run.get("curvature", nan)
+    h = run.curvature
     if base.reached and base.kappa <= CERTIFIED_TOL and h > CURVATURE_TOL:
         base.proof = "second-order"
-    if base.message and not math.isnan(h):
-        base.message += (
-            f"; second-order test: curvature {h:.2g} ("
-            + ("a strict local minimum" if h > CURVATURE_TOL else "not proven a local minimum")
-            + ")"
-        )
     return NearestResult(
         **{fl.name: getattr(base, fl.name) for fl in fields(InverseResult)},
         start_distance=d[0],
@@ -98,7 +95,7 @@ def _nearest_result(base: InverseResult, run: dict) -> NearestResult:
         kinks=nk[-1] if nk else nan,
         kinks_start=nk[0] if nk else nan,
         kappa_kinks=kk[-1] if kk else nan,
-        wrong_kinks=run["wrong"][-1] if run.get("wrong") else nan,
+        wrong_kinks=run.wrong[-1] if run.wrong else nan,
         curvature=h,
-        steps=run["steps"],
+        steps=run.steps,
     )

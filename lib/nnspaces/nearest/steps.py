@@ -1,10 +1,10 @@
 """The candidate steps of :func:`nnspaces.nearest.refine` and the search along each.
 
 - :data:`STEPS` — the kinds of candidate step; :data:`MAX_STEP` — the longest step length;
-- ``_direction`` — one candidate step (tangent, Newton, corner, corner-Newton, release);
-- ``_kkt_step`` — the Newton step of the local problem (push-through solve);
-- ``_restore`` — minimum-norm Gauss–Newton back onto the preimage;
-- ``_distance_search`` — the step length whose restored point comes nearest the reference.
+- :func:`direction` — one candidate step (tangent, Newton, corner, corner-Newton, release);
+- :func:`kkt_step` — the Newton step of the local problem (push-through solve);
+- :func:`restore` — minimum-norm Gauss–Newton back onto the preimage;
+- :func:`distance_search` — the step length whose restored point comes nearest the reference.
 """
 
 from __future__ import annotations
@@ -14,9 +14,10 @@ import math
 import torch
 
 from .. import certificate
-from ..inverse.common import _min_norm_step
-from ..inverse.gauss_newton import _line_search, _outputs_and_jacobians
-from .kinks import SELU_ALPHA, SELU_LAMBDA, _curvature, _local
+from ..inverse.common import line_search
+from ..inverse.linalg import min_norm_step, outputs_and_jacobians
+from ..inverse.selu import SELU_ALPHA, SELU_LAMBDA
+from .kinks import constraint_hessian, local
 
 #: The candidate steps :func:`refine` tries at every point (the nearest restored one wins).
 STEPS = ("tangent", "newton", "corner", "corner-newton", "release")
@@ -24,7 +25,7 @@ STEPS = ("tangent", "newton", "corner", "corner-newton", "release")
 MAX_STEP = 16.0
 
 
-def _restore(f, chain, T, Y, tn, tol, max_iter):
+def restore(f, chain, T, Y, tn, tol, max_iter):
     """Minimum-norm Gauss–Newton from each ``Y[i]`` back onto ``f(x) = T[i]``.
 
     Returns ``(Y, rel)``: the restored points (B, *S) and their relative errors (B,) (``inf``
@@ -39,11 +40,11 @@ def _restore(f, chain, T, Y, tn, tol, max_iter):
     for _ in range(max_iter):
         if not pending:
             break
-        out, J = _outputs_and_jacobians(f, chain, Y[pending], K)
+        out, J = outputs_and_jacobians(f, chain, Y[pending], K)
         res = T[pending] - out  # (P, K)
-        D = torch.stack([_min_norm_step(Ji, ri) for Ji, ri in zip(J, res)])
+        D = torch.stack([min_norm_step(Ji, ri) for Ji, ri in zip(J, res)])
         errs = torch.linalg.vector_norm(res, dim=1).tolist()
-        new = _line_search(f, T[pending], Y[pending], D.reshape(Y[pending].shape), errs, None)
+        new = line_search(f, T[pending], Y[pending], D.reshape(Y[pending].shape), errs, None)
         still = []
         for i, (y, e) in zip(pending, new):
             if y is None:
@@ -58,7 +59,7 @@ def _restore(f, chain, T, Y, tn, tol, max_iter):
     return Y, rel
 
 
-def _direction(name, chain, J, x, r, res, loc) -> torch.Tensor | None:
+def direction(name, chain, J, x, r, res, loc) -> torch.Tensor | None:
     """A candidate step (n,) of kind ``name`` (:data:`STEPS`), or None where it does not
     apply (no kink for the corner steps, no wrong-sign kink for ``"release"``, not a
     Linear/SELU stack (``loc`` None) for the Newton, corner and release steps, a singular
@@ -73,12 +74,12 @@ def _direction(name, chain, J, x, r, res, loc) -> torch.Tensor | None:
         # also drive the kink pre-activations u_A to 0: constraints u_A(x + d) = 0
         A, rhs = torch.cat([J, loc.kink_rows]), torch.cat([res, -loc.kink_values])
     if not name.endswith("newton"):
-        return certificate.null_component(A, r - x).reshape(-1) + _min_norm_step(A, rhs)
+        return certificate.null_component(A, r - x).reshape(-1) + min_norm_step(A, rhs)
     if loc is None:
         return None
     mult = certificate.multipliers(A, x, r)  # (K [+ m],)
-    G, w = _curvature(chain, loc, mult[:K], mult[K:] if corner else None)
-    return _kkt_step(A, x, r, rhs, G, w)
+    G, w = constraint_hessian(chain, loc, mult[:K], mult[K:] if corner else None)
+    return kkt_step(A, x, r, rhs, G, w)
 
 
 def _release(chain, x, r, res, loc) -> torch.Tensor | None:
@@ -101,14 +102,14 @@ def _release(chain, x, r, res, loc) -> torch.Tensor | None:
     score = torch.where(wrong, torch.stack([-nu[:, 0], nu[:, 1]], dim=1), -torch.inf)
     p, side = divmod(int(score.argmax()), 2)
     slope = SELU_LAMBDA if side == 0 else SELU_LAMBDA * SELU_ALPHA
-    one = _local(chain, x, tight.tol, {tight.kink_index[p]: slope})
+    one = local(chain, x, tight.tol, {tight.kink_index[p]: slope})
     keep = [k for k in range(len(tight.kink_index)) if k != p]
     A = torch.cat([one.J, one.kink_rows[keep]])  # (K + m − 1, n)
     rhs = torch.cat([res, -one.kink_values[keep]])
-    return certificate.null_component(A, r - x).reshape(-1) + _min_norm_step(A, rhs)
+    return certificate.null_component(A, r - x).reshape(-1) + min_norm_step(A, rhs)
 
 
-def _kkt_step(A, x, r, rhs, G, w) -> torch.Tensor | None:
+def kkt_step(A, x, r, rhs, G, w) -> torch.Tensor | None:
     """Newton step ``d`` (n,) of ``min ½‖x − r‖² s.t. c(x) = c*`` with ``∂c/∂x = A`` (p, n):
 
         (I − H) d − Aᵀμ = r − x,   A d = rhs,   H = Gᵀ diag(w) G,
@@ -130,7 +131,7 @@ def _kkt_step(A, x, r, rhs, G, w) -> torch.Tensor | None:
     return d if torch.isfinite(d).all() else None
 
 
-def _distance_search(
+def distance_search(
     f, chain, T, X, D, R, tn, dists, tol, restore_iter, min_step, max_step=MAX_STEP
 ):
     """The step length for ``x + αd`` (restored onto the preimage) that brings it nearer ``r``.
@@ -145,7 +146,7 @@ def _distance_search(
     new = [(None, d) for d in dists]
 
     def trial(ids, step):
-        Y, rel = _restore(f, chain, T[ids], X[ids] + step * D[ids], tn[ids], tol, restore_iter)
+        Y, rel = restore(f, chain, T[ids], X[ids] + step * D[ids], tn[ids], tol, restore_iter)
         dy = torch.linalg.vector_norm((Y - R[ids]).reshape(len(ids), -1), dim=1).tolist()
         return [
             (Y[j], dy[j]) if math.isfinite(rel[j]) else (None, math.inf) for j in range(len(ids))

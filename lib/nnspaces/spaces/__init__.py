@@ -17,7 +17,8 @@ and ``Conv2d`` layers,
   (:func:`conv_operator_singular_values`, :func:`conv_operator_matrix`) — module ``operator``;
 - a per-layer summary of a whole network (:func:`layer_table`) and the fraction of real
   inputs' energy that falls in each layer's null space, per class
-  (:func:`null_energy_by_layer`) — module ``table``;
+  (:func:`null_energy_by_layer`; its numbers :func:`null_energy_fractions`, its table
+  :func:`null_energy_frame`) — module ``table``;
 - one convolution seen through every view at once (:func:`conv_layer`, :func:`input_sizes`,
   :func:`layer_views`, :func:`views_table`; Figure 2's chapter) — module ``views``.
 
@@ -44,7 +45,13 @@ from .residuals import (
     row_projection_residual,
 )
 from .svd import LayerSpaces, default_rtol, layer_spaces, rank_cutoff
-from .table import TABLE_VIEWS, layer_table, null_energy_by_layer
+from .table import (
+    TABLE_VIEWS,
+    layer_table,
+    null_energy_by_layer,
+    null_energy_fractions,
+    null_energy_frame,
+)
 from .views import conv_layer, input_sizes, layer_views, views_table
 
 __all__ = [
@@ -62,6 +69,8 @@ __all__ = [
     "layer_table",
     "layer_views",
     "null_energy_by_layer",
+    "null_energy_fractions",
+    "null_energy_frame",
     "null_residual",
     "rank_cutoff",
     "row_null_split",

@@ -11,7 +11,8 @@ from torch import Tensor, nn
 VIEWS = ("kernels", "unfold", "taps")
 
 
-def _check_view(view: object, allowed: tuple[str, ...]) -> str:
+def check_view(view: object, allowed: tuple[str, ...]) -> str:
+    """``view`` if it is one of ``allowed``, else a ValueError listing them."""
     if view not in allowed:
         hint = ""
         if view == "operator" and "operator" not in allowed:
@@ -20,21 +21,23 @@ def _check_view(view: object, allowed: tuple[str, ...]) -> str:
     return view
 
 
-def _label(layer: object, name: str | None) -> str:
+def layer_label(layer: object, name: str | None) -> str:
+    """How an error message names a layer: its name, else its class."""
     return name if name else type(layer).__name__
 
 
-def _all_finite(t: Tensor) -> bool:
+def all_finite(t: Tensor) -> bool:
     """No NaN or inf in t. A finite sum proves it (NaN and inf propagate) and is cheaper."""
     return bool(torch.isfinite(t.sum())) or bool(torch.isfinite(t).all())
 
 
-def _check_finite(x: Tensor, what: str) -> None:
-    if not _all_finite(x):
+def check_finite(x: Tensor, what: str) -> None:
+    """A ValueError naming ``what`` when ``x`` holds NaN or inf."""
+    if not all_finite(x):
         raise ValueError(f"{what} holds NaN or inf values")
 
 
-def _weight_of(layer: object, name: str | None = None) -> tuple[Tensor, int]:
+def weight_of(layer: object, name: str | None = None) -> tuple[Tensor, int]:
     """The detached weight tensor of ``layer`` and its ``groups``; refuses NaN/inf weights."""
     if isinstance(layer, (nn.Linear, nn.Conv2d)):
         w, groups = layer.weight.detach(), getattr(layer, "groups", 1)
@@ -48,15 +51,15 @@ def _weight_of(layer: object, name: str | None = None) -> tuple[Tensor, int]:
         )
     if w.ndim not in (2, 4):
         raise ValueError(
-            f"{_label(layer, name)}: a weight must be 2-D (Linear, (out, in)) or 4-D "
+            f"{layer_label(layer, name)}: a weight must be 2-D (Linear, (out, in)) or 4-D "
             f"(Conv2d, (C_out, C_in, kh, kw)), got shape {tuple(w.shape)}"
         )
     if not w.is_floating_point():
         w = w.double()
-    if not _all_finite(w):
+    if not all_finite(w):
         bad = int((~torch.isfinite(w)).sum())
         raise ValueError(
-            f"layer {_label(layer, name)!r} has {bad} non-finite (NaN or inf) weights out of "
+            f"layer {layer_label(layer, name)!r} has {bad} non-finite (NaN or inf) weights out of "
             f"{w.numel()}: its spaces are undefined; check the checkpoint or the training run"
         )
     return w, groups
@@ -107,8 +110,8 @@ def weight_matrix(layer, view: str = "kernels", name: str | None = None) -> Tens
     >>> [tuple(weight_matrix(conv, v).shape) for v in VIEWS]
     [(4096, 9), (64, 576), (9, 64, 64)]
     """
-    _check_view(view, VIEWS)
-    w, groups = _weight_of(layer, name)
+    check_view(view, VIEWS)
+    w, groups = weight_of(layer, name)
     if w.ndim == 2:
         return w.unsqueeze(0) if view == "taps" else w  # (1, m, n) or (m, n)
     C_out, C_in, kh, kw = w.shape
@@ -116,7 +119,7 @@ def weight_matrix(layer, view: str = "kernels", name: str | None = None) -> Tens
         return w.reshape(C_out * C_in, kh * kw)  # (C_out*C_in, kh*kw): one row per 2-D kernel
     if groups != 1:
         raise ValueError(
-            f"{_label(layer, name)}: groups={groups} > 1: the {view!r} view of a grouped "
+            f"{layer_label(layer, name)}: groups={groups} > 1: the {view!r} view of a grouped "
             "convolution is block-diagonal and not built here; use view='kernels'"
         )
     if view == "unfold":
@@ -146,7 +149,7 @@ def weight_from_matrix(M: Tensor, view: str, weight_shape: tuple[int, ...]) -> T
     >>> all(torch.equal(weight_from_matrix(weight_matrix(w, v), v, w.shape), w) for v in VIEWS)
     True
     """
-    _check_view(view, VIEWS)
+    check_view(view, VIEWS)
     shape = tuple(int(s) for s in weight_shape)
     if len(shape) == 2:
         expected = (1, *shape) if view == "taps" else shape

@@ -16,15 +16,15 @@ from dataclasses import dataclass
 import torch
 from torch import Tensor, nn
 
-from .matrices import _weight_of
-from .svd import LayerSpaces, _svd_tall, layer_spaces
+from .matrices import weight_of
+from .svd import LayerSpaces, layer_spaces, svd_tall
 
 #: Largest dense circular operator (rows x columns) built when the FFT route does not apply.
 _DENSE_LIMIT = 2**23
 
 
-def _padding(layer: nn.Conv2d) -> tuple[tuple[int, int], tuple[int, int]]:
-    """((top, bottom), (left, right)) zero padding of a Conv2d, "same"/"valid" resolved like torch."""
+def conv_padding(layer: nn.Conv2d) -> tuple[tuple[int, int], tuple[int, int]]:
+    """``((top, bottom), (left, right))`` zero padding of a Conv2d ("same", "valid" as torch)."""
     if layer.padding == "same":  # torch puts total // 2 first
         totals = [d * (k - 1) for d, k in zip(layer.dilation, layer.kernel_size)]
         return tuple((t // 2, t - t // 2) for t in totals)
@@ -35,14 +35,14 @@ def _padding(layer: nn.Conv2d) -> tuple[tuple[int, int], tuple[int, int]]:
 
 def _conv_geometry(layer) -> tuple[Tensor, tuple[int, int], tuple[int, int], tuple[int, int]]:
     """(weight, stride, dilation, leading padding) of a Conv2d or a raw 4-D weight."""
-    w, groups = _weight_of(layer)
+    w, groups = weight_of(layer)
     if w.ndim != 4:
         raise ValueError(f"the operator view needs a convolution, got a weight {tuple(w.shape)}")
     if groups != 1:
         raise ValueError(f"the operator view needs groups=1, got groups={groups}")
     if not isinstance(layer, nn.Conv2d):
         return w, (1, 1), (1, 1), (0, 0)
-    lead = tuple(p[0] for p in _padding(layer))
+    lead = tuple(p[0] for p in conv_padding(layer))
     return w, tuple(layer.stride), tuple(layer.dilation), lead
 
 
@@ -151,11 +151,11 @@ def conv_operator_singular_values(layer, size: tuple[int, int]) -> Tensor:
     tensor([2., 2., 2., 2., 2., 2., 2., 2., 2., 2., 2., 2., 2., 2., 2., 2.],
            dtype=torch.float64)
     """
-    return _operator_spaces(layer, size, compute_uv=False).S_sorted
+    return operator_spaces(layer, size, compute_uv=False).S_sorted
 
 
 @dataclass
-class _OperatorSpaces:
+class OperatorSpaces:
     """The circular operator's spectrum: per-frequency blocks (FFT route) or one dense SVD."""
 
     S_sorted: Tensor  # (min(M, N),) descending
@@ -165,7 +165,10 @@ class _OperatorSpaces:
     dense: LayerSpaces | None = None
 
 
-def _operator_spaces(layer, size, compute_uv: bool = True) -> _OperatorSpaces:
+def operator_spaces(layer, size, compute_uv: bool = True) -> OperatorSpaces:
+    """The spectrum (and, with ``compute_uv``, the right singular vectors) of the circular
+    convolution ``layer`` at input ``size`` (H, W): FFT blocks, or a dense SVD where the stride
+    does not divide the size."""
     w, (sh, sw), _, _ = _conv_geometry(layer)
     H, W = (int(s) for s in size)
     C_out, C_in = w.shape[:2]
@@ -180,9 +183,9 @@ def _operator_spaces(layer, size, compute_uv: bool = True) -> _OperatorSpaces:
                 f"route does not apply, and {e}"
             ) from None
         if not compute_uv:
-            return _OperatorSpaces(_svd_tall(A, compute_uv=False), tuple(A.shape))
+            return OperatorSpaces(svd_tall(A, compute_uv=False), tuple(A.shape))
         dense = layer_spaces(A)
-        return _OperatorSpaces(dense.S, dense.shape, dense=dense)
+        return OperatorSpaces(dense.S, dense.shape, dense=dense)
     K, (Hp, Wp) = _operator_blocks(layer, (H, W))  # (H', W', C_out, C')
     shape = (C_out * Hp * Wp, C_in * H * W)
     if compute_uv:
@@ -191,10 +194,10 @@ def _operator_spaces(layer, size, compute_uv: bool = True) -> _OperatorSpaces:
     else:
         S, blocks = torch.linalg.svdvals(K), None
     S_sorted = S.flatten().sort(descending=True).values
-    return _OperatorSpaces(S_sorted, shape, blocks, ((sh, sw), (H, W)))
+    return OperatorSpaces(S_sorted, shape, blocks, ((sh, sw), (H, W)))
 
 
-def _operator_energies(op: _OperatorSpaces, tol: float, x: Tensor) -> tuple[Tensor, Tensor]:
+def operator_energies(op: OperatorSpaces, tol: float, x: Tensor) -> tuple[Tensor, Tensor]:
     """Per-sample (null-space energy, total energy) of x (B, C_in, H, W) under the operator."""
     B = x.shape[0]
     x = x.to(torch.float64)

@@ -11,8 +11,8 @@ import numpy as np
 import torch
 from torch import Tensor
 
-from .matrices import _check_finite
-from .svd import LayerSpaces, _as_matrix64, layer_spaces
+from .matrices import check_finite
+from .svd import LayerSpaces, as_matrix64, layer_spaces
 
 
 def _flat(x, n: int, what: str = "x") -> tuple[Tensor, tuple[int, ...]]:
@@ -57,7 +57,7 @@ def row_null_split(spaces, x) -> tuple[Tensor, Tensor]:
     sp = _spaces(spaces)
     x = torch.as_tensor(x)
     X, shape = _flat(x, sp.shape[1])  # (B, n)
-    _check_finite(X, "x")
+    check_finite(X, "x")
     X64 = X.to(torch.float64)
     V = sp.row_basis.to(X64.device)  # (n, r)
     row = (X64 @ V) @ V.T  # (B, n)
@@ -119,13 +119,13 @@ def row_projection_residual(W, x, i: int) -> Tensor:
     >>> row_projection_residual(torch.tensor([[1.0, 0.0], [0.0, 1.0]]), torch.tensor([3.0, 1.0]), 0)
     tensor([0., 1.])
     """
-    A = W.matrix if isinstance(W, LayerSpaces) else _as_matrix64(W, "kernels", None)
+    A = W.matrix if isinstance(W, LayerSpaces) else as_matrix64(W, "kernels", None)
     m, n = A.shape
     if not (isinstance(i, (int, np.integer)) and 0 <= i < m):
         raise ValueError(f"row index i must be an int in [0, {m}), got {i!r}")
     x = torch.as_tensor(x)
     X, shape = _flat(x, n)  # (B, n)
-    _check_finite(X, "x")
+    check_finite(X, "x")
     X64 = X.to(torch.float64)
     w = A[int(i)].to(X64.device)  # (n,)
     ww = float(w @ w)
@@ -184,7 +184,7 @@ def class_average_residuals(W_or_spaces, X: Tensor, y: Tensor, n_classes: int | 
     Xf, _ = _flat(X, sp.shape[1], "X")  # (N, n)
     if len(y) != len(Xf):
         raise ValueError(f"X has {len(Xf)} samples but y has {len(y)} labels")
-    _check_finite(Xf, "X")
+    check_finite(Xf, "X")
     y = y.to(Xf.device)
     classes = torch.arange(n_classes) if n_classes is not None else torch.unique(y).cpu()
     averages = []

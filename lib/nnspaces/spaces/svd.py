@@ -11,10 +11,10 @@ import numpy as np
 import torch
 from torch import Tensor, nn
 
-from .matrices import VIEWS, _all_finite, _check_view, _label, weight_matrix
+from .matrices import VIEWS, all_finite, check_view, layer_label, weight_matrix
 
 
-def _as_matrix64(matrix_or_layer, view: str, name: str | None) -> Tensor:
+def as_matrix64(matrix_or_layer, view: str, name: str | None) -> Tensor:
     """A float64 CPU copy of the matrix; a clear error for anything not 2-D and finite."""
     A = matrix_or_layer
     checked = isinstance(A, nn.Module) or (isinstance(A, (Tensor, np.ndarray)) and A.ndim == 4)
@@ -31,15 +31,16 @@ def _as_matrix64(matrix_or_layer, view: str, name: str | None) -> Tensor:
     if A.shape[0] == 0 or A.shape[1] == 0:
         raise ValueError(f"layer_spaces needs a non-empty matrix, got shape {tuple(A.shape)}")
     A = A.to(device="cpu", dtype=torch.float64)
-    if not checked and not _all_finite(A):
+    if not checked and not all_finite(A):
         bad = int((~torch.isfinite(A)).sum())
         raise ValueError(
-            f"{_label(matrix_or_layer, name)}: the matrix has {bad} non-finite (NaN or inf) entries"
+            f"{layer_label(matrix_or_layer, name)}: the matrix has {bad} non-finite (NaN or inf) "
+            "entries"
         )
     return A
 
 
-def _svd_tall(A: Tensor, compute_uv: bool = True):
+def svd_tall(A: Tensor, compute_uv: bool = True):
     """SVD of A (m, n) through its tall orientation (LAPACK is much faster on tall matrices)."""
     if not compute_uv:
         return torch.linalg.svdvals(A if A.shape[0] >= A.shape[1] else A.T)
@@ -198,7 +199,8 @@ class LayerSpaces:
 
     @property
     def signal(self) -> Tensor:
-        """``(r, n)``: the paper's signal space, ``sigma_i v_i`` as rows: ``S[:r, None] * Vh[:r]``."""
+        """``(r, n)``: the paper's signal space, ``sigma_i v_i`` as rows: ``S[:r, None] * Vh[:r]``
+        (``r`` the rank)."""
         return self.S[: self.rank, None] * self.Vh[: self.rank]
 
 
@@ -255,10 +257,10 @@ def layer_spaces(
     >>> sp.signal.abs()
     tensor([[2.2361, 0.0000, 0.0000]], dtype=torch.float64)
     """
-    _check_view(view, VIEWS)
-    A = _as_matrix64(matrix_or_layer, view, name)
+    check_view(view, VIEWS)
+    A = as_matrix64(matrix_or_layer, view, name)
     m, n = A.shape
-    U, S, Vh = _sign_fixed(*_svd_tall(A))
+    U, S, Vh = _sign_fixed(*svd_tall(A))
     rtol = default_rtol((m, n)) if rtol is None else float(rtol)
     if not rtol >= 0:
         raise ValueError(f"rtol must be >= 0, got {rtol}")

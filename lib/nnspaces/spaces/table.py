@@ -1,23 +1,22 @@
 """A whole network, layer by layer: spectra and spaces of every Linear/Conv2d
 (:func:`layer_table`) and the fraction of real inputs' energy in each layer's null space,
-per class (:func:`null_energy_by_layer`)."""
+per class (:func:`null_energy_by_layer`: :func:`null_energy_fractions`, the numbers, in
+:func:`null_energy_frame`, the table)."""
 
 from __future__ import annotations
 
 import math
-from pathlib import Path
 
 import pandas as pd
 import torch
 import torch.nn.functional as F
 from torch import Tensor, nn
 
-from .. import cache, models
 from ..common import eval_mode
 from ..models import device_of, linear_layers
-from .matrices import _check_finite, _check_view, _weight_of
-from .operator import _operator_energies, _operator_spaces, _OperatorSpaces, _padding
-from .svd import _as_matrix64, _svd_tall, layer_spaces, rank_cutoff
+from .matrices import check_finite, check_view, weight_of
+from .operator import OperatorSpaces, conv_padding, operator_energies, operator_spaces
+from .svd import as_matrix64, layer_spaces, rank_cutoff, svd_tall
 
 #: Views accepted by :func:`layer_table` and :func:`null_energy_by_layer`.
 TABLE_VIEWS = ("kernels", "unfold", "operator")
@@ -46,7 +45,7 @@ class _Probe:
         self.note = ""
         self.input_shape: tuple[int, ...] | None = None
         self.stats: dict | None = None
-        self.spaces = None  # LayerSpaces, or _OperatorSpaces for the operator view
+        self.spaces = None  # LayerSpaces, or OperatorSpaces for the operator view
         self.null: list[Tensor] = []
         self.total: list[Tensor] = []
         self._V: dict = {}
@@ -64,7 +63,7 @@ class _Probe:
                 self.note = "not reached by the forward pass: input size unknown"
                 return
             try:
-                op = _operator_spaces(self.layer, self.input_shape[-2:], need_vectors)
+                op = operator_spaces(self.layer, self.input_shape[-2:], need_vectors)
             except ValueError as e:
                 self.note = str(e)
                 return
@@ -72,12 +71,12 @@ class _Probe:
             self.spaces = op
             return
         view = "unfold" if self.view == "operator" else self.view  # a Linear is its own operator
-        A = _as_matrix64(self.layer, view, self.name)  # (m, n) float64
+        A = as_matrix64(self.layer, view, self.name)  # (m, n) float64
         if need_vectors:
             self.spaces = layer_spaces(A, rtol=self.rtol, name=self.name)
             S = self.spaces.S
         else:
-            S = _svd_tall(A, compute_uv=False)
+            S = svd_tall(A, compute_uv=False)
         self.stats = _stats(S, *A.shape, self.rtol)
 
     # -- energies ---------------------------------------------------------------------
@@ -87,7 +86,7 @@ class _Probe:
         if isinstance(layer, nn.Linear):
             return x.reshape(B, -1, layer.in_features).transpose(1, 2)  # (B, n, L)
         kh, kw = layer.kernel_size
-        (top, bottom), (left, right) = _padding(layer)
+        (top, bottom), (left, right) = conv_padding(layer)
         pads = [left, right, top, bottom]  # F.pad order: last dimension first
         mode = "constant" if layer.padding_mode == "zeros" else layer.padding_mode
         xp = F.pad(x, pads, mode=mode) if any(pads) else x
@@ -101,8 +100,8 @@ class _Probe:
 
     def energies(self, x: Tensor) -> tuple[Tensor, Tensor]:
         """Per-sample (null-space energy, total energy), float64 on the CPU."""
-        if isinstance(self.spaces, _OperatorSpaces):
-            null, total = _operator_energies(self.spaces, self.stats["tol"], x)
+        if isinstance(self.spaces, OperatorSpaces):
+            null, total = operator_energies(self.spaces, self.stats["tol"], x)
             return null.cpu(), total.cpu()
         P = self._patches(x).to(torch.float64)  # (B, d, L)
         B, d, L = P.shape
@@ -143,18 +142,18 @@ def _check_inputs(inputs) -> Tensor:
     inputs = torch.as_tensor(inputs)
     if inputs.ndim < 2 or len(inputs) == 0:
         raise ValueError(f"inputs must be a non-empty batch (N, ...), got {tuple(inputs.shape)}")
-    _check_finite(inputs, "inputs")
+    check_finite(inputs, "inputs")
     return inputs
 
 
 @torch.no_grad()
 def _run_probes(model: nn.Module, view: str, rtol, inputs, batch_size: int, input_size):
     """Probes for every Linear/Conv2d of ``model``, fed ``inputs`` when given."""
-    _check_view(view, TABLE_VIEWS)
+    check_view(view, TABLE_VIEWS)
     probes = [_Probe(n, m, view, rtol) for n, m in linear_layers(model)]
     if inputs is not None or view == "operator":
         for p in probes:  # refuse non-finite weights (naming the layer) before the forward pass
-            _weight_of(p.layer, p.name)
+            weight_of(p.layer, p.name)
         device = device_of(model)
         dtype = next((q.dtype for q in model.parameters()), torch.float32)
         data = inputs if inputs is not None else torch.zeros(1, *input_size)
@@ -305,18 +304,19 @@ def null_energy_by_layer(
     ------
     ValueError
         Mismatched ``X``/``y`` lengths, non-finite inputs, and as :func:`layer_table`.
+
+    Notes
+    -----
+    Computes and returns (writes nothing): :func:`null_energy_fractions` then
+    :func:`null_energy_frame`. The chapters call :func:`nnspaces.notebook.null_energy_by_layer`,
+    which memoises the fractions on disk (minutes for ResNet18).
     """
-    X = _check_inputs(X)
-    y = torch.as_tensor(y).reshape(-1).cpu()
-    if len(y) != len(X):
-        raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
-    key = {"model": model, "X": X, "y": y, "view": view, "rtol": rtol, "batch_size": batch_size}
-    data, notes, classes = cache.memo(  # minutes for ResNet18: read back on a rebuild
-        "null-energy",
-        key,
-        lambda: _null_energy(model, X, y, view, rtol, batch_size),
-        sources=(Path(__file__).parent, models),  # this package and the networks
-    )
+    return null_energy_frame(null_energy_fractions(model, X, y, view, rtol, batch_size))
+
+
+def null_energy_frame(fractions: tuple[dict, list, list]) -> pd.DataFrame:
+    """:func:`null_energy_by_layer`'s table from :func:`null_energy_fractions`' values."""
+    data, notes, classes = fractions
     df = pd.DataFrame.from_dict(data, orient="index", columns=classes)
     df.index.name = "layer"
     df.columns.name = "class"
@@ -324,9 +324,15 @@ def null_energy_by_layer(
     return df
 
 
-def _null_energy(model, X, y, view, rtol, batch_size) -> tuple[dict, list, list]:
+def null_energy_fractions(
+    model, X, y, view="unfold", rtol=None, batch_size=256
+) -> tuple[dict, list, list]:
     """:func:`null_energy_by_layer`'s numbers: ``data`` (layer → mean fraction per class),
     ``notes`` (one per layer) and ``classes`` (sorted labels), all plain Python values."""
+    X = _check_inputs(X)
+    y = torch.as_tensor(y).reshape(-1).cpu()
+    if len(y) != len(X):
+        raise ValueError(f"X has {len(X)} samples but y has {len(y)} labels")
     classes = torch.unique(y).tolist()
     probes = _run_probes(model, view, rtol, X, batch_size, None)
     data, notes = {}, []
