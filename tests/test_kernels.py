@@ -143,7 +143,31 @@ def test_kernels_print_nothing_to_the_terminal(server, tmp_path, monkeypatch, ca
     assert "[IPKernelApp]" not in err, err  # no TCP warning, no KeyboardInterrupt error
 
 
-def test_the_manager_uses_unix_sockets_and_does_not_interrupt_to_shut_down(tmp_path):
+def test_two_kernels_at_once_run_quietly_each_its_own_notebook(tmp_path, capfd):
+    """As the pipeline runs two chapters at a time: encrypted sockets, no crossed messages."""
+    import concurrent.futures as cf
+
+    src = _notebook(tmp_path / "pid.ipynb", "import os, time\ntime.sleep(1)\nprint(os.getpid())")
+
+    def run(i: int) -> str:
+        out = tmp_path / f"pid{i}.ipynb"
+        pm.execute_notebook(
+            str(src),
+            str(out),
+            kernel_name="python3",
+            progress_bar=False,
+            kernel_manager_class=kernels.kernel_manager_class(fork=False),
+        )
+        return "".join(json.loads(out.read_text())["cells"][0]["outputs"][0]["text"])
+
+    capfd.readouterr()
+    with cf.ThreadPoolExecutor(2) as pool:
+        pids = list(pool.map(run, range(4)))
+    assert len(set(pids)) == 4  # four kernels, each ran its notebook to the end
+    assert "[IPKernelApp]" not in capfd.readouterr().err
+
+
+def test_the_manager_encrypts_and_does_not_interrupt_to_shut_down(tmp_path):
     km = kernels.kernel_manager_class(fork=False)(kernel_name="python3")
     sent = []
     real = km._async_signal_kernel
@@ -157,17 +181,14 @@ def test_the_manager_uses_unix_sockets_and_does_not_interrupt_to_shut_down(tmp_p
     async def life():
         await km.start_kernel(cwd=str(tmp_path))
         try:
-            transport = km.get_connection_info()["transport"]
+            info = km.get_connection_info()
             await km._async_interrupt_kernel()  # an interrupt asked for is still sent
         finally:
             await km.shutdown_kernel()
-        return transport
+        return info
 
-    transport = asyncio.run(life())
-    assert transport == ("ipc" if kernels.ipc_possible() else "tcp")
+    info = asyncio.run(life())
+    assert info["transport"] == "tcp"
+    if kernels.curve_possible():  # the kernel's key is the manager's: CurveZMQ on every socket
+        assert km.transport_encryption == "required" and km.curve_publickey is not None
     assert sent == [signal.SIGINT]  # the one asked for; none before the shutdown
-
-
-def test_unix_sockets_only_where_their_paths_fit():
-    assert kernels.ipc_possible("/home/me/.local/share/jupyter/runtime") == (os.name == "posix")
-    assert not kernels.ipc_possible("/" + "x" * 80)

@@ -12,10 +12,11 @@ each kernel is then a ``fork()`` of it, with nothing of another chapter in it:
   (``kernel_manager_class=``): it starts ``python -m nnspaces.kernels launch
   CONNECTION_FILE`` instead of ``python -m ipykernel_launcher -f CONNECTION_FILE``. The
   notebook's kernelspec (``python3``) is unchanged. It also keeps the build's terminal
-  quiet: kernels talk over Unix sockets (``ipc``), not plain-text TCP, so ipykernel has no
-  "running over TCP without encryption" warning to print, and a kernel is not interrupted
-  before its shutdown (papermill shuts down an idle kernel; the interrupt only raced the
-  kernel's last message and printed ``ERROR | KeyboardInterrupt caught in kernel``).
+  quiet: the kernels' TCP sockets are encrypted with CurveZMQ keys the manager provisions
+  (``transport_encryption``), so ipykernel has no "running over TCP without encryption"
+  warning to print, and a kernel is not interrupted before its shutdown (papermill shuts down
+  an idle kernel; the interrupt only raced the kernel's last message and printed
+  ``ERROR | KeyboardInterrupt caught in kernel``).
 
 The launcher is the kernel process jupyter_client sees: it hands its stdin, stdout and
 stderr, working folder and environment to the server, which forks a child that becomes an
@@ -174,21 +175,14 @@ def _wait_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> bool:
 
 
 _MANAGERS: dict[bool, type] = {}
-#: Longest path a Unix socket may have (``sun_path`` holds 108 bytes on Linux, 104 on macOS).
-_SOCKET_PATH_MAX = 100
 
 
-def ipc_possible(runtime_dir: str | None = None) -> bool:
-    """Whether kernels can talk over Unix sockets: a POSIX system whose Jupyter runtime
-    folder is short enough for the socket paths jupyter_client puts in it
-    (``<runtime>/kernel-<36-character id>-ipc-<n>``)."""
-    if os.name != "posix":
-        return False
-    if runtime_dir is None:
-        from jupyter_core.paths import jupyter_runtime_dir
+def curve_possible() -> bool:
+    """Whether ZeroMQ here can encrypt the kernels' sockets (CurveZMQ: libzmq built with
+    libsodium, as pyzmq's wheels are)."""
+    import zmq
 
-        runtime_dir = jupyter_runtime_dir()
-    return len(os.path.join(runtime_dir, f"kernel-{'x' * 36}-ipc-99999")) <= _SOCKET_PATH_MAX
+    return bool(zmq.has("curve"))
 
 
 def kernel_manager_class(fork: bool | None = None):
@@ -202,11 +196,13 @@ def kernel_manager_class(fork: bool | None = None):
         from traitlets import default
 
         class QuietKernelManager(AsyncKernelManager):
-            """Unix sockets where possible; no interrupt before a shutdown."""
+            """Encrypted sockets where possible; no interrupt before a shutdown."""
 
-            @default("transport")
-            def _transport_default(self):
-                return "ipc" if ipc_possible() else "tcp"
+            @default("transport_encryption")
+            def _transport_encryption_default(self):
+                # CurveZMQ keys the manager makes and writes in the connection file, also for
+                # a kernelspec that does not declare it (ipykernel reads them)
+                return "required" if curve_possible() else "disabled"
 
             async def _async_interrupt_kernel(self):
                 if not self.shutting_down:  # set by shutdown_kernel before it interrupts
