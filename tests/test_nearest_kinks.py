@@ -16,7 +16,14 @@ from nnspaces.inverse.linalg import chain_jacobian, selu_chain
 from nnspaces.nearest.kinks import constraint_hessian, local
 
 
-def test_kink_gradients_and_preactivations_match_autograd():
+def _hidden(chain, x) -> list[torch.Tensor]:
+    """The hidden SELU pre-activations at ``x``, layer by layer (:class:`Local`'s ``u`` where
+    ``at`` marks a hidden SELU layer)."""
+    loc = local(chain, x, 0.0)
+    return [u for u, a in zip(loc.u, loc.at) if a is not None]
+
+
+def test_kink_rows_and_preactivations_match_autograd():
     f = _net(seed=10)
     chain = selu_chain(f)
     x = torch.randn(*SHAPE, dtype=torch.float64)
@@ -30,14 +37,14 @@ def test_kink_gradients_and_preactivations_match_autograd():
                 us.append(h[0])
         return torch.cat(us)
 
-    us = nearest.preactivations(chain, x)
+    us = _hidden(chain, x)
     assert [len(u) for u in us] == [20, 12]
     assert torch.allclose(torch.cat(us), hidden(x), atol=1e-12)
-    G = nearest.kink_gradients(chain, x, tol=math.inf)  # every hidden unit
+    G = local(chain, x, math.inf).kink_rows  # every hidden unit
     Jh = torch.autograd.functional.jacobian(hidden, x).reshape(32, -1)
     assert torch.allclose(G, Jh, atol=1e-12)
     sel = torch.cat(us).abs() <= 0.3
-    assert torch.allclose(nearest.kink_gradients(chain, x, tol=0.3), Jh[sel], atol=1e-12)
+    assert torch.allclose(local(chain, x, 0.3).kink_rows, Jh[sel], atol=1e-12)
 
 
 def test_kappa_kinks_is_kappa_with_the_kink_rows():
@@ -45,7 +52,7 @@ def test_kappa_kinks_is_kappa_with_the_kink_rows():
     chain = selu_chain(f)
     x, r = torch.randn(2, *SHAPE, dtype=torch.float64)
     J = chain_jacobian(chain, x)[1]
-    G = nearest.kink_gradients(chain, x, tol=0.5)
+    G = local(chain, x, 0.5).kink_rows
     assert len(G) > 0
     assert kappa(J, x, r, extra=G) <= kappa(J, x, r)
 
@@ -58,11 +65,11 @@ def test_curvature_is_the_hessian_of_the_lagrangian_by_autograd():
     loc = local(chain, x, tol=0.4)  # a few "kinks", to exercise ν
     nu = torch.randn(len(loc.kink_values), dtype=torch.float64)
     assert len(nu) > 0
-    us0 = nearest.preactivations(chain, x)
+    us0 = _hidden(chain, x)
     mask = torch.cat(us0).abs() <= 0.4
 
     def phi(z):  # λᵀf(z) + νᵀu_A(z), by the network's own modules
-        hidden = torch.cat(nearest.preactivations(chain, z))
+        hidden = torch.cat(_hidden(chain, z))
         return lam @ f(z[None])[0] + nu @ hidden[mask]
 
     H_ref = torch.autograd.functional.hessian(phi, x).reshape(30, 30)

@@ -12,6 +12,3 @@ def test_result_is_an_inverse_result():
     T, R = _problems(f, B=1, seed=9)
     (r,) = nearest.refine(f, T, R, R, target_classes=[0], max_iter=5)
     assert isinstance(r, inverse.InverseResult) and r.method == "nearest"
-    plain = r.as_inverse_result()
-    assert type(plain) is inverse.InverseResult and plain.image is r.image
-    assert plain.kappa == r.kappa and plain.distance == r.distance

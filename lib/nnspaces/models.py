@@ -111,11 +111,6 @@ def _definition_hash(builder) -> str:
     return hashlib.sha256(text.encode()).hexdigest()[:16]
 
 
-def count_parameters(model: nn.Module) -> int:
-    """Number of trainable parameters."""
-    return sum(p.numel() for p in model.parameters() if p.requires_grad)
-
-
 def linear_layers(model: nn.Module) -> list[tuple[str, nn.Module]]:
     """The (name, module) pairs of every ``Linear`` and ``Conv2d`` layer, in module order."""
     return [(n, m) for n, m in model.named_modules() if isinstance(m, (nn.Linear, nn.Conv2d))]

@@ -183,6 +183,6 @@ def error_kkt_residual(J, x, err, box, active_tol: float = 1e-9) -> float:
     lo, hi = (float(v) for v in box)
     g = J.T @ e  # (n,)
     lower, upper = xf <= lo + active_tol, xf >= hi - active_tol
-    v = torch.where(lower, g.clamp(max=0.0), torch.where(upper, g.clamp(min=0.0), g))
+    v = _violation(g, lower, upper)
     gn = float(torch.linalg.vector_norm(g))
     return float(torch.linalg.vector_norm(v)) / gn if gn > 0 else 0.0

@@ -20,7 +20,7 @@ def row_basis(J, extra=None) -> torch.Tensor:
     J : (K, n) Tensor or ndarray
     extra : (m, n) Tensor or ndarray, optional
         Further directions to include, e.g. the gradients of pre-activations that sit at a
-        kink of SELU (:func:`nnspaces.nearest.kink_gradients`).
+        kink of SELU (:attr:`nnspaces.nearest.kinks.Local.kink_rows`).
 
     Returns
     -------

@@ -9,8 +9,8 @@ of the paper did (``"paper-sgd"``), with or without the pixel box ``[0, 1]``.
 Public API
 ----------
 - :func:`invert` — one target, one reference → :class:`InverseResult`;
-  :func:`invert_classes` — one target and one reference per class (a batch);
-  :func:`evaluate` — score a given image against a target (the ``"none"`` method).
+  :func:`invert_classes` — one target and one reference per class (a batch); method
+  ``"none"`` scores the reference itself.
 - :func:`closed_form_inverse` — the paper's formula ``x* = r + W⁺(σ⁻¹(t) − b − W r)``.
 - :func:`class_targets` — the (K, K) target outputs of the paper and its variants;
   :func:`start_image` — the paper's starting images (avg, min, avg-min, noise).
@@ -50,7 +50,7 @@ R. Pattichis and M. S. Pattichis, "Understanding Neural Network Systems for Imag
 using Vector Spaces and Inverse Maps", IEEE SSIAI 2024, pp. 73–76, arXiv:2402.00261.
 """
 
-from .api import METHODS, evaluate, invert, invert_classes
+from .api import METHODS, invert, invert_classes
 from .closed_form import closed_form_inverse, supports_closed_form
 from .common import frozen
 from .first_order import PAPER_SGD_LR, PAPER_SGD_MOMENTUM, PAPER_SGD_STEPS
@@ -74,7 +74,6 @@ __all__ = [
     "InverseResult",
     "class_targets",
     "closed_form_inverse",
-    "evaluate",
     "frozen",
     "invert",
     "invert_classes",

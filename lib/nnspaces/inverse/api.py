@@ -1,4 +1,4 @@
-"""The entry points: :func:`invert`, :func:`invert_classes`, :func:`evaluate`.
+"""The entry points: :func:`invert` and :func:`invert_classes`.
 
 They validate the call (method, box, target, reference, model structure), freeze the model
 and convert it to the compute dtype once, hand the batch to the method's solver
@@ -358,15 +358,3 @@ def invert_classes(
         results = _SOLVERS[method](f, T, R, box, classes=classes, **options)
         _certify(f, results, R, box, method)
         return results
-
-
-def evaluate(
-    model: nn.Module,
-    target: torch.Tensor,
-    image: torch.Tensor,
-    *,
-    dtype: torch.dtype | None = None,
-    target_class: int | None = None,
-) -> InverseResult:
-    """Score ``image`` (no batch dimension) against ``target`` (K,): ``invert(..., "none")``."""
-    return invert(model, target, image, "none", dtype=dtype, target_class=target_class)

@@ -13,9 +13,8 @@ Public API
 - :class:`NearestResult` — an :class:`nnspaces.inverse.InverseResult` with the distance before
   and after, ``κ`` per iteration, the number of pre-activations at a kink, how many of them
   fail the sign test, and the second-order test.
-- :func:`preactivations`, :func:`kink_gradients`, :func:`kink_multipliers` — SELU
-  pre-activations of a Linear/SELU stack, the gradients of those that sit at SELU's kink,
-  and the kinks' multipliers on either side (the sign test).
+- :func:`kink_multipliers` — the multipliers of the kinks of a Linear/SELU stack (hidden
+  SELU pre-activations at 0) on either side (the sign test).
 - :data:`STEPS`, :data:`KINK_TOL`, :data:`AT_KINK_TOL`, :data:`SIGN_TOL`,
   :data:`CURVATURE_TOL` — the candidate steps and the thresholds.
 
@@ -40,7 +39,7 @@ Modules
 - ``tables`` — :func:`table`, :func:`summarize`, :func:`summary_keys`.
 """
 
-from .kinks import AT_KINK_TOL, KINK_TOL, SIGN_TOL, kink_gradients, kink_multipliers, preactivations
+from .kinks import AT_KINK_TOL, KINK_TOL, SIGN_TOL, kink_multipliers
 from .refine import nearest_preimage, refine
 from .result import CURVATURE_TOL, NearestResult
 from .steps import MAX_STEP, STEPS
@@ -54,10 +53,8 @@ __all__ = [
     "SIGN_TOL",
     "STEPS",
     "NearestResult",
-    "kink_gradients",
     "kink_multipliers",
     "nearest_preimage",
-    "preactivations",
     "refine",
     "summarize",
     "summary_keys",

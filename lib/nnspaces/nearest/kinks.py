@@ -1,12 +1,11 @@
 """Pre-activations and kinks of a Linear/SELU stack, and the curvature of its Lagrangian.
 
-- :func:`preactivations` — the hidden SELU pre-activations ``u_l`` at a point;
-- :func:`kink_gradients` — the gradients of those at SELU's kink (``|u| ≤ tol``;
-  :data:`KINK_TOL` for the steps, :data:`AT_KINK_TOL` for the certificates);
 - :func:`kink_multipliers` — the multipliers of the kinks on either side, and
   :func:`wrong_sign_kinks`, the sign test a local minimum at a kink needs;
 - :func:`local` / :class:`Local` — one forward pass with every pre-activation's gradient (and, on
-  request, SELU's slope of chosen units replaced by one side's);
+  request, SELU's slope of chosen units replaced by one side's): the hidden SELU
+  pre-activations at SELU's kink (``|u| ≤ tol``; :data:`KINK_TOL` for the steps,
+  :data:`AT_KINK_TOL` for the certificates) and their gradients;
 - :func:`constraint_hessian` — the Hessian of ``λᵀf + νᵀu_A`` in factored form, for the
   Newton steps and the second-order test.
 """
@@ -41,57 +40,6 @@ AT_KINK_TOL = 1e-6
 SIGN_TOL = 1e-6
 
 
-def preactivations(chain, x: torch.Tensor) -> list[torch.Tensor]:
-    """Pre-activations ``u_l`` (m_l,) of the *hidden* SELU layers of a Linear/SELU stack.
-
-    Parameters
-    ----------
-    chain : list of (W (m, n), b (m,), selu_after)
-        :func:`nnspaces.inverse.linalg.selu_chain` of the network.
-    x : Tensor with n elements
-
-    Returns
-    -------
-    us : list of Tensor
-        One per SELU layer that another Linear layer follows. A SELU that ends the network is
-        left out: its pre-activations are ``σ⁻¹(t)``, fixed by the target, and do not bend the
-        preimage.
-    """
-    h, us = x.reshape(-1), []
-    for i, (W, b, selu) in enumerate(chain):
-        u = W @ h + b
-        if selu and i < len(chain) - 1:
-            us.append(u)
-        h = torch.selu(u) if selu else u
-    return us
-
-
-def kink_gradients(chain, x: torch.Tensor, tol: float = KINK_TOL) -> torch.Tensor:
-    """Gradients ``∇ₓu_j`` of the hidden SELU pre-activations with ``|u_j| ≤ tol``.
-
-    Parameters
-    ----------
-    chain : list of (W, b, selu_after)
-    x : Tensor with n elements
-    tol : float
-
-    Returns
-    -------
-    G : (m, n) Tensor
-        One row per pre-activation at the kink (``m`` may be 0).
-
-    Notes
-    -----
-    SELU's derivative jumps from ``λα`` to ``λ`` at ``u = 0``, so the preimage bends along
-    ``{u_j = 0}``. The one-sided Jacobians there differ by a rank-one term along ``∇u_j``,
-    so ``row(J) + span{∇u_j}`` is the same from either side: the row space of a first-order
-    condition at a kink, which also needs the kink multipliers' signs
-    (:func:`kink_multipliers`). ``∇u_j`` is row ``j`` of
-    ``W_l D_{l−1} W_{l−1} ⋯ D_1 W_1`` (the layers below ``u``).
-    """
-    return local(chain, x, tol).kink_rows
-
-
 @dataclass
 class Local:
     """What one forward pass of a Linear/SELU stack tells about the point ``x``.
@@ -115,7 +63,13 @@ class Local:
 
     @property
     def kink_rows(self) -> torch.Tensor:
-        """(m, n): the gradients of the pre-activations at a kink, layer by layer."""
+        """(m, n): the gradients ``∇ₓu_j`` of the pre-activations at a kink, layer by layer.
+
+        SELU's derivative jumps from ``λα`` to ``λ`` at ``u = 0``, so the preimage bends along
+        ``{u_j = 0}``; the one-sided Jacobians there differ by a rank-one term along ``∇u_j``,
+        so ``row(J) + span{∇u_j}`` is the row space of a first-order condition at a kink
+        (which also needs the signs of :func:`kink_multipliers`).
+        """
         rows = [G[a] for G, a in zip(self.G, self.at) if a is not None]
         return torch.cat(rows) if rows else self.G[0].new_zeros(0, self.G[0].shape[1])
 
@@ -165,7 +119,7 @@ def kink_multipliers(chain, x: torch.Tensor, r: torch.Tensor, tol: float = AT_KI
     Returns
     -------
     nu : (m, 2) Tensor
-        Per kink (in the order of :func:`kink_gradients`): ``ν⁺`` (the unit on its ``u ≥ 0``
+        Per kink (in the order of :attr:`Local.kink_rows`): ``ν⁺`` (the unit on its ``u ≥ 0``
         side, slope ``λ``) and ``ν⁻`` (on its ``u ≤ 0`` side, slope ``λα``), each scaled by
         ``‖∇u_j‖ / ‖x − r‖``; the other kinks keep their current side.
 

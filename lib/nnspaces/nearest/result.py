@@ -38,7 +38,7 @@ class NearestResult(InverseResult):
         start.
     kappa_kinks : float
         ``κ`` with the gradients of those pre-activations added to the row space
-        (``certificate.kappa(J, x, r, extra=kink_gradients(...))``; equal to ``kappa`` without
+        (``certificate.kappa(J, x, r, extra=G)``, ``G`` their gradients; equal to ``kappa`` without
         kinks, NaN where ``kinks`` is): what remains of ``x − r`` once the directions that
         cross a kink are accounted for.
     wrong_kinks : float
@@ -68,10 +68,6 @@ class NearestResult(InverseResult):
     wrong_kinks: float = math.nan
     curvature: float = math.nan
     steps: list[str] = field(default_factory=list)
-
-    def as_inverse_result(self) -> InverseResult:
-        """The plain :class:`~nnspaces.inverse.InverseResult` part."""
-        return InverseResult(**{f.name: getattr(self, f.name) for f in fields(InverseResult)})
 
 
 def nearest_result(base: InverseResult, run) -> NearestResult:
