@@ -33,7 +33,10 @@ explorer   one inverse map, explored: its preimage, output and certificate
 profiles   the profiles and chapters of profiles.yml, and what papermill passes each chapter
 networks   every network a profile trains (derived from its chapters), the training stage
 fingerprint  what a chapter depends on, so a rebuild re-executes only what changed
-weights    the trained networks as a portable, verified bundle (export / import)
+bundle     reading and checking a weights bundle before anything enters the cache
+registry   the published networks: one file per network, its URL and SHA-256 (registry.json)
+fetch      published networks downloaded (pooch), verified and installed; else trained
+weights    the trained networks as a portable, verified bundle (export / import / publish)
 pages      the executed pages' provenance banner and collapsed code
 kernels    chapter kernels forked from a process that has done the imports once
 reproduce  the pipeline: train → papermill → Jupyter Book, each step only where needed
@@ -51,6 +54,7 @@ __version__ = "0.1.0"
 
 __all__ = [
     "book",
+    "bundle",
     "cache",
     "certificate",
     "claims",
@@ -59,6 +63,7 @@ __all__ = [
     "data",
     "environment",
     "explorer",
+    "fetch",
     "fingerprint",
     "ideal",
     "inverse",
@@ -68,14 +73,15 @@ __all__ = [
     "networks",
     "notebook",
     "outputs",
-    "paper",
     "pages",
+    "paper",
     "params",
     "pdf",
     "performance",
     "plots",
     "profiles",
     "publish",
+    "registry",
     "released",
     "reproduce",
     "spaces",
