@@ -163,12 +163,13 @@ def test_missing_data_stops_the_run_before_any_chapter(tmp_path, monkeypatch):
     the data set and the fix, and executes nothing."""
     import urllib.request
 
-    from nnspaces import data, reproduce
+    from nnspaces import reproduce
+    from nnspaces.data import sources
 
     def offline(*args, **kwargs):
         raise OSError("simulated: no network")
 
-    monkeypatch.setattr(data, "DEBIAN_FASHION", tmp_path / "not-installed")
+    monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
     monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     assert "fashion-mnist" in reproduce.needed_datasets("smoke")
