@@ -15,15 +15,22 @@ from nnspaces import pages, publish, reproduce
 ROOT = Path(__file__).resolve().parents[1]
 
 
-def test_the_injected_run_log_becomes_the_name_of_the_file_beside_the_notebook(tmp_path):
-    """papermill injects the build machine's path; the executed notebook keeps its name, which
-    opened from ``book/chapters`` (where the run log lies) names the same file."""
+def test_an_executed_notebook_names_no_path_of_the_build_machine(tmp_path):
+    """papermill injects and records the build machine's paths; the executed notebook keeps
+    the run log's name, which opened from ``book/chapters`` (where the run log lies) names the
+    same file, and the notebooks' paths from the book's folder."""
     nb = nbformat.v4.new_notebook()
     injected = nbformat.v4.new_code_cell(
         'profile = "smoke"\nrun_log = "/home/builder/book/book/chapters/_run.json"\n'
     )
     injected.metadata.tags = ["injected-parameters"]
     nb.cells = [nbformat.v4.new_markdown_cell("# Appendix\n\nFinding."), injected]
+    nb.metadata.papermill = {  # what papermill records of the run
+        "input_path": "/home/builder/book/notebooks/91_reproducibility.ipynb",
+        "output_path": "/home/builder/book/book/.staging/91_reproducibility.ipynb",
+        "parameters": {"profile": "smoke", "run_log": "/home/builder/book/book/chapters/_run.json"},
+        "version": "2.7.0",
+    }
     path = tmp_path / "91_reproducibility.ipynb"
     nbformat.write(nb, path)
     info = dict(
@@ -44,6 +51,10 @@ def test_the_injected_run_log_becomes_the_name_of_the_file_beside_the_notebook(t
     (cell,) = [c for c in nbformat.read(path, 4).cells if c.cell_type == "code"]
     assert cell.source == 'profile = "smoke"\nrun_log = "_run.json"\n'
     assert "remove-cell" in cell.metadata.tags
+    record = nbformat.read(path, 4).metadata.papermill  # from the book's folder
+    assert record["input_path"] == "notebooks/91_reproducibility.ipynb"
+    assert record["output_path"] == "book/chapters/91_reproducibility.ipynb"
+    assert record["parameters"] == {"profile": "smoke", "run_log": "_run.json"}
     pages.decorate(path, info)  # again: unchanged
     assert path.read_text() == text
 

@@ -7,7 +7,9 @@ papermill's run adds to a notebook:
 
 - papermill's injected-parameters cell (tag ``injected-parameters``) leaves the page
   (``remove-cell``): the banner states what it held; its ``run_log``, a path of the build
-  machine, becomes the file's name (the run log lies beside the executed chapters);
+  machine, becomes the file's name (the run log lies beside the executed chapters), and
+  papermill's record of the run names the notebooks from the book's folder: a published
+  notebook holds no path of the build machine;
 - a one-line provenance banner goes right after the title cell's first paragraph (the
   chapter's finding): ``Made by this book's run · profile default · mnist-5k · commit
   abc1234 · 2026-12-07 · details``, a sphinx-design ``{dropdown}`` whose body holds the
@@ -169,6 +171,7 @@ def decorate(path: str | Path, info: dict) -> None:
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if not _is_banner(c)]
+    _book_relative(nb.metadata.get("papermill"), info)
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
         if "injected-parameters" in tags:
@@ -308,6 +311,18 @@ def _is_title(cell) -> bool:
         if line.strip() and not _TARGET.match(line):
             return line.startswith("# ")
     return False
+
+
+def _book_relative(record: dict | None, info: dict) -> None:
+    """papermill's record of the run with the book's paths instead of the build machine's:
+    the source and the executed notebook from the book's folder, the run log by its name."""
+    if not record:
+        return
+    record["input_path"] = f"notebooks/{info['notebook']}.ipynb"
+    record["output_path"] = f"book/chapters/{info['output']}.ipynb"
+    params = record.get("parameters") or {}
+    if isinstance(params.get("run_log"), str):
+        params["run_log"] = Path(params["run_log"]).name
 
 
 #: papermill's line injecting ``run_log`` (a string literal, as it writes one).
