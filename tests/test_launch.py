@@ -332,3 +332,74 @@ def test_bootstrap_cell_on_colab_installs_the_published_package(
     own = [*pip, f"myst-nb=={pins['myst-nb']}", package]
     assert pip_calls == ([own] if torch_there else [cpu, own])
     assert package in capsys.readouterr().out
+
+
+# --- the appendices run where a launch button opens them -------------------------------------
+
+
+def _execute(nb: Path, cwd: Path, cache: Path, monkeypatch):
+    """Run ``nb`` top to bottom as a reader's kernel would, in ``cwd``, with an empty cache;
+    the executed copy (``ran-<name>`` in ``cwd``)."""
+    import papermill as pm
+
+    from nnspaces import kernels
+
+    monkeypatch.setenv("NNSPACES_CACHE", str(cache))
+    monkeypatch.delenv(layout.BOOK_URL, raising=False)
+    out = cwd / f"ran-{nb.name}"
+    pm.execute_notebook(
+        str(nb),
+        str(out),
+        cwd=str(cwd),
+        kernel_name="python3",
+        progress_bar=False,
+        kernel_manager_class=kernels.kernel_manager_class(fork=False),
+    )
+    return nbformat.read(out, 4)
+
+
+def _notes(ran) -> list[str]:
+    """The Markdown notes the run displayed."""
+    return [
+        o["data"]["text/markdown"]
+        for c in ran.cells
+        for o in c.get("outputs", [])
+        if "text/markdown" in o.get("data", {})
+    ]
+
+
+@pytest.mark.slow
+def test_the_appendices_run_top_to_bottom_in_the_published_tree(smoke_book, tmp_path, monkeypatch):
+    """Binder: the published tree, the notebook in book/chapters, a fresh cache, no run log."""
+    tree = publish.publish_tree(smoke_book, tmp_path / "published")
+    chapters = tree / "book" / "chapters"
+    perf = _execute(chapters / "92_performance.ipynb", chapters, tmp_path / "c1", monkeypatch)
+    assert _notes(perf) == []  # the benchmark results found from the book's folder
+    repro = _execute(chapters / "91_reproducibility.ipynb", chapters, tmp_path / "c2", monkeypatch)
+    (note,) = _notes(repro)  # no run log is published: it says so, and runs to the end
+    assert note.startswith("**Not here:** this appendix summarises the build's run (`_run.json`)")
+    owner, name = REPO.owner_name
+    assert (
+        f"(https://{owner.lower()}.github.io/{name}/book/chapters/91_reproducibility.html)" in note
+    )
+
+
+@pytest.mark.slow
+def test_an_appendix_opened_alone_says_what_it_lacks(smoke_book, tmp_path, monkeypatch):
+    """Colab: one notebook in an empty folder, no book around it."""
+    import papermill as pm
+
+    alone = tmp_path / "content"
+    alone.mkdir()
+    for stem in ("91_reproducibility", "92_performance"):
+        (alone / f"{stem}.ipynb").write_bytes(
+            (smoke_book / "book" / "chapters" / f"{stem}.ipynb").read_bytes()
+        )
+    repro = _execute(alone / "91_reproducibility.ipynb", alone, tmp_path / "c1", monkeypatch)
+    assert len(_notes(repro)) == 1  # runs to the end, saying the run's sections are empty
+    with pytest.raises(pm.PapermillExecutionError) as e:  # stops, after a note
+        _execute(alone / "92_performance.ipynb", alone, tmp_path / "c2", monkeypatch)
+    assert e.value.ename == "NotHere" and e.value.traceback == []  # no traceback to read
+    ran = nbformat.read(alone / "ran-92_performance.ipynb", 4)
+    (note,) = _notes(ran)
+    assert note.startswith("**Not here:** this appendix summarises the benchmark results")

@@ -8,12 +8,15 @@ Colab:
 - :func:`book_file` — a file of the book whatever the layout, or a Markdown note
   (:func:`absent_note`) that this notebook runs without it, then :class:`NotHere`;
 - :func:`run_log` — the pipeline's run log beside the executed chapters, or a note;
+- :func:`book_paths` — an executed notebook's paths from the book's folder, not the build
+  machine's;
 - :func:`launch_ref` — the git ref a build's pages open (its per-build tag);
   :func:`pages_url` and :func:`page_url` — the published book and a chapter's page there.
 """
 
 from __future__ import annotations
 
+import ast
 import os
 import re
 from pathlib import Path
@@ -149,3 +152,38 @@ def run_log(path: str | Path | None, stem: str) -> Path | None:
         return Path(path)
     _show_markdown(absent_note("the build's run", path or "book/chapters/_run.json", stem))
     return None
+
+
+#: papermill's line injecting ``run_log`` (a string literal, as it writes one).
+_RUN_LOG = re.compile(r"(?m)^(run_log = )('[^'\n]*'|\"[^\"\n]*\")$")
+
+
+def book_paths(nb, notebook: str, output: str) -> None:
+    """Write an executed notebook's paths as the book names them, in place: papermill's
+    record of the run gives the source and the executed notebook from the book's folder, and
+    the run log (an injected parameter; it lies beside the executed chapters) by its name,
+    which from the executed notebook's folder names the same file. A published notebook then
+    holds no path of the build machine.
+
+    Parameters
+    ----------
+    nb : NotebookNode
+        papermill's output, read with :mod:`nbformat`.
+    notebook, output : str
+        The source notebook's stem (``notebooks/``) and the executed one's (``book/chapters/``).
+    """
+    record = nb.metadata.get("papermill")
+    if record:
+        record["input_path"] = f"notebooks/{notebook}.ipynb"
+        record["output_path"] = f"book/chapters/{output}.ipynb"
+        params = record.get("parameters") or {}
+        if isinstance(params.get("run_log"), str):
+            params["run_log"] = Path(params["run_log"]).name
+    for cell in nb.cells:
+        if "injected-parameters" in cell.metadata.get("tags", []):
+            cell.source = _RUN_LOG.sub(_by_name, cell.source)
+
+
+def _by_name(m: re.Match) -> str:
+    """``run_log = "/build/…/_run.json"`` → ``run_log = "_run.json"`` (as papermill quotes)."""
+    return f'{m[1]}"{Path(ast.literal_eval(m[2])).name}"'

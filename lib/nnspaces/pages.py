@@ -32,7 +32,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 from . import cache
-from .layout import launch_ref
+from .layout import book_paths, launch_ref
 
 __all__ = ["BANNER_CLASS", "banner", "decorate", "provenance", "stray_outputs"]
 
@@ -171,14 +171,11 @@ def decorate(path: str | Path, info: dict) -> None:
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
     nb.cells = [c for c in nb.cells if not _is_banner(c)]
-    _book_relative(nb.metadata.get("papermill"), info)
+    book_paths(nb, info["notebook"], info["output"])  # no path of the build machine
     for cell in nb.cells:
         tags = cell.metadata.get("tags", [])
-        if "injected-parameters" in tags:
-            cell.metadata.tags = tags if "remove-cell" in tags else [*tags, "remove-cell"]
-            # the run log by its name, from the executed notebook's folder: no path of the
-            # build machine in a published notebook
-            cell.source = _RUN_LOG.sub(_run_log_name, cell.source)
+        if "injected-parameters" in tags and "remove-cell" not in tags:
+            cell.metadata.tags = [*tags, "remove-cell"]
     title = next((i for i, c in enumerate(nb.cells) if _is_title(c)), None)
     if title is None:
         raise ValueError(f"{path.name} has no '# title' markdown cell to put the banner under")
@@ -311,27 +308,6 @@ def _is_title(cell) -> bool:
         if line.strip() and not _TARGET.match(line):
             return line.startswith("# ")
     return False
-
-
-def _book_relative(record: dict | None, info: dict) -> None:
-    """papermill's record of the run with the book's paths instead of the build machine's:
-    the source and the executed notebook from the book's folder, the run log by its name."""
-    if not record:
-        return
-    record["input_path"] = f"notebooks/{info['notebook']}.ipynb"
-    record["output_path"] = f"book/chapters/{info['output']}.ipynb"
-    params = record.get("parameters") or {}
-    if isinstance(params.get("run_log"), str):
-        params["run_log"] = Path(params["run_log"]).name
-
-
-#: papermill's line injecting ``run_log`` (a string literal, as it writes one).
-_RUN_LOG = re.compile(r"(?m)^(run_log = )('[^'\n]*'|\"[^\"\n]*\")$")
-
-
-def _run_log_name(m: re.Match) -> str:
-    """``run_log = "/build/…/_run.json"`` → ``run_log = "_run.json"`` (as papermill quotes)."""
-    return f'{m[1]}"{Path(ast.literal_eval(m[2])).name}"'
 
 
 _TARGET = re.compile(r"\s*\([^()\s]+\)=\s*$")  # a MyST label line, ``(sec-x)=``
