@@ -58,6 +58,15 @@ def _build(tmp_path: Path, outputs, prose: str) -> subprocess.CompletedProcess:
 
 
 PROSE = """\
+::::{verdict} paper_match
+:neutral:
+Matches the paper.
+
+:::{otherwise}
+Differs from the paper by {glue:text}`share:.0%`.
+:::
+::::
+
 ::::{verdict} most
 On average {glue:text}`share:.0%` lies in the null space (see {ref}`sec-b`).
 
@@ -119,6 +128,7 @@ def test_each_block_shows_the_body_its_glued_verdict_chooses(glued, tmp_path):
     book.glue_verdict("most", Verdict(0.56 > 0.5, "56 %; threshold 50 %"))
     book.glue_verdict("high", Verdict(0.56 > 0.9, "56 %; threshold 90 %"))
     book.glue_flag("on_mnist", False)
+    book.glue_verdict("paper_match", Verdict(False, "56 % against 50 %"))
     proc = _build(tmp_path, glued, PROSE)
     assert proc.returncode == 0, proc.stdout[-3000:] + proc.stderr[-3000:]
     html = (tmp_path / "_build" / "html" / "a.html").read_text()
@@ -142,6 +152,9 @@ def test_each_block_shows_the_body_its_glued_verdict_chooses(glued, tmp_path):
     # a {when} that holds a list of verdicts, flag false: nothing of it shows
     assert "In a list under a flag" not in html and "Nested alternative" not in html
     assert "{verdict}" not in html and "{otherwise}" not in html and ":::" not in html
+    # a neutral verdict that fails: its other finding as plain prose, labelled, no warning
+    assert "Differs from the paper by" in html and "Matches the paper." not in html
+    assert html.count(f'id="{sphinxext.label("a", "paper_match")}"') == 1
 
 
 @pytest.mark.slow
@@ -155,6 +168,7 @@ def test_each_block_shows_the_body_its_glued_verdict_chooses(glued, tmp_path):
 def test_a_verdict_without_a_glued_boolean_fails_the_build(glued, tmp_path, glue_it, message):
     book.glue_values(share=0.5)
     book.glue_verdict("high", Verdict(False, "x"))
+    book.glue_verdict("paper_match", Verdict(True, "x"))
     book.glue_flag("on_mnist", True)
     glue_it()
     proc = _build(tmp_path, glued, PROSE)

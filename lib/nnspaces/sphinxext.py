@@ -21,6 +21,11 @@ first body or the ``{otherwise}`` body (if any) as plain prose (a Fashion-MNIST 
 has no paper number to compare with, say, or figures of a network this profile does not
 run); only the body shown is parsed. Its key is glued with :func:`nnspaces.book.glue_flag`.
 
+A ``{verdict}`` with the ``:neutral:`` option is a comparison whose two outcomes are both
+findings ("matches the paper" / "differs from the paper"): the ``{otherwise}`` body shows as
+plain prose, without the warning, and the block keeps its label and its place in the
+reproducibility appendix.
+
 Why a directive: the prose stays in markdown, where it can hold links and glued numbers and
 be read in review, while the choice of body is made by the run; both bodies sit side by
 side in the source notebook, and JupyterLab shows both as plain text. The first block of a
@@ -129,7 +134,7 @@ class _Choice(Directive):
 
     required_arguments = 1
     has_content = True
-    option_spec = {"class": directives.class_option}
+    option_spec = {"class": directives.class_option, "neutral": directives.flag}
     #: whether the ``{otherwise}`` body is a warning headed :data:`NOT_ON_THIS_RUN`; a
     #: verdict parses both bodies (a broken glue key in either fails the build), a ``{when}``
     #: only the one it shows (the other may paste figures this profile did not make)
@@ -180,6 +185,8 @@ class _Choice(Directive):
             document.note_explicit_target(box)
         if holds:
             box.extend(n for n in body.children if not isinstance(n, otherwise_node))
+        elif "neutral" in self.options:  # a comparison: its other outcome is a finding too
+            box.extend(alternatives[0].children)
         else:
             warning = nodes.admonition(classes=["warning", "claim-failed"])
             warning += nodes.title(NOT_ON_THIS_RUN, NOT_ON_THIS_RUN)
