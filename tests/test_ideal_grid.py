@@ -179,3 +179,18 @@ def test_run_grid_reads_its_batches_back_bit_identical(cache_dir, monkeypatch):
     monkeypatch.setenv("NNSPACES_RECOMPUTE", "1")
     with pytest.raises(AssertionError, match="computed again"):
         run_grid(nets, X, y, **kw)
+
+
+def test_grid_verdicts_count_exact_choices_and_name_the_others_for_readers():
+    rows = [  # (network, digit, method, valid, rel_error, label)
+        ("fcnn1", 0, "closed-form", True, 0.10, "avg+CF"),
+        ("fcnn1", 0, "adam", True, 0.10 + 1e-12, "avg+Adam"),  # a tie: exact counts
+        ("fcnn5", 3, "gauss-newton", True, 0.30, "min+GN"),
+        ("fcnn5", 3, "adam", True, 0.20, "min+Adam"),  # strictly better: not exact
+    ]
+    df = pd.DataFrame(rows, columns=["network", "digit", "method", "valid", "rel_error", "label"])
+    best = df.loc[[1, 3]]  # the chosen images
+    facts = grid_module.grid_verdicts(df, best, {})
+    assert facts["chosen"] == 2 and facts["exact_closest"] == 1 and facts["chosen_reached"] == 0
+    assert facts["not_exact"] == "5-layer FCNN, digit 3: min+Adam"  # no internal names
+    assert np.isnan(facts["fcnn_bound_share"])

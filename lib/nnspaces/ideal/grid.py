@@ -361,7 +361,7 @@ def grid_verdicts(
         ``chosen`` (network–digit pairs), ``chosen_reached`` (chosen images whose target is
         reached, rel. error ≤ :data:`nnspaces.inverse.REACHED_TOL`), ``exact_closest`` (pairs
         where an exact method's valid image is chosen or ties with the chosen error),
-        ``not_exact`` (those pairs that are not, as text: ``"network digit: label"``),
+        ``not_exact`` (those pairs that are not, as text: ``"5-layer FCNN, digit 0: label"``),
         ``fcnn_bound_share`` (median over the exact methods' images of the networks other than
         ResNet18 of the share of pixels within ``bound_tol`` of 0 or 1; NaN without such
         images).
@@ -374,7 +374,8 @@ def grid_verdicts(
         if len(exact) and exact["rel_error"].min() <= row["rel_error"] + tie_tol:
             exact_closest += 1
         else:
-            not_exact.append(f"{row['network']} {row['digit']}: {row['label']}")
+            name = models.DISPLAY_NAME.get(row["network"], row["network"])
+            not_exact.append(f"{name}, digit {row['digit']}: {row['label']}")
     shares = []
     for (net, _, _, method), res in results.items():
         if method in EXACT_METHODS and net != "resnet18":
