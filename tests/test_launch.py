@@ -406,3 +406,60 @@ def test_an_appendix_opened_alone_says_what_it_lacks(smoke_book, tmp_path, monke
     ran = nbformat.read(alone / "ran-92_performance.ipynb", 4)
     (note,) = _notes(ran)
     assert note.startswith("**Not here:** this appendix summarises the benchmark results")
+
+
+# --- every chapter runs where a launch button opens it, from the published networks -----------
+
+
+def _trained_in(ran) -> list[str]:
+    """The training progress lines a run printed (``train <model> on <data>``): none when
+    every network came from the cache or the published files."""
+    return [
+        line
+        for c in ran.cells
+        for o in c.get("outputs", [])
+        if o.get("output_type") == "stream"
+        for line in o.get("text", "").splitlines()
+        if re.search(r"\btrain (fcnn1|fcnn5|resnet18) on ", line)
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("where", ["binder", "colab"])
+def test_every_published_chapter_runs_from_the_published_networks(
+    smoke_book, tmp_path, monkeypatch, where
+):
+    """Every published notebook run top to bottom where a launch button opens it, with an
+    empty cache, its networks fetched from the published files on a loopback server: none
+    is trained. Binder opens it in the published tree (``book/chapters``); Colab alone, in
+    an empty folder (the appendix of benchmark results then stops with its note)."""
+    import papermill as pm
+    from benchmarks.fetch import serving
+
+    from nnspaces import weights
+
+    registry = tmp_path / "registry.json"
+    served = tmp_path / "served"
+    base = "https://example.invalid/releases/download/test/"  # the server's URL replaces it
+    weights.publish(served, "smoke", base, "test", smoke_book / "cache", registry)
+    tree = publish.publish_tree(smoke_book, tmp_path / "published")
+    chapters = tree / "book" / "chapters"
+    monkeypatch.setenv("NNSPACES_REGISTRY", str(registry))
+    fresh = tmp_path / "fresh-cache"
+    with serving(served) as url:
+        monkeypatch.setenv("NNSPACES_WEIGHTS_URL", url)
+        for nb in sorted(chapters.glob("[0-9]*.ipynb")):
+            cwd = chapters
+            if where == "colab":
+                cwd = tmp_path / "content" / nb.stem
+                cwd.mkdir(parents=True)
+                nb = Path(cwd / nb.name)
+                nb.write_bytes((chapters / nb.name).read_bytes())
+            try:
+                ran = _execute(nb, cwd, fresh, monkeypatch)
+            except pm.PapermillExecutionError as e:
+                assert where == "colab" and nb.stem == "92_performance", (nb.name, e)
+                assert e.ename == "NotHere"
+                continue
+            assert _trained_in(ran) == [], f"{nb.name} trained instead of fetching"
+    assert any((fresh / "models").glob("*.pt"))  # the networks came from the server
