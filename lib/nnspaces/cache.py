@@ -1,7 +1,7 @@
 """The on-disk cache every computation shares: where it is, how files enter it, how they leave.
 
-Trained networks, network outputs, training curves, initial condition numbers and parsed
-data sets all live under :func:`root` (``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``), so the
+Trained networks, derived results (:func:`memo`: network outputs, training curves, initial
+condition numbers, layer tables, refinements…) and parsed data sets all live under :func:`root` (``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``), so the
 book build and a notebook opened in JupyterLab read the same files.
 
 - :func:`root` — the cache folder.
@@ -9,7 +9,6 @@ book build and a notebook opened in JupyterLab read the same files.
   over it once complete, so a reader never sees half a file.
 - :func:`save` and :func:`load` — ``torch.save`` through :func:`atomic_write`; ``torch.load``
   with ``weights_only=True`` that reports a bad file with a warning and returns None.
-- :func:`save_value` and :func:`load_value` — a value stored under the key that made it.
 - :func:`key_digest` — the file-name hash of a key; :func:`state_digest` — the SHA-256 of a
   network's weights (or any dict of tensors).
 - :func:`lock` — one process at a time (:mod:`filelock`, so no ``fcntl`` is needed).
@@ -49,10 +48,10 @@ def root() -> Path:
 #: line (``file``, ``trained``). The reproduce pipeline sets it per chapter to check that its
 #: training stage trained every network the chapters load.
 USE_LOG = "NNSPACES_TRAIN_LOG"
-#: Environment variable naming a file to which every memoised result (:func:`memo`), training
-#: curve, initial condition number table or stored network output read or computed in the
-#: shared cache appends one JSON line (``result``: its path relative to :func:`root`). The reproduce pipeline sets it per chapter and records
-#: what each chapter used: a weights bundle of the profile carries those files too.
+#: Environment variable naming a file to which every memoised result (:func:`memo`) read or
+#: computed in the shared cache appends one JSON line (``result``: its path relative to
+#: :func:`root`). The reproduce pipeline sets it per chapter and records what each chapter
+#: used: a weights bundle of the profile carries those files too.
 RESULT_LOG = "NNSPACES_RESULT_LOG"
 
 
@@ -163,32 +162,6 @@ def load(
         warnings.warn(f"ignoring {what} {path}: {trouble}; {redo}", stacklevel=stacklevel + 1)
         return None
     return obj
-
-
-def save_value(path: str | Path, key: dict, value) -> Path:
-    """Store ``value`` at ``path`` together with the ``key`` that made it (atomically)."""
-    return save({"key": key, "value": value}, path)
-
-
-def load_value(
-    path: str | Path, key: dict, check=None, what: str = "cached result", stacklevel: int = 1
-):
-    """The value :func:`save_value` stored at ``path`` under ``key``.
-
-    Returns None (with a warning naming ``what``) when the file cannot be read, was made
-    under another key, or its value fails ``check(value)``; None without a warning when
-    there is no file.
-    """
-
-    def problem(obj):
-        if not isinstance(obj, dict) or obj.get("key") != key:
-            return "it was made under another configuration"
-        if check is not None and not check(obj.get("value")):
-            return "its contents are not what it should hold"
-        return None
-
-    obj = load(path, problem, what, "recomputing", stacklevel=stacklevel + 1)
-    return None if obj is None else obj["value"]
 
 
 def key_digest(key: dict) -> str:
@@ -410,23 +383,39 @@ def memo(
     path = root() / "results" / name / f"{key_digest(full)}.pt"
     with lock(path.with_name(path.name + ".lock")):
         if not recompute():
-            stored = load_value(path, full, what=f"memoised {name}", stacklevel=2)
-            if stored is not None:
-                try:
-                    value = decode(stored) if decode is not None else stored
-                    record_result(path)
-                    return value
-                except Exception as e:
-                    warnings.warn(
-                        f"ignoring memoised {name} {path}: it does not decode "
-                        f"({type(e).__name__}: {str(e)[:120]}); recomputing",
-                        stacklevel=2,
-                    )
+            found = _read(path, full, decode, f"memoised {name}")
+            if found:
+                record_result(path)
+                return found[0]
         with fixed_threads():
             value = compute()
-        save_value(path, full, encode(value) if encode is not None else value)
+        save({"key": full, "value": encode(value) if encode is not None else value}, path)
     record_result(path)
     return value
+
+
+def _read(path: Path, full: dict, decode, what: str) -> tuple | None:
+    """``(value,)`` as :func:`memo` stored it at ``path`` under ``full``, decoded; None (with a
+    warning naming ``what``, at :func:`memo`'s caller) when the file is absent, cannot be read,
+    holds another key or does not decode."""
+
+    def problem(obj):
+        if not isinstance(obj, dict) or obj.get("key") != full or "value" not in obj:
+            return "it was made under another configuration"
+        return None
+
+    obj = load(path, problem, what, "recomputing", stacklevel=3)
+    if obj is None:
+        return None
+    try:
+        return (decode(obj["value"]) if decode is not None else obj["value"],)
+    except Exception as e:
+        warnings.warn(
+            f"ignoring {what} {path}: it does not decode ({type(e).__name__}: {str(e)[:120]}); "
+            "recomputing",
+            stacklevel=3,
+        )
+        return None
 
 
 def dataclass_state(obj) -> dict:
