@@ -19,7 +19,7 @@ import pandas as pd
 
 from nnspaces import environment, performance
 
-from . import book, inverse, spectral, training
+from . import book, inverse, readme, spectral, training
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 README = Path(__file__).resolve().parents[1] / "README.md"
@@ -92,9 +92,9 @@ def main(argv=None) -> int:
 
 
 def _write_readme(result: dict) -> int:
-    """Rewrite the README's generated blocks (``nnspaces.performance.update_readme``)."""
+    """Rewrite the README's generated blocks (:func:`benchmarks.readme.update_readme`)."""
     text = README.read_text()
-    new = performance.update_readme(text, result)
+    new = readme.update_readme(text, result)
     if new != text:
         tmp = README.with_suffix(".tmp")
         tmp.write_text(new)

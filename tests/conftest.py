@@ -1,4 +1,5 @@
-"""Shared fixtures: real data loaded once, a private checkpoint cache, two threads."""
+"""Shared fixtures: real data loaded once, a private cache for every test module (and a fresh
+one per test that asks), two threads."""
 
 from __future__ import annotations
 
@@ -49,9 +50,20 @@ def one_thread():
     torch.set_num_threads(n)
 
 
+@pytest.fixture(autouse=True, scope="module")
+def module_cache(tmp_path_factory):
+    """Every test module's cache (``NNSPACES_CACHE``): fresh, never the user's; set before the
+    module-scoped fixtures of ``tests/*_problems.py``, so what they memoise lands in it."""
+    with pytest.MonkeyPatch.context() as mp:
+        d = tmp_path_factory.mktemp("cache")
+        mp.setenv("NNSPACES_CACHE", str(d))
+        yield d
+
+
 @pytest.fixture
 def cache_dir(tmp_path, monkeypatch):
-    """A fresh checkpoint cache, also exported as NNSPACES_CACHE for subprocesses."""
+    """A fresh cache for one test (nothing memoised by another), also exported as
+    ``NNSPACES_CACHE`` for subprocesses; created on first use."""
     d = tmp_path / "cache"
     monkeypatch.setenv("NNSPACES_CACHE", str(d))
     return d

@@ -5,20 +5,10 @@ from __future__ import annotations
 
 import functools
 
-import pytest
 import torch
 from torch import nn
 
 from nnspaces.ideal import run_grid
-
-
-@pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory):
-    """Results memoised by the code under test go to a fresh cache, not the user's: every
-    test module computes what it checks (``from ideal_problems import _private_cache``)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NNSPACES_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
 
 
 def _data(n=100, side=6, seed=0):

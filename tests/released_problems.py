@@ -18,15 +18,6 @@ from nnspaces import released
 
 
 @pytest.fixture(autouse=True, scope="module")
-def _private_cache(tmp_path_factory):
-    """Results memoised by the code under test go to a fresh cache, not the user's: every
-    test module computes what it checks (``from released_problems import _private_cache``)."""
-    with pytest.MonkeyPatch.context() as mp:
-        mp.setenv("NNSPACES_CACHE", str(tmp_path_factory.mktemp("cache")))
-        yield
-
-
-@pytest.fixture(autouse=True, scope="module")
 def _one_thread():
     """Tiny networks: a second thread only contends (and the machine is shared)."""
     before = torch.get_num_threads()

@@ -61,24 +61,6 @@ def test_save_and_load_round_trip_and_a_bad_file_is_reported(tmp_path):
         assert cache.load(tmp_path / "absent.pt", lambda obj: None, "thing", "redoing") is None
 
 
-def test_a_value_comes_back_only_under_its_own_key(tmp_path):
-    path = tmp_path / "v.pt"
-    cache.save_value(path, {"n": 3}, [1.0, 2.0, 3.0])
-    assert cache.load_value(path, {"n": 3}) == [1.0, 2.0, 3.0]
-    with pytest.warns(UserWarning, match="made under another configuration; recomputing"):
-        assert cache.load_value(path, {"n": 4}) is None
-    with pytest.warns(UserWarning, match="not what it should hold"):
-        assert cache.load_value(path, {"n": 3}, check=lambda v: len(v) == 4) is None
-
-
-def test_load_value_warns_at_its_caller(tmp_path):
-    path = tmp_path / "v.pt"
-    cache.save_value(path, {"n": 1}, 1)
-    with pytest.warns(UserWarning) as record:
-        cache.load_value(path, {"n": 2})
-    assert record[0].filename == __file__
-
-
 def test_key_digest_is_the_hash_of_the_sorted_json():
     key = {"model": "fcnn1", "lr": 0.001, "steps": [1, 2]}
     reference = hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
@@ -222,8 +204,21 @@ def test_a_memo_that_does_not_decode_is_reported_and_recomputed(cache_dir, count
     def bad(state):
         raise KeyError("field")
 
-    with pytest.warns(UserWarning, match="does not decode .*KeyError.*; recomputing"):
+    with pytest.warns(UserWarning, match="does not decode .*KeyError.*; recomputing") as record:
         cache.memo("thing", {"n": 1}, compute, decode=bad)
+    assert len(calls) == 2 and record[0].filename == __file__  # at memo's caller
+
+
+def test_a_memo_file_holding_another_key_is_reported_at_the_caller(cache_dir, counted):
+    compute, calls = counted
+    cache.memo("thing", {"n": 1}, compute)
+    (path,) = (cache_dir / "results" / "thing").glob("*.pt")
+    obj = torch.load(path, weights_only=True)
+    cache.save({"key": dict(obj["key"], key={"n": 2}), "value": obj["value"]}, path)
+    with pytest.warns(UserWarning, match="made under another configuration; recomputing") as w:
+        cache.memo("thing", {"n": 1}, compute)
+    assert len(calls) == 2 and w[0].filename == __file__
+    cache.memo("thing", {"n": 1}, compute)  # rewritten under its own key
     assert len(calls) == 2
 
 

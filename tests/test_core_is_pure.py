@@ -9,10 +9,9 @@ from torch import nn
 from nnspaces import certificate, inverse, models, nearest, spaces
 
 
-def test_the_core_writes_nothing_into_the_cache(tmp_path, monkeypatch):
-    cache = tmp_path / "cache"
+def test_the_core_writes_nothing_into_the_cache(cache_dir):
+    cache = cache_dir
     cache.mkdir()
-    monkeypatch.setenv("NNSPACES_CACHE", str(cache))
     torch.manual_seed(0)
     net = nn.Sequential(
         nn.Flatten(), nn.Linear(16, 6), nn.SELU(), nn.Linear(6, 3), nn.SELU()

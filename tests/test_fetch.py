@@ -265,12 +265,11 @@ def test_a_server_that_is_down_is_reported_within_30_s_and_the_networks_are_trai
     assert "cannot reach" in capsys.readouterr().err
 
 
-def test_an_empty_registry_asks_no_server(tmp_path, monkeypatch, capsys, mnist5k):
+def test_an_empty_registry_asks_no_server(tmp_path, monkeypatch, capsys, mnist5k, cache_dir):
     registry = tmp_path / "registry.json"
     fetch.write_registry(fetch.empty_registry(), registry)
     monkeypatch.setenv(fetch.REGISTRY_ENV, str(registry))
     monkeypatch.setenv(fetch.URL_ENV, f"http://127.0.0.1:{_closed_port()}/")
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     lines = []
     got = fetch.fetch(_configs(), "tiny", log=lines.append, progress=False)
     assert got["networks"] == {} and got["results"] is None and lines == []
@@ -362,13 +361,12 @@ class _NoKernels:
 
 @pytest.mark.parametrize("flag, fetched", [([], True), (["--weights", "none"], False)])
 def test_the_networks_stage_fetches_before_training_unless_weights_none(
-    tmp_path, monkeypatch, flag, fetched
+    tmp_path, monkeypatch, flag, fetched, cache_dir
 ):
     from nnspaces import reproduce
 
     chapter = next(c for c in reproduce.chapters() if networks.chapter_configs(c, "smoke"))
     calls = []
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(reproduce, "_KernelServers", _NoKernels)
     monkeypatch.setattr(
         reproduce,

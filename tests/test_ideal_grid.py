@@ -7,7 +7,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from ideal_problems import _data, _nets, _private_cache, grid_run  # noqa: F401 (autouse)
+from ideal_problems import _data, _nets, grid_run
 
 from nnspaces import cache
 from nnspaces.ideal import (

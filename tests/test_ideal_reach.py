@@ -6,7 +6,7 @@ from __future__ import annotations
 import pandas as pd
 import pytest
 import torch
-from ideal_problems import _data, _private_cache  # noqa: F401 (autouse)
+from ideal_problems import _data
 from torch import nn
 
 from nnspaces import cache

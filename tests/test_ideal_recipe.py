@@ -9,7 +9,7 @@ import numpy as np
 import pandas as pd
 import pytest
 import torch
-from ideal_problems import _data, _nets, _private_cache  # noqa: F401 (autouse)
+from ideal_problems import _data, _nets
 
 from nnspaces.ideal import (
     caption_choices,

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from ideal_problems import _data, _nets, _private_cache, grid_run  # noqa: F401 (autouse)
+from ideal_problems import _data, _nets, grid_run
 
 from nnspaces.ideal import (
     choice_summary,

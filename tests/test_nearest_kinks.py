@@ -77,14 +77,13 @@ def test_curvature_is_the_hessian_of_the_lagrangian_by_autograd():
     assert torch.allclose(G.T @ (w[:, None] * G), H_ref, atol=1e-10)
 
 
-def test_a_wrong_sign_kink_is_released_to_a_nearer_preimage(tmp_path, monkeypatch):
+def test_a_wrong_sign_kink_is_released_to_a_nearer_preimage(tmp_path, monkeypatch, cache_dir):
     """κ with the kink rows tests the equation, not the kink multipliers' signs: refined
     without the "release" step, one point ends at a kink whose multiplier has the wrong sign
     (κ_kinks 2e-7); released, it comes nearer (checked by an independent forward pass and
     distance), and the sign test then passes."""
     from nearest_problems import _problems
 
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path))
     f = _net(seed=3)
     T, R = _problems(f, B=3, seed=4)
     old = nearest.refine(

@@ -364,7 +364,7 @@ def test_a_long_stray_output_is_cut_in_the_message():
     assert line.endswith("xxx…'") and len(line) < 140
 
 
-def test_the_pipeline_fails_a_chapter_with_a_stray_output(tmp_path, monkeypatch):
+def test_the_pipeline_fails_a_chapter_with_a_stray_output(tmp_path, monkeypatch, cache_dir):
     """The chapter with a stray output is not moved into place; the other one is; the run
     stops before the build with a message naming the chapter, the cell and the text."""
     from nnspaces import networks, reproduce
@@ -373,7 +373,6 @@ def test_the_pipeline_fails_a_chapter_with_a_stray_output(tmp_path, monkeypatch)
     assert len(todo) == 2 and all(c.output == c.notebook for c in todo)
     fps = {c.output: "0" * 16 for c in todo}
     run = {"seconds": {}}
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(
         reproduce,
         "_plan",

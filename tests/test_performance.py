@@ -7,6 +7,7 @@ import math
 from pathlib import Path
 
 import pytest
+from benchmarks.readme import README_BLOCKS, readme_blocks, update_readme
 
 from nnspaces import performance
 
@@ -142,7 +143,7 @@ def test_the_readme_quotes_the_committed_benchmark_results():
     `python -m benchmarks --readme`)."""
     readme = (ROOT / "README.md").read_text()
     result = performance.load_results(ROOT / "benchmarks" / "results" / "latest.json")
-    assert performance.update_readme(readme, result) == readme, (
+    assert update_readme(readme, result) == readme, (
         "README.md's benchmark figures are stale: run `python -m benchmarks --readme`"
     )
     h = performance.headline(result)
@@ -157,7 +158,7 @@ def test_readme_blocks_follow_the_result_file():
     }
     r = dict(_result(book), date="2026-01-02 03:04:05", seconds=3300.0)
     r["machine"] = {"cpu cores": "8", "GPU": "NVIDIA H200"}
-    b = performance.readme_blocks(r)
+    b = readme_blocks(r)
     assert "| networks cached, every chapter re-executed (warm) | 3 min 48 s |" in b["book-times"]
     assert (
         "| empty cache (cold): trains every network the book uses | 49 min 21 s |"
@@ -175,9 +176,9 @@ def test_readme_blocks_follow_the_result_file():
         "took 55 min 0 s in all, 49 min 21 s of it the cold book build."
     )
     more = dict(book, no_change={"wall_seconds": 4.2, "per_chapter_seconds": {}})
-    rows = performance.readme_blocks(dict(r, book=more))["book-times"]
+    rows = readme_blocks(dict(r, book=more))["book-times"]
     assert "| nothing changed (every page kept) | 4 s |" in rows
-    quick = performance.readme_blocks(dict(_result(), date="2026-01-02 03:04:05"))
+    quick = readme_blocks(dict(_result(), date="2026-01-02 03:04:05"))
     assert "timed no book build" in quick["book-times"]
     assert "did not record its duration" in quick["bench-duration"]
 
@@ -185,14 +186,13 @@ def test_readme_blocks_follow_the_result_file():
 def test_update_readme_rewrites_only_between_the_markers():
     r = dict(_result(), date="2026-01-02 03:04:05", seconds=60.0)
     text = "".join(
-        f"intro\n<!-- bench:{n} -->\nold {n}\n<!-- /bench:{n} -->\n"
-        for n in performance.README_BLOCKS
+        f"intro\n<!-- bench:{n} -->\nold {n}\n<!-- /bench:{n} -->\n" for n in README_BLOCKS
     )
-    new = performance.update_readme(text, r)
-    assert "old" not in new and new.count("intro\n") == len(performance.README_BLOCKS)
-    assert performance.update_readme(new, r) == new
+    new = update_readme(text, r)
+    assert "old" not in new and new.count("intro\n") == len(README_BLOCKS)
+    assert update_readme(new, r) == new
     with pytest.raises(ValueError, match="bench:headline"):
-        performance.update_readme(text.replace("<!-- bench:headline -->", ""), r)
+        update_readme(text.replace("<!-- bench:headline -->", ""), r)
 
 
 def test_book_cases_and_where_the_training_minutes_went():

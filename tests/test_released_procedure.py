@@ -16,7 +16,6 @@ from released_problems import (
     _data,
     _net,
     _one_thread,  # noqa: F401  (autouse: one thread for the tiny networks)
-    _private_cache,  # noqa: F401  (autouse: memoised results in a fresh cache)
     reenacted_run,
 )
 

@@ -5,7 +5,6 @@ from __future__ import annotations
 import pytest
 from released_problems import (
     _one_thread,  # noqa: F401  (autouse: one thread for the tiny networks)
-    _private_cache,  # noqa: F401  (autouse: memoised results in a fresh cache)
     reenacted_run,
 )
 

@@ -158,7 +158,7 @@ def test_a_rerun_from_an_empty_cache_gives_identical_numbers_and_figures(
         np.testing.assert_array_equal(f1[key], f2[key], err_msg=key)
 
 
-def test_missing_data_stops_the_run_before_any_chapter(tmp_path, monkeypatch):
+def test_missing_data_stops_the_run_before_any_chapter(tmp_path, monkeypatch, cache_dir):
     """Fashion-MNIST absent (no Debian package, no network): the run stops at once, naming
     the data set and the fix, and executes nothing."""
     import urllib.request
@@ -170,7 +170,6 @@ def test_missing_data_stops_the_run_before_any_chapter(tmp_path, monkeypatch):
         raise OSError("simulated: no network")
 
     monkeypatch.setattr(sources, "DEBIAN_FASHION", tmp_path / "not-installed")
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
     monkeypatch.setattr(urllib.request, "urlopen", offline)
     assert "fashion-mnist" in reproduce.needed_datasets("smoke")
     lines = []

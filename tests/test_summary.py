@@ -213,7 +213,7 @@ def test_init_condition_numbers_against_numpy_svd(cache_dir):
     state = torch.get_rng_state()
     again = summary.init_condition_numbers(3, seed0=5)  # from the cache, RNG untouched
     assert np.array_equal(again, kappa) and torch.equal(torch.get_rng_state(), state)
-    (path,) = (cache_dir / "init").glob("*.pt")
+    (path,) = (cache_dir / "results" / "init-condition").glob("*.pt")
     path.write_bytes(b"not a torch file")
     with pytest.warns(UserWarning, match="cannot be read"):
         assert np.array_equal(summary.init_condition_numbers(3, seed0=5), kappa)

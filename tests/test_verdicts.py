@@ -12,12 +12,6 @@ from torch import nn
 from nnspaces import spaces, verdicts
 
 
-@pytest.fixture(autouse=True)
-def _private_cache(tmp_path, monkeypatch):
-    """The energy table is memoised: computed in a private cache, never the user's."""
-    monkeypatch.setenv("NNSPACES_CACHE", str(tmp_path / "cache"))
-
-
 def _net():
     torch.manual_seed(0)
     return nn.Sequential(

@@ -381,7 +381,7 @@ def test_a_profile_bundle_carries_the_results_its_chapters_used(
     # the results the index lists and the cache holds (a memoised study, a network's stored
     # outputs); the one it no longer holds is left out
     assert [e["file"] for e in manifest["results"]] == used and len(used) == 2
-    assert used[0].startswith("results/study/") and used[1].startswith("outputs/")
+    assert used[0].startswith("results/study/") and used[1].startswith("results/outputs/")
     for entry in manifest["results"]:
         assert entry["sha256"] == hashlib.sha256((root / entry["file"]).read_bytes()).hexdigest()
     fresh = tmp_path / "fresh"
@@ -439,20 +439,9 @@ def _result_outside(members):
     return _edit_manifest(members, lambda m: m["results"][0].update(file="results/../x.pt"))
 
 
-def _outputs_not_a_table(members):
-    """A stored-outputs member holding a 1-D tensor (bytes and manifest agreeing)."""
-    i = next(i for i, (n, _) in enumerate(members) if n.startswith("outputs/"))
-    name, _ = members[i]
-    buf = io.BytesIO()
-    torch.save(torch.ones(3), buf)
-    blob = buf.getvalue()
-
-    def edit(m):
-        (e,) = [e for e in m["results"] if e["file"] == name]
-        e.update(sha256=hashlib.sha256(blob).hexdigest(), size=len(blob))
-
-    members = _edit_manifest(members, edit)
-    return members[:i] + [(name, blob)] + members[i + 1 :]
+def _old_layout(members):
+    """A result under a layout of before the one result cache (``outputs/<digest>.pt``)."""
+    return _edit_manifest(members, lambda m: m["results"][1].update(file="outputs/ab.pt"))
 
 
 RESULT_REFUSALS = {
@@ -460,7 +449,7 @@ RESULT_REFUSALS = {
     "forged name": (_forged_result, "not the digest of the key"),
     "not a result": (_not_a_result, "not a cached result"),
     "result path": (_result_outside, "malformed list of results"),
-    "outputs not a table": (_outputs_not_a_table, "not a table of network outputs"),
+    "old layout": (_old_layout, "malformed list of results"),
 }
 
 

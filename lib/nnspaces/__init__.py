@@ -6,7 +6,8 @@ Inverse Maps", IEEE SSIAI 2024 (arXiv:2402.00261).
 
 Modules
 -------
-cache      the on-disk cache: its folder, atomic writes, checked reads, digests, the lock
+cache      the on-disk cache: its folder, atomic writes, checked reads, the lock, memo
+keys       what a cached result is keyed by: digests of keys, tensors, networks, code
 common     eval_mode(model), and Spec: the rule each parameter obeys
 data       load("mnist-5k" | "mnist" | "fashion-mnist") → train / validation / test tensors
 paper      the numbers the paper reports, and verdict()

@@ -2,9 +2,8 @@
 
 A bundle is a tar archive (plain or gzipped) holding ``manifest.json`` first, then
 ``models/<file>.pt``, one member per checkpoint, under the names
-:meth:`nnspaces.train.TrainConfig.filename` gives them, and optionally cached results under
-their paths in the cache (``results/<kind>/<digest>.pt``, ``trainlength/``, ``init/``,
-``outputs/``). :func:`nnspaces.weights.export_bundle` writes one;
+:meth:`nnspaces.train.TrainConfig.filename` gives them, and optionally memoised results under
+their paths in the cache (``results/<kind>/<digest>.pt``, :func:`nnspaces.cache.memo`). :func:`nnspaces.weights.export_bundle` writes one;
 :func:`install` reads one — the reading half lives here, below :mod:`nnspaces.train`, so that
 :func:`nnspaces.train.train_or_load` can install a published network
 (:mod:`nnspaces.fetch`) with the same checks as ``nnspaces weights import``.
@@ -43,9 +42,7 @@ MANIFEST = "manifest.json"
 
 _MEMBER = re.compile(r"models/([A-Za-z0-9][A-Za-z0-9._-]*\.pt)")
 #: A cached result's path relative to the cache root (and its member name).
-RESULT = re.compile(
-    r"(?:results/[A-Za-z0-9_-]+|trainlength|init|outputs)/[A-Za-z0-9][A-Za-z0-9._-]*\.pt"
-)
+RESULT = re.compile(r"results/[A-Za-z0-9_-]+/[0-9a-f]{16}\.pt")
 _RESULT_FIELDS = ("file", "sha256", "size")
 _MANIFEST_MAX = 16 * 2**20  # bytes: a manifest of thousands of networks is far smaller
 _ENTRY_FIELDS = ("file", "model", "dataset", "seed", "weights", "config", "sha256")
@@ -334,20 +331,14 @@ def _install(entry: dict, cfg, staged: Path, folder: Path) -> dict:
 
 
 def _verify_result(entry: dict, staged: Path) -> None:
-    """Check one staged cached result: bytes, a safe load, and then what its kind holds: a
-    stored network output is a 2-D floating tensor (its name, a digest of weights and images,
-    only the network and the data can check); any other result a stored key and value, named
-    by the key's digest."""
+    """Check one staged memoised result: bytes, a safe load, a stored key and value, and a
+    name that is the key's digest."""
     name = entry["file"]
     obj = _load_member(entry, staged)
-    if name.startswith("outputs/"):
-        if not (isinstance(obj, torch.Tensor) and obj.ndim == 2 and obj.is_floating_point()):
-            raise BundleError(f"bundle member {name} is not a table of network outputs")
-        return
     key = obj.get("key") if isinstance(obj, dict) else None
     if not isinstance(key, dict) or "value" not in obj:
         raise BundleError(f"bundle member {name} is not a cached result (a stored key and value)")
-    if not Path(name).stem.endswith(cache.key_digest(key)):
+    if Path(name).stem != cache.key_digest(key):
         raise BundleError(
             f"bundle member {name}: its name is not the digest of the key it holds (renamed or "
             "forged); export the bundle again"

@@ -1,7 +1,7 @@
 """The on-disk cache every computation shares: where it is, how files enter it, how they leave.
 
-Trained networks, network outputs, training curves, initial condition numbers and parsed
-data sets all live under :func:`root` (``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``), so the
+Trained networks, derived results (:func:`memo`: network outputs, training curves, initial
+condition numbers, layer tables, refinements…) and parsed data sets all live under :func:`root` (``$NNSPACES_CACHE`` or ``~/.cache/nnspaces``), so the
 book build and a notebook opened in JupyterLab read the same files.
 
 - :func:`root` — the cache folder.
@@ -9,9 +9,8 @@ book build and a notebook opened in JupyterLab read the same files.
   over it once complete, so a reader never sees half a file.
 - :func:`save` and :func:`load` — ``torch.save`` through :func:`atomic_write`; ``torch.load``
   with ``weights_only=True`` that reports a bad file with a warning and returns None.
-- :func:`save_value` and :func:`load_value` — a value stored under the key that made it.
-- :func:`key_digest` — the file-name hash of a key; :func:`state_digest` — the SHA-256 of a
-  network's weights (or any dict of tensors).
+- :func:`key_digest`, :func:`state_digest`, :func:`key_of`, :func:`source_digest` — the keys
+  (:mod:`nnspaces.keys`).
 - :func:`lock` — one process at a time (:mod:`filelock`, so no ``fcntl`` is needed).
 - :func:`memo` — a deterministic computation's result, kept under ``results/`` and keyed by
   its inputs (weights, tensors, parameters: :func:`key_of`) and by the code that computes it
@@ -25,11 +24,9 @@ from __future__ import annotations
 
 import contextlib
 import dataclasses
-import hashlib
 import json
 import os
 import tempfile
-import types
 import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
@@ -37,6 +34,11 @@ from typing import IO, TypeVar
 
 import filelock
 import torch
+
+from .keys import key_digest as key_digest
+from .keys import key_of as key_of
+from .keys import source_digest as source_digest
+from .keys import state_digest as state_digest
 
 
 def root() -> Path:
@@ -49,10 +51,10 @@ def root() -> Path:
 #: line (``file``, ``trained``). The reproduce pipeline sets it per chapter to check that its
 #: training stage trained every network the chapters load.
 USE_LOG = "NNSPACES_TRAIN_LOG"
-#: Environment variable naming a file to which every memoised result (:func:`memo`), training
-#: curve, initial condition number table or stored network output read or computed in the
-#: shared cache appends one JSON line (``result``: its path relative to :func:`root`). The reproduce pipeline sets it per chapter and records
-#: what each chapter used: a weights bundle of the profile carries those files too.
+#: Environment variable naming a file to which every memoised result (:func:`memo`) read or
+#: computed in the shared cache appends one JSON line (``result``: its path relative to
+#: :func:`root`). The reproduce pipeline sets it per chapter and records what each chapter
+#: used: a weights bundle of the profile carries those files too.
 RESULT_LOG = "NNSPACES_RESULT_LOG"
 
 
@@ -165,62 +167,6 @@ def load(
     return obj
 
 
-def save_value(path: str | Path, key: dict, value) -> Path:
-    """Store ``value`` at ``path`` together with the ``key`` that made it (atomically)."""
-    return save({"key": key, "value": value}, path)
-
-
-def load_value(
-    path: str | Path, key: dict, check=None, what: str = "cached result", stacklevel: int = 1
-):
-    """The value :func:`save_value` stored at ``path`` under ``key``.
-
-    Returns None (with a warning naming ``what``) when the file cannot be read, was made
-    under another key, or its value fails ``check(value)``; None without a warning when
-    there is no file.
-    """
-
-    def problem(obj):
-        if not isinstance(obj, dict) or obj.get("key") != key:
-            return "it was made under another configuration"
-        if check is not None and not check(obj.get("value")):
-            return "its contents are not what it should hold"
-        return None
-
-    obj = load(path, problem, what, "recomputing", stacklevel=stacklevel + 1)
-    return None if obj is None else obj["value"]
-
-
-def key_digest(key: dict) -> str:
-    """The first 16 hex digits of the SHA-256 of ``key`` as sorted JSON: a cache file's name.
-
-    >>> key_digest({"b": 1, "a": [2, 3]}) == key_digest({"a": [2, 3], "b": 1})
-    True
-    """
-    return hashlib.sha256(json.dumps(key, sort_keys=True).encode()).hexdigest()[:16]
-
-
-def state_digest(state_dict: dict) -> str:
-    """SHA-256 over every tensor's name, dtype, shape and bytes (in name order).
-
-    Parameters
-    ----------
-    state_dict : dict
-        Name → Tensor, e.g. ``model.state_dict()``; tensors on any device.
-
-    Returns
-    -------
-    str
-        64 hex digits; equal for equal names, dtypes, shapes and bits.
-    """
-    h = hashlib.sha256()
-    for k in sorted(state_dict):
-        t = state_dict[k].detach().cpu().contiguous()
-        h.update(f"{k}|{t.dtype}|{tuple(t.shape)}|".encode())
-        h.update(t.reshape(-1).view(torch.uint8).numpy().tobytes())
-    return h.hexdigest()
-
-
 @contextlib.contextmanager
 def lock(path: str | Path) -> Iterator[None]:
     """Hold the inter-process lock ``path`` for the ``with`` block; wait while another holds it.
@@ -281,83 +227,6 @@ def fixed_threads(n: int = MEMO_THREADS) -> Iterator[None]:
             torch.set_num_threads(before)
 
 
-def _source_files(source) -> list[Path]:
-    """The ``.py`` files of a module, a package or a folder (all of them, recursively), or a
-    file."""
-    if isinstance(source, types.ModuleType):
-        if source.__file__ is None:
-            raise ValueError(f"module {source.__name__} has no source file to digest")
-        path = Path(source.__file__)
-        path = path.parent if path.name == "__init__.py" else path
-    else:
-        path = Path(source)
-    return sorted(path.rglob("*.py")) if path.is_dir() else [path]
-
-
-def source_digest(*sources) -> str:
-    """SHA-256 over the source files that compute a result, read from disk now.
-
-    Parameters
-    ----------
-    *sources : module, package, folder or file
-        A package or folder stands for every ``.py`` file under it.
-
-    Returns
-    -------
-    str
-        64 hex digits over each file's name and bytes; a change to any file changes it.
-    """
-    h = hashlib.sha256()
-    files = sorted({f.resolve() for s in sources for f in _source_files(s)})
-    for f in files:
-        h.update(f"{f.name}|{f.stat().st_size}|".encode())
-        h.update(f.read_bytes())
-    return h.hexdigest()
-
-
-def key_of(value):
-    """``value`` made JSON-able for a cache key: what it is, never a lossy summary.
-
-    - a Tensor → the :func:`state_digest` of it (dtype, shape, bits);
-    - a ``torch.nn.Module`` → its class, the :func:`state_digest` of its weights and buffers,
-      its mode (``training``) and its device type;
-    - a ``torch.dtype`` → its name; a mapping → its items (keys as strings); a list or
-      tuple → a list; ``None``, bool, int, float, str → themselves.
-
-    Raises
-    ------
-    TypeError
-        For anything else (a key must not silently ignore an input).
-
-    Examples
-    --------
-    >>> key_of({"dtype": torch.float32, "box": (0, 1)})
-    {'dtype': 'torch.float32', 'box': [0, 1]}
-    """
-    if isinstance(value, torch.Tensor):
-        return {"tensor": state_digest({"t": value})}
-    if isinstance(value, torch.nn.Module):
-        device = next(iter(value.state_dict().values()), torch.empty(0)).device.type
-        return {
-            "module": type(value).__qualname__,
-            "state": state_digest(value.state_dict()),
-            "training": value.training,
-            "device": device,
-        }
-    if isinstance(value, torch.dtype):
-        return str(value)
-    if isinstance(value, Mapping):
-        return {str(k): key_of(v) for k, v in value.items()}
-    if isinstance(value, list | tuple):
-        return [key_of(v) for v in value]
-    if value is None or isinstance(value, bool | int | float | str):
-        return value
-    raise TypeError(
-        f"cannot key a cached result on a {type(value).__name__}: pass tensors, modules, "
-        "dtypes, numbers, strings or containers of them"
-    )
-
-
 def memo(
     name: str,
     key: Mapping,
@@ -410,23 +279,39 @@ def memo(
     path = root() / "results" / name / f"{key_digest(full)}.pt"
     with lock(path.with_name(path.name + ".lock")):
         if not recompute():
-            stored = load_value(path, full, what=f"memoised {name}", stacklevel=2)
-            if stored is not None:
-                try:
-                    value = decode(stored) if decode is not None else stored
-                    record_result(path)
-                    return value
-                except Exception as e:
-                    warnings.warn(
-                        f"ignoring memoised {name} {path}: it does not decode "
-                        f"({type(e).__name__}: {str(e)[:120]}); recomputing",
-                        stacklevel=2,
-                    )
+            found = _read(path, full, decode, f"memoised {name}")
+            if found:
+                record_result(path)
+                return found[0]
         with fixed_threads():
             value = compute()
-        save_value(path, full, encode(value) if encode is not None else value)
+        save({"key": full, "value": encode(value) if encode is not None else value}, path)
     record_result(path)
     return value
+
+
+def _read(path: Path, full: dict, decode, what: str) -> tuple | None:
+    """``(value,)`` as :func:`memo` stored it at ``path`` under ``full``, decoded; None (with a
+    warning naming ``what``, at :func:`memo`'s caller) when the file is absent, cannot be read,
+    holds another key or does not decode."""
+
+    def problem(obj):
+        if not isinstance(obj, dict) or obj.get("key") != full or "value" not in obj:
+            return "it was made under another configuration"
+        return None
+
+    obj = load(path, problem, what, "recomputing", stacklevel=3)
+    if obj is None:
+        return None
+    try:
+        return (decode(obj["value"]) if decode is not None else obj["value"],)
+    except Exception as e:
+        warnings.warn(
+            f"ignoring {what} {path}: it does not decode ({type(e).__name__}: {str(e)[:120]}); "
+            "recomputing",
+            stacklevel=3,
+        )
+        return None
 
 
 def dataclass_state(obj) -> dict:

@@ -22,9 +22,8 @@ format and its checks: :mod:`nnspaces.bundle`). One training run caches two chec
 (final and best-validation weights): an exported bundle holds both; a published one holds the
 weights the chapters load (the final epoch's: the best epoch's scores are in its training
 report). A bundle of a profile also carries the cached results its chapters used in the last
-build (memoised computations, ``results/<kind>/<digest>.pt``; training curves,
-``trainlength/``; initial condition numbers, ``init/``; network outputs, ``outputs/``;
-listed by the pipeline in :func:`nnspaces.cache.results_index`),
+build (memoised results, ``results/<kind>/<digest>.pt``, listed by the pipeline in
+:func:`nnspaces.cache.results_index`),
 so that a book built from it computes nothing the exporting build computed. A result is
 keyed by everything it was computed from, this library's code included: one a different
 version would compute differently is never read, only recomputed.

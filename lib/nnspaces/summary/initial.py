@@ -7,12 +7,23 @@ from pathlib import Path
 import numpy as np
 import torch
 
-from .. import cache, models, paper
+from .. import cache, models, paper, spaces
 from ..spaces import conv_layer, layer_spaces
 
 
+def _init_condition_numbers(n: int, seed0: int, layer: str) -> list[float]:
+    """The condition numbers :func:`init_condition_numbers` returns, as a list."""
+    kappa = []
+    with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
+        for s in range(seed0, seed0 + n):
+            torch.manual_seed(s)
+            conv = conv_layer(models.build("resnet18"), layer)
+            kappa.append(layer_spaces(conv, view="kernels").condition_number)
+    return kappa
+
+
 def init_condition_numbers(
-    n: int = 100, seed0: int = 0, layer: str = paper.RESNET_LAYER, cache_dir=None
+    n: int = 100, seed0: int = 0, layer: str = paper.RESNET_LAYER
 ) -> np.ndarray:
     """Condition number of a ResNet18 convolution at random initialisation, for ``n`` seeds.
 
@@ -24,9 +35,6 @@ def init_condition_numbers(
         The first seed (``train.train_or_load`` with seed s starts from seed s's weights).
     layer : str
         Dotted name of the ``Conv2d`` (default the paper's Figure 2 layer).
-    cache_dir : path, optional
-        Default ``$NNSPACES_CACHE`` (``~/.cache/nnspaces``); the values live in its ``init/``
-        folder (building 100 ResNet18s takes ~10-20 s on one thread).
 
     Returns
     -------
@@ -38,42 +46,19 @@ def init_condition_numbers(
     Notes
     -----
     The whole network is built for each seed: the layer's initial weights depend on every
-    random draw made before them. The cache key holds ``n``, ``seed0``, ``layer``, the model
-    definition's hash and the torch version (whose initialisers make the draws); an
-    unreadable or foreign file is reported with a warning and recomputed.
+    random draw made before them. Memoised (:func:`nnspaces.cache.memo`, ``results/
+    init-condition/``; building 100 ResNet18s takes ~10-20 s on one thread), keyed by ``n``,
+    ``seed0``, ``layer`` and the source of the model definitions and of this computation.
     """
     if not isinstance(n, int) or isinstance(n, bool) or n < 1:
         raise ValueError(f"n must be a positive int, got {n!r}")
-    with torch.random.fork_rng(devices=[]):  # building models draws random numbers
-        definition = models.definition_hash("resnet18")
-    key = {
-        "n": n,
-        "seed0": int(seed0),
-        "layer": layer,
-        "torch": str(torch.__version__),
-        "definition": definition,
-        "format": 1,
-    }
-    path = (
-        Path(cache_dir or cache.root()) / "init" / f"resnet18-condition-{cache.key_digest(key)}.pt"
+    kappa = cache.memo(
+        "init-condition",
+        {"n": n, "seed0": int(seed0), "layer": layer},
+        lambda: _init_condition_numbers(n, int(seed0), layer),
+        sources=(models, spaces, Path(__file__)),
     )
-    value = cache.load_value(
-        path,
-        key,
-        lambda v: isinstance(v, list) and len(v) == n,
-        "cached initial condition numbers",
-        stacklevel=2,
-    )
-    if value is None:
-        value = []
-        with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-            for s in range(seed0, seed0 + n):
-                torch.manual_seed(s)
-                conv = conv_layer(models.build("resnet18"), layer)
-                value.append(layer_spaces(conv, view="kernels").condition_number)
-        cache.save_value(path, key, value)
-    cache.record_result(path)
-    return np.asarray(value, dtype=np.float64)
+    return np.asarray(kappa, dtype=np.float64)
 
 
 def init_numbers(kappa, trained: float, paper_value: float = paper.CONDITION_RESNET_LAYER) -> dict:

@@ -2,7 +2,8 @@
 accuracy after each of a log-spaced set of SGD steps, up to the paper's step count.
 
 :func:`training_curve` trains with the paper's recipe (the same initial weights, mini-batch
-order and optimiser as :func:`nnspaces.train.train_or_load`) and caches the curve on disk;
+order and optimiser as :func:`nnspaces.train.train_or_load`) and memoises the curve
+(:func:`nnspaces.cache.memo`);
 :func:`at_step`, :func:`rows_at`, :func:`steps_effect` and :func:`same_run_pairs` read it.
 """
 
@@ -18,14 +19,12 @@ import torch
 from torch import nn
 from torch.utils.data import DataLoader, TensorDataset
 
-from .. import cache, models, paper
+from .. import cache, models, paper, spaces
 from ..common import Spec
 from ..data import Splits
 from ..outputs import collect_outputs
 from ..spaces import layer_spaces
 from ..train import SPECS, TrainConfig, resolve_device
-
-_FORMAT = 1  # bump when the cached curve's layout or meaning changes
 
 #: Columns of :func:`training_curve`'s table.
 COLUMNS = ("step", "epoch", "condition", "sigma_max", "sigma_min", "test_acc", "train_loss")
@@ -95,26 +94,6 @@ def first_weight(model: nn.Module) -> tuple[str, nn.Module]:
     return layers[0]
 
 
-def _curve_key(
-    model_name: str, splits: Splits, steps: np.ndarray, lr, momentum, batch_size, seed, device
-) -> dict:
-    tensors = ("X_train", "y_train", "X_test", "y_test")
-    data = cache.state_digest({name: getattr(splits, name) for name in tensors})
-    return {
-        "format": _FORMAT,
-        "model": model_name,
-        "definition": models.definition_hash(model_name),
-        "dataset": splits.name,
-        "data": data,
-        "lr": float(lr),
-        "momentum": float(momentum),
-        "batch_size": int(batch_size),
-        "seed": int(seed),
-        "device": device,
-        "steps": [int(s) for s in steps],
-    }
-
-
 def _record(model: nn.Module, layer: nn.Module, splits: Splits) -> dict:
     sp = layer_spaces(layer)  # SVD in float64 of the (m, n) weight matrix
     Z = collect_outputs(model, splits.X_test)  # (N_test, 10); eval mode, restored afterwards
@@ -174,7 +153,6 @@ def training_curve(
     batch_size: int = TrainConfig.batch_size,
     seed: int = TrainConfig.seed,
     device: str = TrainConfig.device,
-    cache_dir: str | Path | None = None,
 ) -> tuple[pd.DataFrame, dict]:
     """Condition number of the first weight matrix and test accuracy along one training run.
 
@@ -192,9 +170,6 @@ def training_curve(
     lr, momentum, batch_size, seed : the recipe of :func:`nnspaces.train.train_or_load` (its
         defaults and rules: :class:`nnspaces.train.TrainConfig`).
     device : {"cpu", "cuda", "auto"}
-    cache_dir : path, optional
-        Default ``$NNSPACES_CACHE`` (``~/.cache/nnspaces``); the curve lives in its
-        ``trainlength/`` folder.
 
     Returns
     -------
@@ -206,17 +181,16 @@ def training_curve(
         mini-batch cross-entropy since the previous recorded step.
     info : dict
         ``seconds`` (of the training that made the curve), ``cached`` (True when read from
-        disk), ``path``, ``layer`` (the recorded layer's name and shape).
+        the cache), ``layer`` (the recorded layer's name and shape).
 
     Notes
     -----
     The network is built after ``torch.manual_seed(seed)`` and the mini-batches drawn by a
     ``DataLoader`` whose generator is seeded with ``seed``, as in
     :func:`nnspaces.train.train_or_load`: after ``k`` epochs' worth of steps the weights are
-    those of a ``k``-epoch training run's last epoch. The cache file's name is a SHA-256 of the
-    whole configuration, the model definition and the images; a file that cannot be read, was
-    made under another key or holds malformed columns is reported with a warning and
-    recomputed. Files are written atomically.
+    those of a ``k``-epoch training run's last epoch. Memoised (:func:`nnspaces.cache.memo`,
+    ``results/training-curve/``) under the whole recipe, the images and the source of the
+    models, the spaces and this module; a stored curve with other steps is recomputed.
     """
     recipe = {"lr": lr, "momentum": momentum, "batch_size": batch_size, "seed": seed}
     for name, value in {**recipe, "device": device}.items():
@@ -228,35 +202,32 @@ def training_curve(
     if steps.size == 0 or steps[0] < 1 or steps[-1] > max_steps:
         raise ValueError(f"steps must lie in [1, max_steps={max_steps}], got {steps.tolist()}")
     with torch.random.fork_rng(devices=[]):  # building a model draws random numbers
-        key = _curve_key(model_name, splits, steps, lr, momentum, batch_size, seed, device)
         name, layer = first_weight(models.build(model_name))
-    folder = Path(cache_dir) if cache_dir is not None else cache.root()
-    path = folder / "trainlength" / f"{model_name}-{splits.name}-s{seed}-{cache.key_digest(key)}.pt"
+    args = (model_name, splits, steps, lr, momentum, batch_size, seed, device)
+    computed = []
 
-    def _ok(v):
-        return (
-            isinstance(v, dict)
-            and isinstance(v.get("columns"), dict)
-            and all(len(v["columns"].get(c, ())) == len(steps) for c in COLUMNS)
-            and list(v["columns"]["step"]) == key["steps"]
-        )
-
-    value = cache.load_value(path, key, _ok, "cached training curve", stacklevel=2)
-    cached = value is not None
-    if not cached:
+    def compute() -> dict:
+        computed.append(True)
         t0 = time.perf_counter()
         with torch.random.fork_rng(devices=[]):  # leave the caller's random state alone
-            cols = _train_curve(model_name, splits, steps, lr, momentum, batch_size, seed, device)
-        value = {"columns": cols, "seconds": time.perf_counter() - t0}
-        cache.save_value(path, key, value)
-    cache.record_result(path)
+            cols = _train_curve(*args)
+        return {"columns": cols, "seconds": time.perf_counter() - t0}
+
+    def check(value: dict) -> dict:
+        if [int(s) for s in value["columns"]["step"]] != steps.tolist() or any(
+            len(value["columns"][c]) != len(steps) for c in COLUMNS
+        ):
+            raise ValueError("its columns are not the steps asked for")
+        return value
+
+    tensors = {t: getattr(splits, t) for t in ("X_train", "y_train", "X_test", "y_test")}
+    key = {"model": model_name, "dataset": splits.name, "data": tensors, "device": device}
+    key |= {k: float(v) for k, v in (("lr", lr), ("momentum", momentum))}
+    key |= {"batch_size": int(batch_size), "seed": int(seed), "steps": steps.tolist()}
+    sources = (Path(__file__), models, spaces)
+    value = cache.memo("training-curve", key, compute, sources=sources, decode=check)
     m, n = layer.weight.shape  # (out, in)
-    info = {
-        "seconds": value["seconds"],
-        "cached": cached,
-        "path": str(path),
-        "layer": f"{name} ({m}×{n})",
-    }
+    info = {"seconds": value["seconds"], "cached": not computed, "layer": f"{name} ({m}×{n})"}
     return pd.DataFrame(value["columns"], columns=list(COLUMNS)), info
 
 

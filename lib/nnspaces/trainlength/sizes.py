@@ -68,7 +68,7 @@ def size_curves(
     max_steps, steps :
         As in :func:`training_curve` (every run records at the same steps).
     **recipe :
-        ``lr``, ``momentum``, ``batch_size``, ``seed``, ``device``, ``cache_dir`` of
+        ``lr``, ``momentum``, ``batch_size``, ``seed``, ``device`` of
         :func:`training_curve`.
 
     Returns
