@@ -45,11 +45,11 @@ lint: install
 	$(BIN)/ruff format --check .
 	$(BIN)/lint-imports
 
-test: lint  ## lint, layers and the unit tests (no book build, no browser, no kernels): minutes
-	$(BIN)/python -m pytest -m "not slow and not browser"
+test: lint  ## lint, layers and the unit tests (no book build, no browser, no kernels), on every core
+	$(BIN)/python -m pytest -n auto -m "not slow and not browser"
 
-test-all: lint  ## everything `make test` runs, then the smoke profile end to end and the browser tests
-	$(BIN)/python -m pytest
+test-all: test  ## everything `make test` runs, then the smoke profile end to end, kernels and the browser
+	$(BIN)/python -m pytest -m "slow or browser"
 
 smoke: install  ## the smallest profile, built in the checkout
 	$(BIN)/python -m nnspaces reproduce --profile smoke
