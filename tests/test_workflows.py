@@ -359,11 +359,15 @@ def test_make_test_lints_formats_checks_the_layers_then_tests():
     head, lint = _recipe("lint")
     assert lint == ["$(BIN)/ruff check .", "$(BIN)/ruff format --check .", "$(BIN)/lint-imports"]
     head, test = _recipe("test")
+    # the unit tests on every core, without the book build, kernels and browser ...
     assert head.startswith("test: lint") and test == [
-        '$(BIN)/python -m pytest -m "not slow and not browser"'
+        '$(BIN)/python -m pytest -n auto -m "not slow and not browser"'
     ]
+    # ... and make test-all runs make test, then exactly the tests it left out
     head, test_all = _recipe("test-all")
-    assert head.startswith("test-all: lint") and test_all == ["$(BIN)/python -m pytest"]
+    assert head.startswith("test-all: test") and test_all == [
+        '$(BIN)/python -m pytest -m "slow or browser"'
+    ]
 
 
 def test_pre_commit_runs_the_checks_of_make_test():
