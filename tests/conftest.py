@@ -18,7 +18,13 @@ torch.set_num_threads(2)
 #: Fixtures that make a test slow by construction: a book build, a Jupyter kernel, a browser.
 _SLOW_FIXTURES = {"smoke_book"}
 #: Modules whose every test starts Jupyter kernels or a browser.
-_SLOW_MODULES = {"test_kernels", "test_lab", "test_pdf", "test_browser"}
+_SLOW_MODULES = {
+    "test_forked_kernels",
+    "test_reproduce_execute",
+    "test_lab",
+    "test_pdf",
+    "test_browser",
+}
 
 
 def pytest_collection_modifyitems(config, items):

@@ -249,7 +249,7 @@ def test_reproduce_without_the_source_notebooks_names_them_and_runs_nothing(tmp_
     stems = sorted({f"{c.notebook}.ipynb" for c in reproduce.chapters()})
     (root / "notebooks" / stems[0]).write_text("{}")
     with pytest.raises(reproduce.ReproduceError) as e:
-        reproduce._plan(root, work, None, "smoke", False, 1, print)
+        reproduce.plan.make_plan(root, work, None, "smoke", False, 1, print)
     assert f"lacks the source notebooks {stems[1:]}" in str(e.value)
     assert "git checkout -- notebooks" in str(e.value) and "Nothing was run" in str(e.value)
     assert not work.exists()

@@ -346,14 +346,10 @@ class _Planned(Exception):
 
 
 class _NoKernels:
-    """Stands in for the pipeline's kernel servers (no chapter runs here)."""
+    """Stands in for the pipeline's fork server (no chapter runs here)."""
 
     def __init__(self, *args, **kwargs):
         pass
-
-    @staticmethod
-    def early(jobs):
-        return {}
 
     def close(self):
         pass
@@ -367,13 +363,16 @@ def test_the_networks_stage_fetches_before_training_unless_weights_none(
 
     chapter = next(c for c in reproduce.chapters() if networks.chapter_configs(c, "smoke"))
     calls = []
-    monkeypatch.setattr(reproduce, "_KernelServers", _NoKernels)
+    monkeypatch.setattr(reproduce.execute, "KernelServer", _NoKernels)
+    why = {chapter.output: ["test"]}
     monkeypatch.setattr(
-        reproduce,
-        "_plan",
-        lambda *a: ([chapter], {"seconds": {}}, {}, {}, {chapter.output: ["test"]}, False),
+        reproduce.plan,
+        "make_plan",
+        lambda root, work, *a: reproduce.Plan(
+            root, work, "smoke", 1, False, [chapter], {"seconds": {}}, {}, {}, why
+        ),
     )
-    monkeypatch.setattr(reproduce._data, "check", lambda *a, **k: None)
+    monkeypatch.setattr(reproduce.prepare._data, "check", lambda *a, **k: None)
     monkeypatch.setattr(fetch, "fetch", lambda cfgs, profile, **k: calls.append(("fetch", profile)))
 
     def train_all(cfgs, *a, **k):

@@ -374,44 +374,46 @@ def test_the_pipeline_fails_a_chapter_with_a_stray_output(tmp_path, monkeypatch,
     fps = {c.output: "0" * 16 for c in todo}
     run = {"seconds": {}}
     monkeypatch.setattr(
-        reproduce,
-        "_plan",
-        lambda *a, **k: (
+        reproduce.plan,
+        "make_plan",
+        lambda root, work, *a: reproduce.Plan(
+            root,
+            work,
+            "smoke",
+            1,
+            True,
             todo,
             run,
             {c.output: {} for c in todo},
             fps,
             {c: ["test"] for c in fps},
-            True,
         ),
     )
-    monkeypatch.setattr(reproduce, "_stale", lambda *a, **k: (fps, {}))
-    monkeypatch.setattr(reproduce._data, "check", lambda *a, **k: None)
+    monkeypatch.setattr(reproduce.prepare, "stale", lambda *a, **k: (fps, {}))
+    monkeypatch.setattr(reproduce.prepare._data, "check", lambda *a, **k: None)
     monkeypatch.setattr(networks, "configs", lambda *a, **k: [])
     monkeypatch.setattr(networks, "train_all", lambda *a, **k: {})
-    monkeypatch.setattr(reproduce.fingerprint, "write", lambda *a, **k: None)
+    monkeypatch.setattr(reproduce.finalise.fingerprint, "write", lambda *a, **k: None)
 
-    class NoServers:
-        early = staticmethod(lambda jobs: {})
-
+    class NoServer:
         def __init__(self, *args, **kwargs):
             pass
 
-        def __call__(self, threads):
+        def __call__(self):
             return None
 
         def close(self):
             pass
 
-    monkeypatch.setattr(reproduce, "_KernelServers", NoServers)
+    monkeypatch.setattr(reproduce.execute, "KernelServer", NoServer)
 
-    def execute(chapter, params, root, staging, server=None):
+    def execute(chapter, params, root, staging, threads, server, started=None):
         bad = chapter.output == "02_signal_space"
         extra = [_code("book.glue_verdict('k', v)", [_result("True")])] if bad else []
         _notebook(staging / f"{chapter.output}.ipynb", extra=extra)
         return 1.0
 
-    monkeypatch.setattr(reproduce, "_execute", execute)
+    monkeypatch.setattr(reproduce.execute, "execute", execute)
     work = tmp_path / "w"
     for d in ("book/chapters", "book/.staging"):
         (work / d).mkdir(parents=True)

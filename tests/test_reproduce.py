@@ -51,7 +51,7 @@ def test_jobs_and_threads_share_the_cores():
 
 def test_the_run_log_is_written_whole(tmp_path):
     path = tmp_path / "_run.json"
-    reproduce._write_json(path, {"seconds": {"00_intro": 1.5}, "profile": "smoke"})
+    reproduce.plan.write_json(path, {"seconds": {"00_intro": 1.5}, "profile": "smoke"})
     assert json.loads(path.read_text()) == {"seconds": {"00_intro": 1.5}, "profile": "smoke"}
     assert [p.name for p in tmp_path.iterdir()] == ["_run.json"]  # no temporary left
 
@@ -65,7 +65,7 @@ def test_a_repeated_chapter_gets_its_own_title_and_labels(tmp_path):
     path = tmp_path / "copy.ipynb"
     nbformat.write(nb, path)
     chapter = reproduce.Chapter("02_signal_space", "12_copy", title="New title")
-    reproduce._personalise(path, chapter)
+    reproduce.finalise.personalise(path, chapter)
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].source == "# New title\ntext"
     assert ":name: 12_copy-fig-a" in cells[1].source and ":name: fig-a" not in cells[1].source
@@ -82,7 +82,7 @@ def test_a_repeated_chapter_refers_to_its_own_figures_and_sections(tmp_path):
     ]
     path = tmp_path / "copy.ipynb"
     nbformat.write(nb, path)
-    reproduce._personalise(path, reproduce.Chapter("01_models", "11_copy"))
+    reproduce.finalise.personalise(path, reproduce.Chapter("01_models", "11_copy"))
     cells = nbformat.read(path, as_version=4).cells
     assert cells[0].source == (
         "# T\nsee {numref}`11_copy-fig-a`, {ref}`here <11_copy-sec-b>`, {ref}`11_copy-sec-b`"

@@ -478,7 +478,7 @@ def test_reproduce_imports_a_bundle_before_it_plans(source, tmp_path, monkeypatc
         seen.append(sorted(p.name for p in (fresh / "models").glob("*.pt")))
         raise Planned
 
-    monkeypatch.setattr(reproduce, "_plan", plan)
+    monkeypatch.setattr(reproduce.plan, "make_plan", plan)
     with pytest.raises(Planned):
         reproduce.reproduce("smoke", workdir=tmp_path / "w", build=False, weights=bundle)
     assert seen == [sorted(e["file"] for e in manifest["files"])]

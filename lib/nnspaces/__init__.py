@@ -39,7 +39,7 @@ registry   the published networks: one file per network, its URL and SHA-256 (re
 fetch      published networks downloaded (pooch), verified and installed; else trained
 weights    the trained networks as a portable, verified bundle (export / import / publish)
 pages      the executed pages' provenance banner and collapsed code
-kernels    chapter kernels forked from a process that has done the imports once
+forked_kernels  chapter kernels forked from a process that has done the imports once
 reproduce  the pipeline: train → papermill → Jupyter Book, each step only where needed
 publish, pdf  the published branch and its launch links; the PDF edition
 plots      the book's figures
@@ -68,7 +68,7 @@ __all__ = [
     "fingerprint",
     "ideal",
     "inverse",
-    "kernels",
+    "forked_kernels",
     "models",
     "nearest",
     "networks",

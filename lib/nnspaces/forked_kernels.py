@@ -5,11 +5,11 @@ torch, matplotlib, pandas and this library before the first line of the notebook
 work: about a third of a warm book build on two cores. A *fork server* imports them once;
 each kernel is then a ``fork()`` of it, with nothing of another chapter in it:
 
-- :class:`Server` — starts the fork server (``python -m nnspaces.kernels serve SOCKET``),
+- :class:`Server` — starts the fork server (``python -m nnspaces.forked_kernels serve SOCKET``),
   which imports :data:`PRELOAD`; :meth:`Server.socket` waits until it is ready; leaving the
   ``with`` block stops it (and any kernel still running);
 - :func:`kernel_manager_class` — the jupyter_client kernel manager papermill is given
-  (``kernel_manager_class=``): it starts ``python -m nnspaces.kernels launch
+  (``kernel_manager_class=``): it starts ``python -m nnspaces.forked_kernels launch
   CONNECTION_FILE`` instead of ``python -m ipykernel_launcher -f CONNECTION_FILE``. The
   notebook's kernelspec (``python3``) is unchanged. It also keeps the build's terminal
   quiet: the kernels' TCP sockets are encrypted with CurveZMQ keys the manager provisions
@@ -110,7 +110,7 @@ class Server:
         self._path = str(Path(self._tmp.name) / "server.sock")
         self._t0 = time.perf_counter()
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "nnspaces.kernels", "serve", self._path],
+            [sys.executable, "-m", "nnspaces.forked_kernels", "serve", self._path],
             env=env,
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
@@ -213,7 +213,7 @@ def kernel_manager_class(fork: bool | None = None):
 
             def format_kernel_cmd(self, extra_arguments=None):
                 connection = os.path.realpath(self.connection_file)
-                return [sys.executable, "-m", "nnspaces.kernels", "launch", connection]
+                return [sys.executable, "-m", "nnspaces.forked_kernels", "launch", connection]
 
         _MANAGERS[fork] = ForkedKernelManager if fork else QuietKernelManager
     return _MANAGERS[fork]
@@ -332,7 +332,7 @@ def _fork_kernel(conn: socket.socket, listener: socket.socket, kernels: dict) ->
         if len(fds) != 3:
             raise ValueError("expected stdin, stdout and stderr")
     except (OSError, ValueError) as e:
-        print(f"nnspaces.kernels: refused a request ({e})", file=sys.stderr, flush=True)
+        print(f"nnspaces.forked_kernels: refused a request ({e})", file=sys.stderr, flush=True)
         conn.close()
         return None
     pid = os.fork()
@@ -410,7 +410,7 @@ def main(argv: list[str] | None = None) -> int:
         return 0
     if len(args) == 2 and args[0] == "launch":
         return launch(args[1])
-    print("usage: python -m nnspaces.kernels serve SOCKET | launch CONNECTION_FILE")
+    print("usage: python -m nnspaces.forked_kernels serve SOCKET | launch CONNECTION_FILE")
     return 2
 
 

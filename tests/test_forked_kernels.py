@@ -1,4 +1,4 @@
-"""Kernels forked from a warm process (nnspaces.kernels): they run a notebook as a kernel
+"""Kernels forked from a warm process (nnspaces.forked_kernels): they run a notebook as a kernel
 started from scratch does, each in a process of its own with nothing of another chapter."""
 
 from __future__ import annotations
@@ -13,7 +13,7 @@ import nbformat
 import papermill as pm
 import pytest
 
-from nnspaces import kernels
+from nnspaces import forked_kernels as kernels
 
 pytestmark = pytest.mark.skipif(not kernels.enabled(), reason="needs fork and Unix sockets")
 
