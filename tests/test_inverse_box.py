@@ -389,3 +389,24 @@ def test_target_near_the_floor_out_of_reach_is_not_reached(seed, gap):
         assert not res.reached and not res.stationary and not res.nearest
     else:
         assert res.reached and res.nearest
+
+
+def test_box_least_squares_finishes_where_the_interior_point_iterations_stall():
+    """A problem (found by hypothesis) where Mehrotra's iterations stop 0.04 % above the
+    least residual: the first-order check sends it to BVLS, which reaches scipy's optimum."""
+    from scipy.optimize import lsq_linear
+
+    from nnspaces.inverse import box_lsq
+
+    rng = np.random.default_rng(176)
+    J = rng.normal(size=(3, 26)) * rng.uniform(0.1, 10)
+    x = rng.uniform(0, 1, 26)
+    rng.uniform(size=26)  # the draw that pins no pixel (at_bounds = 0)
+    r = rng.normal(size=3) * 100.0
+    d = box_lsq.box_least_squares(J, r, -x, 1 - x)
+    best = lsq_linear(J, r, bounds=(-x, 1 - x), method="bvls").x
+    assert np.all(x + d >= 0) and np.all(x + d <= 1)
+    assert np.linalg.norm(J @ d - r) <= np.linalg.norm(J @ best - r) * (1 + 1e-12)
+    delta = np.array([1e-12 * (J * J).sum()])
+    lo, hi = (-x)[None], (1 - x)[None]
+    assert box_lsq._kkt_violation(J[None], r[None], lo, hi, delta, d[None])[0] <= box_lsq.KKT_TOL

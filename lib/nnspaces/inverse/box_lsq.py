@@ -16,6 +16,8 @@ References
    Optim. 2 (1992), pp. 575–601.
 .. [3] J. Nocedal and S. J. Wright, *Numerical Optimization*, 2nd ed., Springer 2006,
    §14.2 (the predictor–corrector) and §16.6 (interior-point methods for QP).
+.. [4] P. B. Stark and R. L. Parker, "Bounded-variable least-squares: an algorithm and
+   applications", Computational Statistics 10 (1995), pp. 129–141.
 """
 
 from __future__ import annotations
@@ -163,7 +165,10 @@ def box_least_squares(
     identity with one K × K Cholesky factorisation, so an iteration costs O(K² n) and the
     iteration count (10–25 here) does not grow with the number of pixels that change bounds.
     A batch shares each iteration's array operations (what makes it fast: the problems are
-    small); a problem that has converged keeps its iterate.
+    small); a problem that has converged keeps its iterate. A problem whose iterate still
+    violates the first-order conditions by more than :data:`KKT_TOL` (the iterations can
+    stall short of the minimiser: about 1 random problem in 1 500 here) is solved again by
+    scipy's BVLS [4]_, which is exact.
     """
     single = J.ndim == 2
     if single:  # a batch of one: (1, K, n), (1, K), (1, n)
@@ -205,7 +210,40 @@ def box_least_squares(
         a = np.where(run, a, 0.0)[:, None]  # converged problems keep their iterate
         d, zl, zu = d + a * step[0], zl + a * step[1], zu + a * step[2]
     d = np.clip(d, lower, upper)
+    for b in np.flatnonzero(_kkt_violation(J, r, lower, upper, delta, d) > KKT_TOL):
+        d[b] = _bvls(J[b], r[b], lower[b], upper[b], delta[b])  # the IPM stalled: exact
     return d[0] if single else d
+
+
+#: Largest violation of the first-order conditions (in the units of ``d``: pixels) that
+#: :func:`box_least_squares` accepts from its interior-point iterations.
+KKT_TOL = 1e-6
+
+
+def _kkt_violation(J, r, lower, upper, delta, d) -> np.ndarray:
+    """Per problem, ``‖d − clip(d − g / L)‖_∞`` with ``g`` the gradient of
+    ``½‖J d − r‖² + ½δ‖d‖²`` and ``L = ‖J‖_F² + δ``: zero exactly at the minimiser (the
+    projected-gradient fixed point), in the units of ``d``. (B,)"""
+    g = _bt(J, _bm(J, d) - r) + delta[:, None] * d
+    L = np.einsum("bij,bij->b", J, J) + delta
+    return np.abs(d - np.clip(d - g / L[:, None], lower, upper)).max(1, initial=0.0)
+
+
+def _bvls(J, r, lower, upper, delta) -> np.ndarray:
+    """The same problem by scipy's bounded-variable least squares (an active-set method,
+    exact in finitely many steps), on ``[J; √δ I] d ≈ [r; 0]``: the fallback when the
+    interior-point iterations stop short of the minimiser."""
+    from scipy.optimize import lsq_linear
+
+    n = J.shape[1]
+    A = np.vstack([J, np.sqrt(delta) * np.eye(n)])
+    b = np.concatenate([r, np.zeros(n)])
+    fixed = upper <= lower
+    hi = np.where(fixed, lower + 1e-300, upper)  # lsq_linear wants lower < upper
+    d = lsq_linear(
+        A, b, bounds=(lower, np.maximum(hi, np.nextafter(lower, np.inf))), method="bvls"
+    ).x
+    return np.where(fixed, lower, np.clip(d, lower, upper))
 
 
 def _bm(J: np.ndarray, v: np.ndarray) -> np.ndarray:
