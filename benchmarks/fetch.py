@@ -41,10 +41,11 @@ class _Quiet(http.server.SimpleHTTPRequestHandler):
 
 
 @contextlib.contextmanager
-def serving(folder: Path):
-    """``folder`` served on 127.0.0.1 by a thread; its base URL."""
+def serving(folder: Path, handler=_Quiet):
+    """``folder`` served on 127.0.0.1 by a thread (``handler``: a quiet file server, or a
+    test's misbehaving one); its base URL."""
     server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(_Quiet, directory=str(folder))
+        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
     )
     thread = threading.Thread(target=server.serve_forever, daemon=True)
     thread.start()

@@ -5,18 +5,15 @@ build trains instead."""
 
 from __future__ import annotations
 
-import contextlib
-import functools
 import hashlib
-import http.server
 import json
 import socket
 import tarfile
-import threading
 import time
 from pathlib import Path
 
 import pytest
+from benchmarks.fetch import _Quiet, serving
 from test_weights import (  # noqa: F401  (fixtures reused: source, fake_profile, with_results)
     SEEDS,
     TINY,
@@ -33,11 +30,6 @@ from nnspaces import cache, data, fetch, networks, train, weights
 BASE = "https://example.invalid/releases/download/t/"  # never asked: tests serve on loopback
 
 
-class _Quiet(http.server.SimpleHTTPRequestHandler):
-    def log_message(self, *args):  # no request lines in the test output
-        pass
-
-
 class _BrokenOff(_Quiet):
     """Announces each file's full length, sends half of it, and closes the connection."""
 
@@ -49,22 +41,6 @@ class _BrokenOff(_Quiet):
         self.wfile.write(blob[: len(blob) // 2])
         self.wfile.flush()
         self.close_connection = True
-
-
-@contextlib.contextmanager
-def serving(folder: Path, handler=_Quiet):
-    """An HTTP server on 127.0.0.1 serving ``folder`` in a thread; its base URL."""
-    server = http.server.ThreadingHTTPServer(
-        ("127.0.0.1", 0), functools.partial(handler, directory=str(folder))
-    )
-    thread = threading.Thread(target=server.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=10)
 
 
 def _closed_port() -> int:

@@ -133,11 +133,8 @@ def import_bundle(
     Returns
     -------
     list of dict
-        One per checkpoint, in the manifest's order: ``file``, ``model``, ``dataset``,
-        ``seed``, ``weights``, ``path`` (where it now is) and ``status``: ``"installed"``,
-        ``"already present"`` (an identical file was there: left alone) or ``"replaced"``
-        (a different file of the same configuration was there); then one per cached result:
-        ``file`` (its path in the cache), ``path``, ``status`` and ``result: True``.
+        What :func:`nnspaces.bundle.install` returns: one row per checkpoint, then
+        one per cached result, each with its ``status``.
 
     Raises
     ------
