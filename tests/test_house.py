@@ -25,9 +25,9 @@ MAX_FUNCTION_CODE_LINES = 80
 #: when the module is within the limits.
 ALLOWED: dict[str, tuple[int, int]] = {
     "performance.py": (414, 75),  # the performance appendix's records (goals: the notebook's)
-    "weights.py": (434, 40),  # the weights bundle
-    "pages.py": (478, 40),  # the pages' banners and links (grew with the per-build launch links)
-    "forked_kernels.py": (422, 42),  # the chapters' forked kernels
+    "weights.py": (431, 40),  # the weights bundle
+    "pages.py": (454, 40),  # the pages' banners and links
+    "forked_kernels.py": (418, 42),  # the chapters' forked kernels
 }
 
 
