@@ -43,7 +43,7 @@ import nbformat
 import pytest
 import yaml
 
-from nnspaces import book, pdf, reproduce
+from nnspaces import book, layout, pdf, reproduce
 
 ROOT = Path(__file__).resolve().parents[1]
 #: Where the screenshots go (``NNSPACES_SCREENSHOTS`` chooses another folder).
@@ -545,7 +545,9 @@ def test_the_banner_is_one_line_under_the_finding_with_its_details_a_click_away(
     else:
         assert "commit not recorded" in text, text
     config = yaml.safe_load((ROOT / "_config.yml").read_text())["repository"]
-    want = f"{config['url'].rstrip('/')}/blob/{config['branch']}/{path.replace('.html', '.ipynb')}"
+    # the ref of this build (its tag published-<commit>), not the branch that moves on
+    ref = layout.launch_ref(config["branch"], shown and shown.group(1) + (shown.group(2) or ""))
+    want = f"{config['url'].rstrip('/')}/blob/{ref}/{path.replace('.html', '.ipynb')}"
     assert want in banner["links"], f"{path}: no link to {want} in {banner['links']}"
 
 
