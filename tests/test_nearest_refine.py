@@ -131,7 +131,10 @@ def test_default_fcnn5_class_mean_targets_all_come_nearer(cache_dir):
     gn, ref = nearest.nearest_preimage(model, T, R)
     for g, r in zip(gn, ref):
         assert r.distance < g.distance and r.rel_error <= 1e-10
-        assert r.kappa < g.kappa and r.kappa_kinks <= 1e-4
+        # the kink directions explain most of what is left of κ, not all of it: with them κ
+        # falls by more than 10× (to ~1e-4, above the 1e-5 of a first-order point: the
+        # reachability chapter says so in its "Not on this run" box)
+        assert r.kappa < g.kappa and r.kappa_kinks <= 0.1 * r.kappa
 
 
 def _ring():
