@@ -154,6 +154,7 @@ def test_each_block_shows_the_body_its_glued_verdict_chooses(glued, tmp_path):
     assert "{verdict}" not in html and "{otherwise}" not in html and ":::" not in html
     # a neutral verdict that fails: its other finding as plain prose, labelled, no warning
     assert "Differs from the paper by" in html and "Matches the paper." not in html
+    assert "verdict-fails verdict-neutral" in html
     assert html.count(f'id="{sphinxext.label("a", "paper_match")}"') == 1
 
 

@@ -186,6 +186,7 @@ class _Choice(Directive):
         if holds:
             box.extend(n for n in body.children if not isinstance(n, otherwise_node))
         elif "neutral" in self.options:  # a comparison: its other outcome is a finding too
+            box["classes"].append("verdict-neutral")
             box.extend(alternatives[0].children)
         else:
             warning = nodes.admonition(classes=["warning", "claim-failed"])
