@@ -345,7 +345,7 @@ def _execute(nb: Path, cwd: Path, cache: Path, monkeypatch):
     the executed copy (``ran-<name>`` in ``cwd``)."""
     import papermill as pm
 
-    from nnspaces import kernels
+    from nnspaces import forked_kernels
 
     monkeypatch.setenv("NNSPACES_CACHE", str(cache))
     monkeypatch.delenv(layout.BOOK_URL, raising=False)
@@ -356,7 +356,7 @@ def _execute(nb: Path, cwd: Path, cache: Path, monkeypatch):
         cwd=str(cwd),
         kernel_name="python3",
         progress_bar=False,
-        kernel_manager_class=kernels.kernel_manager_class(fork=False),
+        kernel_manager_class=forked_kernels.kernel_manager_class(fork=False),
     )
     return nbformat.read(out, 4)
 
