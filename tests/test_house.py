@@ -25,7 +25,7 @@ MAX_FUNCTION_CODE_LINES = 80
 #: when the module is within the limits.
 ALLOWED: dict[str, tuple[int, int]] = {
     "performance.py": (414, 75),  # the performance appendix's records (goals: the notebook's)
-    "weights.py": (431, 40),  # the weights bundle
+    "weights.py": (428, 40),  # the weights bundle
     "pages.py": (454, 40),  # the pages' banners and links
     "forked_kernels.py": (418, 42),  # the chapters' forked kernels
 }

@@ -241,14 +241,7 @@ def publish(
         files.append(dict(_file_entry(results), holds="results", results=len(manifest["results"])))
     else:
         results.unlink()
-    entry = {
-        "url": base_url,
-        "tag": tag,
-        "nnspaces": __version__,
-        "torch": str(torch.__version__),
-        "published": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
-        "files": files,
-    }
+    entry = {"url": base_url, "tag": tag, **_made_by("published"), "files": files}
     reg = fetch.read_registry(registry)
     reg["profiles"][profile] = entry
     fetch.write_registry(reg, registry)
@@ -256,6 +249,12 @@ def publish(
 
 
 # --- export ------------------------------------------------------------------------------
+
+
+def _made_by(when: str) -> dict:
+    """The versions that wrote a manifest or a registry entry, and the time under ``when``."""
+    now = datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds")
+    return {"nnspaces": __version__, "torch": str(torch.__version__), when: now}
 
 
 def _file_entry(path: Path) -> dict:
@@ -273,9 +272,7 @@ def _export(path: str | Path, runs: dict[str, TrainConfig], profile: str | None,
     manifest = {
         "kind": KIND,
         "format": FORMAT,
-        "nnspaces": __version__,
-        "torch": str(torch.__version__),
-        "created": datetime.datetime.now(datetime.UTC).isoformat(timespec="seconds"),
+        **_made_by("created"),
         "profile": profile,
         "files": entries,
         "results": results,
