@@ -283,3 +283,18 @@ def test_the_definition_hash_of_an_own_builder_is_kept_on_disk(cache_dir, monkey
     assert train.definition_hash("fcnn1") == models.definition_hash("fcnn1")
     assert not list((cache_dir / "definitions").glob("fcnn1-*.txt"))
     train._stored_definition_hash.cache_clear()
+
+
+@pytest.mark.parametrize(
+    "cfg",
+    [
+        train.TrainConfig("fcnn1"),
+        train.TrainConfig("fcnn5", "fashion-mnist", n_train=3500, n_val=500, weights="best"),
+    ],
+)
+def test_a_configuration_is_rebuilt_from_its_key(cfg):
+    """What a bundle does with a checkpoint's recorded key: the derived entries (definition,
+    format, subset rule) are left out, and the rebuilt configuration makes the same key."""
+    fields = train.TrainConfig.fields_of(cfg.key())
+    assert not {"definition", "format", "subset"} & set(fields)
+    assert train.TrainConfig(**fields) == cfg and train.TrainConfig(**fields).key() == cfg.key()

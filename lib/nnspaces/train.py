@@ -94,6 +94,13 @@ class TrainConfig:
         d["format"] = _FORMAT
         return d
 
+    @classmethod
+    def fields_of(cls, key: dict) -> dict:
+        """The fields of the configuration a :meth:`key` was made from: the key less what
+        :meth:`key` derives (the definition's hash, the formats of checkpoint and subset)."""
+        names = {f.name for f in dataclasses.fields(cls)}
+        return {k: v for k, v in key.items() if k in names}
+
     def filename(self) -> str:
         """``<model>-<dataset>-s<seed>-<16 hex digits of the key's hash>.pt``."""
         return f"{self.model}-{self.dataset}-s{self.seed}-{cache.key_digest(self.key())}.pt"

@@ -403,7 +403,7 @@ def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
 def _config_of(entry: dict, manifest: dict) -> TrainConfig:
     """The entry's configuration rebuilt by this library; its key must be the recorded one."""
     key, name = entry["config"], entry["file"]
-    fields = {k: v for k, v in key.items() if k not in ("definition", "format", "subset")}
+    fields = TrainConfig.fields_of(key)
     if fields.get("device") == "cuda" and not torch.cuda.is_available():
         raise BundleError(
             f"bundle member {name} was trained on a GPU (device='cuda') and no GPU is visible "
