@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 import torch
-from hypothesis import given, settings
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 from reference import (
     layer,
@@ -324,6 +324,7 @@ def _unreachable_selu(seed, floor_gap=None):
 @pytest.mark.parametrize("seed", [13, 14])  # the active set stalled on a kink in both
 @settings(max_examples=12, deadline=None)
 @given(extra=st.integers(0, 10**6))
+@example(extra=60)  # seed 1060: one L-BFGS-B round stopped on a kink short of its minimum
 def test_unreachable_selu_target_is_no_worse_than_lbfgsb(seed, extra):
     """Out of reach: the returned box point's output error is what scipy's L-BFGS-B, started
     there with tight tolerances, cannot lower (by 1e-9 relatively); the message calls it a
