@@ -25,7 +25,7 @@ from test_weights import (  # noqa: F401  (fixtures reused: source, fake_profile
 )
 
 from nnspaces import __main__ as cli
-from nnspaces import cache, data, fetch, networks, train, weights
+from nnspaces import cache, data, fetch, networks, profiles, train, weights
 
 BASE = "https://example.invalid/releases/download/t/"  # never asked: tests serve on loopback
 
@@ -337,7 +337,7 @@ def test_the_networks_stage_fetches_before_training_unless_weights_none(
 ):
     from nnspaces import reproduce
 
-    chapter = next(c for c in reproduce.chapters() if networks.chapter_configs(c, "smoke"))
+    chapter = next(c for c in reproduce.chapters() if profiles.chapter_configs(c, "smoke"))
     calls = []
     monkeypatch.setattr(reproduce.execute, "KernelServer", _NoKernels)
     why = {chapter.output: ["test"]}
@@ -359,5 +359,5 @@ def test_the_networks_stage_fetches_before_training_unless_weights_none(
     argv = ["reproduce", "--profile", "smoke", "--workdir", str(tmp_path / "w"), *flag]
     with pytest.raises(_Planned):
         cli.main(argv)
-    n = len(networks.chapter_configs(chapter, "smoke"))
+    n = len(profiles.chapter_configs(chapter, "smoke"))
     assert calls == ([("fetch", "smoke")] if fetched else []) + [("train", n)]

@@ -30,7 +30,7 @@ def test_same_inputs_same_fingerprint_and_each_input_is_seen(cache_dir):
     assert fingerprint.changes(None, fp) == ["no executed copy"]
     # the checkpoints it loads: missing, then present, then replaced
     assert set(fp["checkpoints"].values()) == {"missing"}
-    cfg = networks.chapter_configs(c, "smoke")[0]
+    cfg = profiles.chapter_configs(c, "smoke")[0]
     for w in ("final", "best"):
         p = networks.checkpoint_path(dataclasses.replace(cfg, weights=w))
         p.parent.mkdir(parents=True, exist_ok=True)

@@ -1,4 +1,4 @@
-"""nnspaces.networks: the networks a profile trains, derived from its chapters, and the
+"""nnspaces.networks: the networks a profile trains, as its chapters declare them, and the
 training stage (real training of tiny networks in a private cache)."""
 
 from __future__ import annotations
@@ -17,24 +17,28 @@ def _ids(cfgs):
 
 def test_default_profile_lists_three_networks_per_seed_and_data_set():
     ids = _ids(networks.configs("default"))
-    seeds = profiles.profile("default")["parameters"]["seeds"]
+    seeds = profiles.profile("default")["recipe"]["seeds"]
     digits = {f"{m}-mnist-5k-s{s}" for m in models.MODEL_NAMES for s in seeds}
     clothes = {f"{m}-fashion-mnist-s0-n3500" for m in models.MODEL_NAMES}
     assert ids == digits | clothes
 
 
-def test_each_chapter_lists_the_networks_its_parameters_name():
+def test_each_chapter_loads_the_networks_it_declares():
     by_out = {c.output: c for c in profiles.chapters()}
-    seeds = networks.chapter_configs(by_out["08_seeds"], "smoke")
-    assert {c.seed for c in seeds} == set(profiles.profile("smoke")["parameters"]["seeds"])
-    ideal = networks.chapter_configs(by_out["05_ideal_inputs"], "smoke")
-    assert [c.model for c in ideal] == ["fcnn1"]  # the smoke profile's own `models`
-    fashion = networks.chapter_configs(by_out["07_fashion"], "default")
+    seeds = profiles.chapter_configs(by_out["08_seeds"], "smoke")
+    assert {c.seed for c in seeds} == set(profiles.profile("smoke")["recipe"]["seeds"])
+    ideal = profiles.chapter_configs(by_out["05_ideal_inputs"], "smoke")
+    assert [c.model for c in ideal] == ["fcnn1"]  # the smoke profile's own `profile_networks`
+    fashion = profiles.chapter_configs(by_out["07_fashion"], "default")
     assert {(c.dataset, c.n_train, c.n_val) for c in fashion} == {
         ("mnist-5k", None, None),
         ("fashion-mnist", 3500, 500),
     }
-    assert networks.chapter_configs(by_out["92_performance"], "default") == []
+    assert profiles.chapter_configs(by_out["92_performance"], "default") == []
+    for bad in ({"models": ["vgg"]}, {"models": []}, {"models": ["fcnn1"], "data": ["svhn"]}):
+        c = profiles.Chapter("01_models", "x", networks=bad)
+        with pytest.raises(profiles.ProfileError, match="'models' lists some of fcnn1"):
+            profiles.chapter_configs(c, "default")
 
 
 def test_longest_first_and_ids_select():

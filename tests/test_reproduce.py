@@ -15,20 +15,24 @@ ROOT = Path(__file__).resolve().parents[1]
 
 def test_profiles_and_an_unknown_name():
     assert {"smoke", "default", "paper"} <= set(reproduce.profile_names())
-    assert reproduce.profile("smoke")["parameters"]["epochs"] == 1
+    assert reproduce.profile("smoke")["recipe"]["epochs"] == 1
     with pytest.raises(ValueError, match="unknown profile 'tiny': choose one of smoke"):
         reproduce.profile("tiny")
 
 
 def test_a_chapter_gets_the_profile_parameters_it_declares_and_its_own():
     chapter = reproduce.Chapter(
-        "08_seeds", "08_copy", parameters={"seed": 3}, profile_parameters={"smoke": {"seed": 4}}
+        "04_information_lost",
+        "04_copy",
+        parameters={"n_per_class": 3},
+        profile_parameters={"smoke": {"n_per_class": 4}},
     )
     p = reproduce.notebook_parameters(chapter, "default", Path("x.json"))
-    assert set(p) <= set(params.NOTEBOOKS["08_seeds"])
-    assert p["seeds"] == [0, 1, 2, 3, 4] and p["seed"] == 3  # the chapter's own wins
-    assert "n_per_class" not in p  # the profile's, but 08_seeds does not declare it
-    assert reproduce.notebook_parameters(chapter, "smoke")["seed"] == 4  # per profile: wins
+    assert set(p) <= set(params.NOTEBOOKS["04_information_lost"])
+    assert p == {"profile": "default", "chapter": "04_copy", "n_per_class": 3}  # its own wins
+    assert reproduce.notebook_parameters(chapter, "smoke")["n_per_class"] == 4  # per profile
+    other = reproduce.Chapter("05_ideal_inputs", "05")  # the profile's, but not declared there
+    assert "n_per_class" not in reproduce.notebook_parameters(other, "smoke")
     run_log = reproduce.notebook_parameters(
         reproduce.Chapter("91_reproducibility", "91"), "smoke", Path("x.json")
     )

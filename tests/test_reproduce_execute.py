@@ -14,13 +14,11 @@ import pytest
 from nnspaces import cache, forked_kernels
 from nnspaces.profiles import Chapter
 from nnspaces.reproduce import execute
-from nnspaces.train import USE_LOG
 
 PROBE = f"""
 import json, os
 print(json.dumps({{
     "threads": os.environ.get("OMP_NUM_THREADS"),
-    "uses": os.environ.get({USE_LOG!r}),
     "results": os.environ.get({cache.RESULT_LOG!r}),
     "cwd": os.getcwd(),
     "pid": os.getpid(),
@@ -70,7 +68,6 @@ def test_two_chapters_at_once_each_see_their_own_environment(tmp_path, monkeypat
             t.join()
     a, b = _seen(staging, "out_a"), _seen(staging, "out_b")
     assert (a["threads"], b["threads"]) == ("1", "3")
-    assert a["uses"] == str(staging / "out_a.uses.jsonl")
     assert b["results"] == str(staging / "out_b.results.jsonl")
     assert a["cwd"] == b["cwd"] == str(root / "notebooks")
     assert a["pid"] != b["pid"] and os.getpid() not in (a["pid"], b["pid"])

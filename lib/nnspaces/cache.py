@@ -46,11 +46,6 @@ def root() -> Path:
     return Path(os.environ.get("NNSPACES_CACHE", Path.home() / ".cache" / "nnspaces"))
 
 
-#: Environment variable naming a file to which every network
-#: :func:`nnspaces.train.train_or_load` loads or trains on the shared cache appends one JSON
-#: line (``file``, ``trained``). The reproduce pipeline sets it per chapter to check that its
-#: training stage trained every network the chapters load.
-USE_LOG = "NNSPACES_TRAIN_LOG"
 #: Environment variable naming a file to which every memoised result (:func:`memo`) read or
 #: computed in the shared cache appends one JSON line (``result``: its path relative to
 #: :func:`root`). The reproduce pipeline sets it per chapter and records what each chapter
@@ -58,21 +53,17 @@ USE_LOG = "NNSPACES_TRAIN_LOG"
 RESULT_LOG = "NNSPACES_RESULT_LOG"
 
 
-def record_use(entry: dict, log_variable: str = USE_LOG) -> None:
-    """Append ``entry`` as one JSON line to the file ``$log_variable`` names, when it is set."""
-    log = os.environ.get(log_variable)
-    if log:
-        with open(log, "a") as f:  # one short line per call: appends do not interleave
-            f.write(json.dumps(entry) + "\n")
-
-
 def record_result(path: Path) -> None:
-    """Record the use of the result file ``path``, when it lies in the shared cache."""
+    """Record the use of the result file ``path``, when it lies in the shared cache and
+    ``$NNSPACES_RESULT_LOG`` names a log."""
+    log = os.environ.get(RESULT_LOG)
     try:
         rel = Path(path).resolve().relative_to(root().resolve())
     except ValueError:  # a private cache folder (a test, a deliberate recomputation)
         return
-    record_use({"result": rel.as_posix()}, RESULT_LOG)
+    if log:
+        with open(log, "a") as f:  # one short line per call: appends do not interleave
+            f.write(json.dumps({"result": rel.as_posix()}) + "\n")
 
 
 def results_index(profile: str) -> Path:

@@ -13,9 +13,10 @@ from pathlib import Path
 import pandas as pd
 import torch
 
-from . import cache, train
+from . import cache, profiles, train
 from .data import DATASET
 from .notebook import load_splits
+from .params import TRAIN_DEFAULTS
 
 #: The packages whose versions decide the numbers and the pages.
 PACKAGES = (
@@ -78,14 +79,17 @@ def timings(run_log: str | Path | None) -> pd.DataFrame:
     return pd.DataFrame([{"chapter": k, "seconds": v} for k, v in seconds.items()])
 
 
-def parameters_table(params: dict) -> pd.DataFrame:
-    """A notebook's parameters for readers: ``parameter``, ``value`` (as Python writes it;
-    ``run_log``, a path on the build machine, by its file name only).
+def recipe_table(profile_name: str) -> pd.DataFrame:
+    """A profile's training recipe for readers, as ``profiles.yml`` declares it (what it
+    leaves out at :data:`nnspaces.params.TRAIN_DEFAULTS`): ``parameter``, ``value`` (as
+    Python writes it), the Fashion-MNIST sizes last.
 
-    >>> parameters_table({"seed": 0, "data_root": None, "run_log": "/tmp/x/_run.json"}).values.tolist()
-    [['seed', '0'], ['data_root', 'None'], ['run_log', "'_run.json'"]]
+    >>> recipe_table("smoke").set_index("parameter")["value"][["n_train", "epochs", "seeds"]].tolist()
+    ['300', '1', '[0, 1]']
     """
-    shown = {k: Path(v).name if k == "run_log" and v else v for k, v in params.items()}
+    prof = profiles.profile(profile_name)
+    shown = {**TRAIN_DEFAULTS, **(prof.get("recipe") or {})}
+    shown.update({f"Fashion-MNIST {k}": v for k, v in (prof.get("fashion") or {}).items()})
     return pd.DataFrame({"parameter": list(shown), "value": [repr(v) for v in shown.values()]})
 
 

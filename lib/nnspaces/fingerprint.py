@@ -23,7 +23,7 @@ from pathlib import Path
 
 from . import cache, profiles
 from . import data as _data
-from .networks import chapter_configs, checkpoint_path
+from .networks import checkpoint_path
 
 #: Packages whose version changes the numbers or the pages.
 PACKAGES = ("torch", "torchvision", "numpy", "scipy", "pandas", "matplotlib", "mlxtend", "myst-nb")
@@ -77,7 +77,8 @@ def chapter(
     c : profiles.Chapter
     profile_name : str
     params : dict
-        What papermill passes (:func:`nnspaces.profiles.notebook_parameters`).
+        What papermill passes (:func:`nnspaces.profiles.notebook_parameters`); the
+        chapter's recipe (:func:`nnspaces.profiles.recipe`) counts too.
     notebooks : Path
         The folder of the source notebooks.
     shared : dict, optional
@@ -92,8 +93,9 @@ def chapter(
     """
     shared = shared if shared is not None else shared_parts()
     datasets = profiles.needed_datasets(profile_name, [c])
+    recipe = profiles.recipe(c, profile_name) if "chapter" in params else {}
     ckpts = {}
-    for cfg in chapter_configs(c, profile_name):
+    for cfg in profiles.chapter_configs(c, profile_name):
         for w in ("final", "best"):
             p = checkpoint_path(dataclasses.replace(cfg, weights=w))
             ckpts[p.name] = file_stat(p) if p.is_file() else "missing"
@@ -107,7 +109,7 @@ def chapter(
         "title": c.title or "",
         "profile": profile_name,
         "parameters": json.dumps(
-            {k: v for k, v in params.items() if k != "run_log"}, sort_keys=True
+            {k: v for k, v in {**recipe, **params}.items() if k != "run_log"}, sort_keys=True
         ),
         "library": shared["library"],
         "packages": shared["packages"],

@@ -1,14 +1,11 @@
 """Every network a profile trains, and the stage that trains them before any chapter runs.
 
-The list is derived from the chapters' parameters (``profiles.yml`` and each notebook's
-declared parameters), never typed: a chapter that declares the training parameters uses the
-networks ``models`` (default: all three) × ``seeds`` (default: its ``seed``) on its data set,
-and on Fashion-MNIST too when it declares ``fashion_n_train``. The reproduce pipeline checks
-the list against the networks the chapters really load (:data:`nnspaces.train.USE_LOG`).
+The list is what the chapters declare in ``profiles.yml`` (each chapter's ``networks``:
+:func:`nnspaces.profiles.chapter_configs`), never guessed; the notebooks load exactly those
+(:func:`nnspaces.notebook.trained_models` refuses others).
 
 - :func:`configs` — a profile's networks as :class:`nnspaces.train.TrainConfig` (final
   weights; the best-validation twin comes from the same training run).
-- :func:`chapter_configs` — the networks one chapter loads.
 - :func:`network_id` — ``"resnet18-mnist-5k-s0"``: how the command line and the CI matrix
   name a network.
 - :func:`describe` — one dict per network (id, model, data set, seed, sizes, cached or not).
@@ -29,8 +26,6 @@ from pathlib import Path
 from tqdm import tqdm
 
 from . import cache, profiles
-from .models import MODEL_NAMES
-from .params import NOTEBOOKS, TRAIN_DEFAULTS
 from .train import TrainConfig, train_or_load
 
 #: Seconds per training image per epoch on one CPU thread (measured on the book's 2-core
@@ -39,41 +34,6 @@ SECONDS_PER_IMAGE_EPOCH = {"fcnn1": 2e-5, "fcnn5": 6e-5, "resnet18": 4e-3}
 
 #: Training images of each data set when ``n_train`` is None (all of its training split).
 FULL_TRAIN = {"mnist-5k": 3500, "mnist": 50000, "fashion-mnist": 50000}
-
-_FIELDS = {f.name for f in dataclasses.fields(TrainConfig)}
-
-
-def _config(params: dict, model: str, **over) -> TrainConfig:
-    kw = {k: v for k, v in {**TRAIN_DEFAULTS, **params, **over}.items() if k in _FIELDS}
-    kw.pop("model", None)
-    return TrainConfig(model, **kw)
-
-
-def chapter_configs(chapter: profiles.Chapter, profile_name: str) -> list[TrainConfig]:
-    """The networks one chapter loads under a profile (none for a chapter that declares no
-    training parameters).
-
-    Returns
-    -------
-    list of TrainConfig
-        ``weights="final"``, in the order models × seeds × data sets.
-    """
-    declared = NOTEBOOKS.get(chapter.notebook, ())
-    if "dataset" not in declared:
-        return []
-    p = {**TRAIN_DEFAULTS, **profiles.notebook_parameters(chapter, profile_name)}
-    names = p.get("models") or MODEL_NAMES
-    seeds = p["seeds"] if "seeds" in declared else [p["seed"]]
-    runs = [{}]
-    if "fashion_n_train" in declared:
-        runs.append(
-            {
-                "dataset": "fashion-mnist",
-                "n_train": p["fashion_n_train"],
-                "n_val": p["fashion_n_val"],
-            }
-        )
-    return [_config(p, m, seed=s, **run) for run in runs for m in names for s in seeds]
 
 
 def configs(profile_name: str, chapters: list[profiles.Chapter] | None = None) -> list[TrainConfig]:
@@ -89,7 +49,7 @@ def configs(profile_name: str, chapters: list[profiles.Chapter] | None = None) -
     todo = profiles.chapters() if chapters is None else chapters
     unique = {}
     for c in todo:
-        for cfg in chapter_configs(c, profile_name):
+        for cfg in profiles.chapter_configs(c, profile_name):
             unique.setdefault(cache.key_digest(cfg.key()), cfg)
     return sorted(unique.values(), key=estimated_seconds, reverse=True)
 

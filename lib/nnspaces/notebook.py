@@ -1,14 +1,16 @@
 """What a chapter notebook calls after checking its parameters: its data, its networks, and
 the numerical core's heavy results kept on disk.
 
-A notebook's parameters cell holds flat defaults (:data:`nnspaces.params.TRAIN_DEFAULTS` for
-the training ones); :func:`nnspaces.params.validate` checks them and returns a dict ``P``.
-The two adapters here turn that dict into library calls:
+A notebook's parameters cell names its profile and chapter;
+:func:`nnspaces.profiles.parameters` checks them and returns a dict ``P`` holding the
+chapter's recipe from ``profiles.yml``. The two adapters here turn that dict into library
+calls:
 
 - :func:`load_splits` — the data ``P`` names (``dataset``, ``data_root``, ``n_train``,
   ``n_val``).
 - :func:`trained_models` — that data and the networks trained on it with ``P``'s recipe
-  (:func:`nnspaces.train.train_or_load`: from the cache when it holds them).
+  (:func:`nnspaces.train.train_or_load`: from the cache when it holds them), each one the
+  chapter declares.
 
 The numerical core (:mod:`nnspaces.spaces`, :mod:`nnspaces.inverse`, :mod:`nnspaces.nearest`,
 …) computes and returns; the chapters' calls that take minutes are memoised here
@@ -24,7 +26,7 @@ from __future__ import annotations
 import pandas as pd
 import torch
 
-from . import cache, certificate, common, inverse, models, nearest, spaces
+from . import cache, certificate, common, inverse, models, nearest, profiles, spaces
 from . import data as _data
 from .params import TRAIN_PARAMS
 from .train import TrainConfig, train_or_load
@@ -56,8 +58,10 @@ def trained_models(params: dict, names=None, progress: bool = True):
     Parameters
     ----------
     params : dict
-        A notebook's validated parameters; the keys of ``params.TRAIN_PARAMS`` it holds are used
-        (the others take ``train_or_load``'s defaults), and ``models`` when ``names`` is None.
+        A notebook's ``P`` (:func:`nnspaces.profiles.parameters`, or a dict like it): the keys
+        of ``params.TRAIN_PARAMS`` it holds are used (the others take ``train_or_load``'s
+        defaults), and ``models`` when ``names`` is None. With ``chapter`` and ``profile``,
+        every network must be one that chapter declares in ``profiles.yml``.
     names : list of str, optional
         The networks; default ``params["models"]``.
     progress : bool
@@ -71,9 +75,16 @@ def trained_models(params: dict, names=None, progress: bool = True):
         Model name → trained model in eval mode.
     reports : dict
         Model name → training report.
+
+    Raises
+    ------
+    ParameterError
+        A network the chapter does not declare (the message names the ones it does).
     """
     names = list(names if names is not None else params["models"])
     kw = {k: params[k] for k in TRAIN_PARAMS if k in params and k not in ("dataset", "data_root")}
+    if "chapter" in params:
+        _check_declared(params, [TrainConfig(n, params["dataset"], **kw) for n in names])
     splits = load_splits(params)
     nets, reports = {}, {}
     for name in names:
@@ -81,6 +92,21 @@ def trained_models(params: dict, names=None, progress: bool = True):
             name, splits.name, splits=splits, progress=progress, **kw
         )
     return splits, nets, reports
+
+
+def _check_declared(params: dict, wanted: list[TrainConfig]) -> None:
+    """Each of ``wanted`` is a network chapter ``params["chapter"]`` declares under
+    ``params["profile"]``: the training stage, the weights bundle and the chapter's
+    fingerprint know only those."""
+    declared = profiles.chapter_configs(profiles.chapter(params["chapter"]), params["profile"])
+    extra = [c for c in wanted if c not in declared]
+    if extra:
+        raise common.ParameterError(
+            f"chapter {params['chapter']!r} loads {extra[0]}, which its 'networks' entry in "
+            f"profiles.yml does not declare under profile {params['profile']!r} (it declares "
+            f"{', '.join(f'{c.model} on {c.dataset} seed {c.seed}' for c in declared) or 'none'}); "
+            "declare it there"
+        )
 
 
 def null_energy_by_layer(

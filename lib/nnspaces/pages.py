@@ -147,7 +147,7 @@ def decorate(path: str | Path, info: dict) -> None:
         (the chapter's run time), ``commit`` (short hash, ``-dirty`` when the tree had
         changes, or None), ``date`` (UTC, ISO 8601), ``version`` (``nnspaces.__version__``),
         ``repository`` (its URL) and ``branch`` (the published branch, whose per-build tag
-        :func:`~nnspaces.layout.launch_ref` the links open).
+        :func:`~nnspaces.layout.launch_ref` the links open); ``recipe`` optional.
 
     Raises
     ------
@@ -224,8 +224,8 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     info : dict
         As for :func:`decorate`.
     defaults : dict, optional
-        The notebook's own parameter defaults, which the injected ``info["parameters"]``
-        override: the seeds and data set shown are the ones the run used.
+        The notebook's own parameter defaults, which ``info["recipe"]`` (the chapter's
+        recipe) and ``info["parameters"]`` override: the run's seeds and data set show.
     glued : dict, optional
         Text the chapter glued, by key; ``data_description`` describes the data and its
         sizes better than the data set's name.
@@ -244,7 +244,7 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     >>> "https://github.com/o/r/blob/main-abc1234/book/chapters/01_models.ipynb" in md
     True
     """
-    params = {**(defaults or {}), **info["parameters"]}
+    params = {**(defaults or {}), **info.get("recipe", {}), **info["parameters"]}
     glued = glued or {}
     repo = str(info["repository"]).rstrip("/")
     dataset = params.get("dataset")

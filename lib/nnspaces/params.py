@@ -1,18 +1,20 @@
 """Validation of the notebooks' papermill parameters.
 
 Each notebook's first code cell (tagged ``parameters``) holds flat, commented defaults;
-papermill may override them. The cell after it calls :func:`validate` with the
-notebook's ``globals()``: every name the parameters define is checked against the
-notebook's declared list (``NOTEBOOKS``) and the shared specifications (``SPECS``), so an
-unknown key, a wrong type, a negative count or an unknown choice fails at once, with
-the parameter's name and the allowed values in the message.
+papermill may override them. A chapter notebook's cell names its ``profile`` and ``chapter``
+(whose training recipe and networks ``profiles.yml`` declares, once) and the choices of its
+own; the cell after it calls :func:`nnspaces.profiles.parameters`, which checks every name
+with :func:`validate` against the notebook's declared list (``NOTEBOOKS``) and the shared
+specifications (``SPECS``) — an unknown key, a wrong type, a negative count or an unknown
+choice fails at once, with the parameter's name and the allowed values in the message — and
+adds the recipe.
 """
 
 from __future__ import annotations
 
 import types
 
-from . import data, train, trainlength
+from . import train, trainlength
 from .common import ParameterError, Spec
 from .inverse import METHODS, START_KINDS, TARGET_KINDS
 from .models import MODEL_NAMES
@@ -27,16 +29,10 @@ __all__ = [
     "validate",
 ]
 
-#: The rule of every notebook parameter. The training recipe's come from
-#: :data:`nnspaces.train.SPECS` (``TrainConfig`` checks itself with the same objects), the
-#: data sets' from :mod:`nnspaces.data`; the rest are the notebooks' own.
+#: The rule of every notebook parameter (the training recipe is not one: ``TrainConfig``
+#: checks it with :data:`nnspaces.train.SPECS`).
 SPECS: dict[str, Spec] = {
-    **train.SPECS,
-    "data_root": Spec(str, optional=True, help="folder in torchvision's layout, or None"),
-    "seeds": Spec(list, item_type=int, help="training seeds"),
-    "fashion_n_train": data.SUBSET,
-    "fashion_n_val": data.SUBSET,
-    "models": Spec(list, items=MODEL_NAMES, help="networks to show"),
+    "chapter": Spec(str, help="the chapter's output stem in profiles.yml: its recipe and networks"),
     "max_iter": Spec(int, minimum=1, help="iterations of the iterative inverse methods"),
     "layer": Spec(str, help="dotted name of a Conv2d layer of ResNet18, e.g. 'layer1.0.conv1'"),
     "n_per_class": Spec(int, minimum=1, help="test images per class"),
@@ -53,7 +49,8 @@ SPECS: dict[str, Spec] = {
     "max_steps": trainlength.MAX_STEPS,
 }
 
-#: The parameters that determine the trained networks (``notebook.trained_models`` reads them).
+#: The training parameters of a chapter (:func:`nnspaces.profiles.recipe`): the fields of
+#: :class:`nnspaces.train.TrainConfig` a profile may set, and ``data_root``.
 TRAIN_PARAMS = (
     "dataset",
     "data_root",
@@ -67,31 +64,33 @@ TRAIN_PARAMS = (
     "device",
 )
 
-#: Their defaults in every notebook's parameters cell (a test reads the cells): those of
-#: :class:`nnspaces.train.TrainConfig`, but for ``data_root`` (not part of the config: None is
-#: :func:`nnspaces.data.load`'s default folder) and ``device``: a notebook computes on the GPU
-#: when one is visible, where a library call stays on the CPU unless asked.
+#: Their defaults, where a profile's recipe leaves them out: :class:`nnspaces.train.TrainConfig`'s
+#: but for ``data_root`` (not part of the config: None is :func:`nnspaces.data.load`'s default
+#: folder) and ``device``: a chapter computes on the GPU when one is visible, where a library
+#: call stays on the CPU unless asked.
 _NOTEBOOKS_OWN = {"data_root": None, "device": "auto"}
 TRAIN_DEFAULTS = {
     name: _NOTEBOOKS_OWN[name] if name in _NOTEBOOKS_OWN else getattr(train.TrainConfig, name)
     for name in TRAIN_PARAMS
 }
 
+_CHAPTER = ("profile", "chapter")
+
 #: The parameters each notebook declares, by notebook stem.
 NOTEBOOKS: dict[str, tuple[str, ...]] = {
-    "00_intro": TRAIN_PARAMS + ("profile",),
-    "01_models": TRAIN_PARAMS + ("models",),
-    "02_signal_space": TRAIN_PARAMS,
-    "03_resnet_kernels": TRAIN_PARAMS + ("layer",),
-    "04_information_lost": TRAIN_PARAMS + ("n_per_class",),
-    "05_ideal_inputs": TRAIN_PARAMS + ("models", "target_kind", "max_iter"),
-    "06_reachability": TRAIN_PARAMS + ("models", "max_iter"),
-    "91_reproducibility": TRAIN_PARAMS + ("profile", "run_log"),
-    "07_fashion": TRAIN_PARAMS + ("fashion_n_train", "fashion_n_val"),
-    "08_seeds": TRAIN_PARAMS + ("models", "seeds"),
-    "09_training_length": TRAIN_PARAMS + ("max_steps",),
-    "10_released_resnet": TRAIN_PARAMS + ("max_iter",),
-    "14_explore": TRAIN_PARAMS
+    "00_intro": _CHAPTER,
+    "01_models": _CHAPTER,
+    "02_signal_space": _CHAPTER,
+    "03_resnet_kernels": _CHAPTER + ("layer",),
+    "04_information_lost": _CHAPTER + ("n_per_class",),
+    "05_ideal_inputs": _CHAPTER + ("target_kind", "max_iter"),
+    "06_reachability": _CHAPTER + ("max_iter",),
+    "91_reproducibility": _CHAPTER + ("run_log",),
+    "07_fashion": _CHAPTER,
+    "08_seeds": _CHAPTER,
+    "09_training_length": _CHAPTER + ("max_steps",),
+    "10_released_resnet": _CHAPTER + ("max_iter",),
+    "14_explore": _CHAPTER
     + ("network", "digit", "target_kind", "start", "method", "box", "max_iter", "live"),
     "92_performance": ("bench_file",),
 }
@@ -133,12 +132,12 @@ def validate(namespace: dict, notebook: str | tuple[str, ...]) -> dict:
 
     Examples
     --------
-    >>> validate({"dataset": "mnist-5k", "epochs": 2}, ("dataset", "epochs"))
-    {'dataset': 'mnist-5k', 'epochs': 2}
-    >>> validate({"epochs": "ten"}, ("epochs",))
+    >>> validate({"layer": "layer1.0.conv1", "max_iter": 2}, ("layer", "max_iter"))
+    {'layer': 'layer1.0.conv1', 'max_iter': 2}
+    >>> validate({"max_iter": "ten"}, ("max_iter",))
     Traceback (most recent call last):
     ...
-    nnspaces.common.ParameterError: parameter 'epochs' must be int, got str 'ten' (training epochs)
+    nnspaces.common.ParameterError: parameter 'max_iter' must be int, got str 'ten' (iterations of the iterative inverse methods)
     """
     if isinstance(notebook, tuple):
         declared, notebook = notebook, "<given names>"
@@ -152,6 +151,12 @@ def validate(namespace: dict, notebook: str | tuple[str, ...]) -> dict:
         raise ParameterError(
             f"unknown parameter(s) {', '.join(map(repr, unknown))} for notebook {notebook!r}: "
             f"allowed are {', '.join(declared)}"
+            + (
+                "; the training recipe (dataset, epochs, seeds …) is the profile's, in "
+                "nnspaces/profiles.yml: choose a profile or edit its recipe there"
+                if set(unknown) & {*TRAIN_PARAMS, "seeds", "models"}
+                else ""
+            )
         )
     missing = [k for k in declared if k not in given]
     if missing:

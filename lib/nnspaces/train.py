@@ -37,8 +37,7 @@ WEIGHTS = ("final", "best")
 DEVICES = ("auto", "cpu", "cuda")
 
 #: The rule of every field of :class:`TrainConfig` but ``model``: the config checks itself
-#: with these, and the notebooks' parameters of the same names are checked with them too
-#: (``nnspaces.params.SPECS`` holds them).
+#: with these, so a profile's recipe in ``profiles.yml`` is checked by them too.
 SPECS: dict[str, Spec] = {
     "dataset": _data.DATASET,
     "epochs": Spec(int, minimum=1, help="training epochs"),
@@ -57,10 +56,10 @@ SPECS: dict[str, Spec] = {
 class TrainConfig:
     """Everything that determines a trained network; its hash is the cache key.
 
-    The field defaults are the paper's recipe and the defaults of :func:`train_or_load`
-    (the notebooks' parameter cells hold the same; a test checks it). A field outside its
-    rule in :data:`SPECS` raises :class:`nnspaces.common.ParameterError`; ``device="auto"``
-    is resolved to the device it means, which is what the key holds.
+    The field defaults are the paper's recipe and the defaults of :func:`train_or_load` (and
+    ``nnspaces.params.TRAIN_DEFAULTS``, where a profile's recipe leaves a field out). A field
+    outside its rule in :data:`SPECS` raises :class:`nnspaces.common.ParameterError`;
+    ``device="auto"`` is resolved to the device it means, which is what the key holds.
     """
 
     model: str
@@ -362,8 +361,6 @@ def train_or_load(
             cached = False
         else:
             cached = True
-    if cache_dir is None:
-        _record_use(path, cached)
     model = models.build(model_name)
     model.load_state_dict(ckpt["state_dict"])
     model.to(cfg.device).eval()
@@ -375,14 +372,3 @@ def train_or_load(
         path=str(path),
     )
     return model, report
-
-
-#: The use log (:data:`nnspaces.cache.USE_LOG`): every :func:`train_or_load` call on the shared
-#: cache appends one JSON line (``file``, ``trained``). Calls with a ``cache_dir`` of their own
-#: (a deliberate retraining, e.g. the determinism check of the reproducibility appendix) are
-#: not recorded.
-USE_LOG = cache.USE_LOG
-
-
-def _record_use(path: Path, cached: bool) -> None:
-    cache.record_use({"file": path.name, "trained": not cached})

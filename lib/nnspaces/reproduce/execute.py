@@ -1,6 +1,6 @@
 """Stage 3, the chapters run: papermill executes each into the staging folder, ``jobs`` at a
 time, in threads of this process; every kernel is given its environment explicitly (its
-thread count, the logs of the networks and results it uses, the fork server's socket)."""
+thread count, the log of the results it uses, the fork server's socket)."""
 
 from __future__ import annotations
 
@@ -13,7 +13,6 @@ from pathlib import Path
 
 from .. import cache, forked_kernels
 from ..profiles import Chapter
-from ..train import USE_LOG
 from .plan import Plan, ReproduceError
 
 #: ``finish(chapter, seconds)``: what the caller does with each chapter that ran to the end.
@@ -86,7 +85,6 @@ def execute(
     out = staging / f"{chapter.output}.ipynb"
     env = {
         **thread_env(threads),
-        USE_LOG: str(staging / f"{chapter.output}.uses.jsonl"),  # networks it loads
         cache.RESULT_LOG: str(staging / f"{chapter.output}.results.jsonl"),  # results it reads
     }
     if server is not None:
@@ -113,11 +111,10 @@ def execute(
 def execute_chapters(plan: Plan, server: Callable[[], str | None], finish: Finish, log) -> None:
     """Run the plan's chapters: the others ``plan.jobs`` at a time, longest first, then those
     that read the run log, alone; ``finish`` each in this thread as it ends. Their leftover
-    logs of networks and results are removed first."""
+    logs of results are removed first."""
     from .plan import kernel_threads
 
     for c in plan.run_now:
-        (plan.staging / f"{c.output}.uses.jsonl").unlink(missing_ok=True)
         (plan.staging / f"{c.output}.results.jsonl").unlink(missing_ok=True)
     threads = kernel_threads(plan.jobs)
     for todo, jobs in ((plan.first, plan.jobs), (plan.reads_log, 1)):

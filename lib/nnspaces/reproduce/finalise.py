@@ -9,28 +9,27 @@ import os
 import re
 import subprocess
 import time
-from dataclasses import dataclass, field, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
 
 import yaml
 
 from .. import cache, fingerprint, pages
-from ..profiles import Chapter, chapters
+from ..profiles import Chapter, chapters, recipe
 from .plan import Plan, ReproduceError, write_json
 
 
 @dataclass
 class Finaliser:
     """Called with each chapter that ran (``finaliser(chapter, seconds)``); :meth:`close`
-    writes the run log once all have. ``stray``, ``problems``: output stem → what a reader
-    would see that they should not; → networks the chapter loaded unlisted or trained."""
+    writes the run log once all have. ``stray``: output stem → what a reader would see that
+    they should not."""
 
     plan: Plan
     log: object
     provenance: dict
     stray: dict = field(default_factory=dict)
-    problems: dict = field(default_factory=dict)
     finished: list = field(default_factory=list)
     t0: float = field(default_factory=time.perf_counter)
 
@@ -45,16 +44,14 @@ class Finaliser:
             personalise(path, c)
         date = datetime.now(UTC).isoformat(timespec="seconds")
         page = {"output": c.output, "notebook": c.notebook, "parameters": plan.params[c.output]}
+        if "chapter" in page["parameters"]:  # the data set and seeds the banner names
+            page["recipe"] = recipe(c, plan.profile)
         pages.decorate(path, {**self.provenance, **page, "seconds": seconds, "date": date})
         os.replace(path, plan.final / f"{c.output}.ipynb")
         fingerprint.write(plan.final, c.output, plan.fps[c.output])
         plan.run["seconds"][c.output] = round(seconds, 2)
         write_json(plan.run_file, plan.run)
         plan.run.setdefault("results", {})[c.output] = _results_used(plan.staging, c)
-        issues = _check_uses(c, plan.staging / f"{c.output}.uses.jsonl", plan.profile)
-        if issues:
-            self.problems[c.output] = issues
-            self.log(f"[reproduce] {c.output}: WARNING " + "; ".join(issues))
         self.finished.append(c.output)
         self.log(
             f"[reproduce] {c.output}: done in {seconds:.1f} s ({len(self.finished)}/"
@@ -70,7 +67,6 @@ class Finaliser:
             self.log(f"[reproduce] {n} chapter(s) in {seconds:.1f} s")
             files = sorted({f for used in run.get("results", {}).values() for f in used})
             write_json(cache.results_index(plan.profile), {"profile": plan.profile, "files": files})
-        run["network_problems"] = self.problems
         # whatever order they finished in (then anything else, such as the build's time)
         order = {c.output: i for i, c in enumerate(chapters())}
         run["seconds"] = dict(
@@ -167,23 +163,3 @@ def _results_used(staging: Path, c: Chapter) -> list[str]:
     log = staging / f"{c.output}.results.jsonl"
     lines = log.read_text().splitlines() if log.is_file() else []
     return sorted({json.loads(line)["result"] for line in lines})
-
-
-def _check_uses(c: Chapter, uses: Path, profile_name: str) -> list[str]:
-    """Problems with the networks chapter ``c`` loaded: any it trained itself, any not in
-    :func:`nnspaces.networks.chapter_configs` (so its fingerprint would miss it)."""
-    from ..networks import chapter_configs
-
-    listed = {
-        cfg.filename()
-        for base in chapter_configs(c, profile_name)
-        for cfg in (base, replace(base, weights="best"))
-    }
-    problems = []
-    lines = uses.read_text().splitlines() if uses.is_file() else []
-    for entry in map(json.loads, lines):
-        if entry["file"] not in listed:
-            problems.append(f"loads {entry['file']}, which networks.chapter_configs does not list")
-        elif entry["trained"]:
-            problems.append(f"trained {entry['file']} itself (the training stage should have)")
-    return sorted(set(problems))
