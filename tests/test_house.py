@@ -24,8 +24,6 @@ MAX_FUNCTION_CODE_LINES = 80
 #: longest function's code lines). Shrink a number when the module shrinks; delete the line
 #: when the module is within the limits.
 ALLOWED: dict[str, tuple[int, int]] = {
-    "performance.py": (414, 75),  # the performance appendix's records (goals: the notebook's)
-    "weights.py": (428, 40),  # the weights bundle
     "pages.py": (454, 40),  # the pages' banners and links
     "forked_kernels.py": (418, 42),  # the chapters' forked kernels
 }

@@ -29,18 +29,8 @@ def load_results(path: str | Path) -> dict:
 def inverse_table(result: dict) -> pd.DataFrame:
     """Per network, target, box and method: median/worst error, time, ratios to paper-sgd."""
     df = pd.DataFrame(result["inverse"] + result.get("inverse_resnet", []))
-    cols = [
-        "network",
-        "target",
-        "box",
-        "method",
-        "median_rel_error",
-        "worst_rel_error",
-        "median_seconds",
-        "predicted_target",
-        "error_ratio",
-        "time_ratio",
-    ]
+    cols = ["network", "target", "box", "method", "median_rel_error", "worst_rel_error"]
+    cols += ["median_seconds", "predicted_target", "error_ratio", "time_ratio"]
     return df[[c for c in cols if c in df.columns]]
 
 
@@ -97,17 +87,12 @@ def book_table(result: dict) -> pd.DataFrame:
     the cold column is NaN when only a warm build was measured)."""
     if "book" not in result:
         return pd.DataFrame(columns=["step", "cold", "warm"])
+    nan = float("nan")
     warm = result["book"]["warm"]
-    cold = result["book"].get("cold", {"per_chapter_seconds": {}, "wall_seconds": float("nan")})
-    steps = list(dict.fromkeys([*cold["per_chapter_seconds"], *warm["per_chapter_seconds"]]))
-    rows = [
-        {
-            "step": s,
-            "cold": cold["per_chapter_seconds"].get(s, float("nan")),
-            "warm": warm["per_chapter_seconds"].get(s, float("nan")),
-        }
-        for s in steps
-    ]
+    cold = result["book"].get("cold", {"per_chapter_seconds": {}, "wall_seconds": nan})
+    c, w = cold["per_chapter_seconds"], warm["per_chapter_seconds"]
+    steps = dict.fromkeys([*c, *w])
+    rows = [{"step": s, "cold": c.get(s, nan), "warm": w.get(s, nan)} for s in steps]
     rows.append(
         {"step": "total (wall)", "cold": cold["wall_seconds"], "warm": warm["wall_seconds"]}
     )
@@ -174,13 +159,10 @@ def training_floor(result: dict) -> pd.DataFrame:
     floor = result.get("training_floor")
     rows = []
     if floor:
-        rows += [
-            {
-                "quantity": f"ResNet18 epoch ({floor['images']:,} images), alone",
-                "seconds": floor["alone"],
-            },
-            {"quantity": "ResNet18 epoch, two at once (each)", "seconds": floor["two_at_once"]},
-        ]
+        alone = f"ResNet18 epoch ({floor['images']:,} images), alone"
+        two = "ResNet18 epoch, two at once (each)"
+        rows.append({"quantity": alone, "seconds": floor["alone"]})
+        rows.append({"quantity": two, "seconds": floor["two_at_once"]})
     cold = result.get("book", {}).get("cold")
     if floor and cold:
         nets = (cold.get("training") or {}).get("networks", {})
@@ -286,7 +268,7 @@ def goals(result: dict) -> pd.DataFrame:
         "class-mean in [0,1], 1-layer: best exact error": (best_exact("fcnn1"), "median"),
         "class-mean in [0,1], 5-layer: best exact error": (best_exact("fcnn5"), "median"),
         "exact method error / paper-sgd error": (
-            max((r["error_ratio"] for r in reached), default=float("nan")),
+            max((r["error_ratio"] for r in reached), default=nan),
             ratio_note,
         ),
         RACE: _race(rows),
@@ -322,7 +304,7 @@ def goals(result: dict) -> pd.DataFrame:
         )
     out = []
     for goal, limit in GOALS.items():
-        value, note = measured.get(goal, (float("nan"), "not measured in this run"))
+        value, note = measured.get(goal, (nan, "not measured in this run"))
         met = None if value != value else bool(value <= limit)
         out.append({"goal": goal, "limit": limit, "measured": value, "met": met, "note": note})
     return pd.DataFrame(out)

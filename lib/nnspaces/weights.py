@@ -48,8 +48,7 @@ from . import __version__, bundle, cache, fetch
 from .bundle import FORMAT, KIND, MANIFEST, RESULT, BundleError, checkpoint_problem, other_version
 from .train import WEIGHTS, TrainConfig
 
-__all__ = ["FORMAT", "KIND", "MANIFEST", "BundleError", "export_bundle", "import_bundle"]
-__all__ += ["publish"]
+__all__ = ["FORMAT", "KIND", "MANIFEST", "BundleError", "export_bundle", "import_bundle", "publish"]
 
 _MODES = {".tar": "w|", ".tar.gz": "w|gz", ".tgz": "w|gz"}
 
@@ -97,8 +96,10 @@ def export_bundle(
     if configs is not None and profile is not None:
         raise ValueError("export_bundle: give configs or profile, not both")
     if configs is None:
+        from . import networks  # imported here: it reads the profiles
+
         profile = profile or "default"
-        configs = _profile_configs(profile)
+        configs = networks.configs(profile)
     configs = list(configs)
     named = {cfg.filename() for cfg in configs}
     folder = _models_folder(cache_dir)
@@ -162,19 +163,14 @@ def import_bundle(
             sha256 = listed["sha256"]
         with tempfile.TemporaryDirectory(prefix="nnspaces-import-") as tmp:
             local = fetch.download(path, sha256, tmp, progress)
-            return _import_file(local, cache_dir)
+            return bundle.install(local, cache_dir, _config_of)
     if sha256 is not None and Path(path).is_file():
         if (actual := bundle.sha256_file(Path(path))) != sha256:
             raise BundleError(
                 f"bundle {path} has SHA-256 {actual}, not the {sha256} given: a changed or "
                 "damaged copy; nothing was installed"
             )
-    return _import_file(Path(path), cache_dir)
-
-
-def _import_file(path: Path, cache_dir) -> list[dict]:
-    """Install the bundle file ``path`` with every check, configurations rebuilt here."""
-    return bundle.install(path, cache_dir, _config_of)
+    return bundle.install(Path(path), cache_dir, _config_of)
 
 
 def publish(
@@ -269,23 +265,10 @@ def _export(path: str | Path, runs: dict[str, TrainConfig], profile: str | None,
     folder = _models_folder(cache_dir)
     entries = [_export_entry(folder / name, cfg) for name, cfg in runs.items()]
     results = _used_results(profile, folder.parent)
-    manifest = {
-        "kind": KIND,
-        "format": FORMAT,
-        **_made_by("created"),
-        "profile": profile,
-        "files": entries,
-        "results": results,
-    }
+    manifest = {"kind": KIND, "format": FORMAT, **_made_by("created"), "profile": profile}
+    manifest |= {"files": entries, "results": results}
     cache.atomic_write(path, lambda f: _write_tar(f, mode, manifest, folder))
     return manifest
-
-
-def _profile_configs(profile: str) -> list[TrainConfig]:
-    """The networks ``profile`` trains (imported here: ``networks`` reads the profiles)."""
-    from . import networks
-
-    return networks.configs(profile)
 
 
 def _used_results(profile: str | None, root: Path) -> list[dict]:
@@ -301,12 +284,10 @@ def _used_results(profile: str | None, root: Path) -> list[dict]:
         return []  # no build of this profile yet, or an unreadable index: checkpoints only
     entries = []
     for rel in files:
-        p = root / rel
-        if isinstance(rel, str) and RESULT.fullmatch(rel) and p.is_file():
-            data = p.read_bytes()
-            entries.append(
-                {"file": rel, "sha256": hashlib.sha256(data).hexdigest(), "size": len(data)}
-            )
+        if isinstance(rel, str) and RESULT.fullmatch(rel) and (root / rel).is_file():
+            data = (root / rel).read_bytes()
+            digest = hashlib.sha256(data).hexdigest()
+            entries.append({"file": rel, "sha256": digest, "size": len(data)})
     return entries
 
 
@@ -360,17 +341,9 @@ def _export_entry(path: Path, cfg: TrainConfig) -> dict:
         raise BundleError(
             f"cached checkpoint {path} of {_describe(cfg)}: {trouble}; delete it and retrain"
         )
-    return {
-        "file": path.name,
-        "model": cfg.model,
-        "dataset": cfg.dataset,
-        "seed": cfg.seed,
-        "weights": cfg.weights,
-        "config": key,
-        "sha256": hashlib.sha256(data).hexdigest(),
-        "state_digest": ckpt["digest"],
-        "size": len(data),
-    }
+    entry = {"file": path.name, "model": cfg.model, "dataset": cfg.dataset, "seed": cfg.seed}
+    entry |= {"weights": cfg.weights, "config": key, "sha256": hashlib.sha256(data).hexdigest()}
+    return entry | {"state_digest": ckpt["digest"], "size": len(data)}
 
 
 def _write_tar(f, mode: str, manifest: dict, folder: Path) -> None:
@@ -378,16 +351,13 @@ def _write_tar(f, mode: str, manifest: dict, folder: Path) -> None:
     now = int(time.time())
     with tarfile.open(fileobj=f, mode=mode) as tar:
         _add(tar, MANIFEST, json.dumps(manifest, indent=1).encode(), now)
-        for e in manifest["files"]:
-            data = (folder / e["file"]).read_bytes()
+        members = [(folder / e["file"], f"models/{e['file']}", e) for e in manifest["files"]]
+        members += [(folder.parent / e["file"], e["file"], e) for e in manifest["results"]]
+        for source, name, e in members:
+            data = source.read_bytes()
             if hashlib.sha256(data).hexdigest() != e["sha256"]:
-                raise BundleError(f"{folder / e['file']} changed while exporting: export again")
-            _add(tar, f"models/{e['file']}", data, now)
-        for e in manifest["results"]:
-            data = (folder.parent / e["file"]).read_bytes()
-            if hashlib.sha256(data).hexdigest() != e["sha256"]:
-                raise BundleError(f"{folder.parent / e['file']} changed while exporting: again")
-            _add(tar, e["file"], data, now)
+                raise BundleError(f"{source} changed while exporting: export again")
+            _add(tar, name, data, now)
 
 
 def _add(tar: tarfile.TarFile, name: str, data: bytes, mtime: int) -> None:
