@@ -11,11 +11,12 @@ papermill's run adds to a notebook:
   papermill's record of the run names the notebooks from the book's folder: a published
   notebook holds no path of the build machine;
 - a one-line provenance banner goes right after the title cell's first paragraph (the
-  chapter's finding): ``Made by this book's run · profile default · mnist-5k · commit
-  abc1234 · 2026-12-07 · details``, a sphinx-design ``{dropdown}`` whose body holds the
-  details — data, seeds, the injected parameters, time of the run and of the chapter,
-  library version, and links to the executed notebook as published and to its source, at
-  the build's own tag (:func:`nnspaces.layout.launch_ref`), as the launch buttons.
+  chapter's finding; where it ends: :mod:`nnspaces.pages.markdown`): ``Made by this book's
+  run · profile default · mnist-5k · commit abc1234 · 2026-12-07 · details``, a
+  sphinx-design ``{dropdown}`` whose body holds the details — data, seeds, the injected
+  parameters, time of the run and of the chapter, library version, and links to the executed
+  notebook as published and to its source, at the build's own tag
+  (:func:`nnspaces.layout.launch_ref`), as the launch buttons.
 
 Calling :func:`decorate` again replaces the banner rather than adding a second one.
 
@@ -27,12 +28,14 @@ that has any (:func:`nnspaces.reproduce.reproduce`).
 from __future__ import annotations
 
 import ast
+import contextlib
 import re
 from datetime import UTC, datetime
 from pathlib import Path
 
-from . import cache
-from .layout import book_paths, launch_ref
+from .. import cache
+from ..layout import book_paths, launch_ref
+from .markdown import is_title, split_after_first_paragraph
 
 __all__ = ["BANNER_CLASS", "banner", "decorate", "provenance", "stray_outputs"]
 
@@ -48,17 +51,8 @@ _LIST_ITEMS = 6  # a longer list shows its first items, "…" and its length
 _HIDES_OUTPUT = {"remove-output", "remove_output", "remove-cell", "remove_cell"}
 #: MIME types myst-nb renders in preference to ``text/plain`` (its HTML priority list):
 #: with one of them present, the plain text is not shown.
-_RICH = (
-    "application/vnd.jupyter.widget-view+json",
-    "application/javascript",
-    "text/html",
-    "image/svg+xml",
-    "image/png",
-    "image/jpeg",
-    "image/gif",
-    "text/markdown",
-    "text/latex",
-)
+_RICH = ("application/vnd.jupyter.widget-view+json", "application/javascript", "text/html")
+_RICH += ("image/svg+xml", "image/png", "image/jpeg", "image/gif", "text/markdown", "text/latex")
 #: What no author means to show: a bare boolean or None, an object's default repr, a
 #: function, a figure's or an artist's text form (``<Figure size 640x480 with 1 Axes>``,
 #: ``<Axes: …>``, ``Text(0.5, 1.0, 'title')``, ``[<matplotlib.lines.Line2D at 0x…>]``).
@@ -165,8 +159,7 @@ def decorate(path: str | Path, info: dict) -> None:
     """
     import nbformat
 
-    missing = [k for k in _INFO_KEYS if k not in info]
-    if missing:
+    if missing := [k for k in _INFO_KEYS if k not in info]:
         raise KeyError(f"decorate: info lacks {missing}; it needs all of {list(_INFO_KEYS)}")
     path = Path(path)
     nb = nbformat.read(path, as_version=4)
@@ -180,11 +173,11 @@ def decorate(path: str | Path, info: dict) -> None:
     if title is None:
         raise ValueError(f"{path.name} has no '# title' markdown cell to put the banner under")
     at = title
-    head, rest = _split_after_first_paragraph(nb.cells[title].source, heading=True)
+    head, rest = split_after_first_paragraph(nb.cells[title].source, heading=True)
     if head is None:  # the title cell holds only its heading: the next cell's paragraph
         nxt = nb.cells[title + 1] if title + 1 < len(nb.cells) else None
         if nxt is not None and nxt.cell_type == "markdown":
-            head, rest = _split_after_first_paragraph(nxt.source, heading=False)
+            head, rest = split_after_first_paragraph(nxt.source, heading=False)
             if head is not None:
                 at = title + 1
     if head is not None and rest:
@@ -201,18 +194,8 @@ def decorate(path: str | Path, info: dict) -> None:
     cache.atomic_write(path, lambda f: f.write(text.encode() + b"\n"))
 
 
-_INFO_KEYS = (
-    "output",
-    "notebook",
-    "profile",
-    "parameters",
-    "seconds",
-    "commit",
-    "date",
-    "version",
-    "repository",
-    "branch",
-)
+_INFO_KEYS = ("output", "notebook", "profile", "parameters", "seconds", "commit", "date")
+_INFO_KEYS += ("version", "repository", "branch")
 
 
 def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) -> str:
@@ -255,7 +238,7 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     if dataset is not None:
         line.append(_escape(str(dataset)))
     line.append(f"commit {_escape(commit)}" if commit else "commit not recorded")
-    line += [_day(info["date"]), "details"]
+    line += [_date(info["date"], "%Y-%m-%d"), "details"]
     fields = []
     if data is not None:
         fields.append(("Data", _escape(str(data))))
@@ -267,6 +250,8 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
     ref = launch_ref(info["branch"], commit)  # what the launch buttons open too
     executed = f"{repo}/blob/{ref}/book/chapters/{info['output']}.ipynb"
     source = f"{repo}/blob/{ref}/notebooks/{info['notebook']}.ipynb"
+    code = f"[the executed notebook]({executed}) holds every cell with its outputs, "
+    code += f"[its source]({source}) the cells as written"
     fields += [
         ("Run with", ran_with),
         ("Profile", f"`{info['profile']}`"),
@@ -274,11 +259,7 @@ def banner(info: dict, defaults: dict | None = None, glued: dict | None = None) 
         ("Run", _date(info["date"])),
         ("Chapter time", _seconds(info["seconds"])),
         ("nnspaces", f"`{info['version']}`"),
-        (
-            "Code",
-            f"[the executed notebook]({executed}) holds every cell with its outputs, "
-            f"[its source]({source}) the cells as written",
-        ),
+        ("Code", code),
     ]
     body = "\n".join(f"- **{k}** {v}" for k, v in fields)
     # a colon fence: a backtick fence's info string may hold no backtick (escaped text may)
@@ -301,72 +282,7 @@ def _is_banner(cell) -> bool:
 
 
 def _is_title(cell) -> bool:
-    """A markdown cell whose first line (after any ``(label)=`` targets) is a ``# `` heading."""
-    if cell.cell_type != "markdown":
-        return False
-    for line in cell.source.splitlines():
-        if line.strip() and not _TARGET.match(line):
-            return line.startswith("# ")
-    return False
-
-
-_TARGET = re.compile(r"\s*\([^()\s]+\)=\s*$")  # a MyST label line, ``(sec-x)=``
-_FENCE = re.compile(r"\s*(?:(?:[-*+]|\d+[.)])\s+)?(`{3,}|~{3,}|:{3,})(.*)$")  # a list item's too
-
-
-def _split_after_first_paragraph(source: str, heading: bool) -> tuple[str | None, str]:
-    """A markdown cell's text up to the end of its first paragraph or fenced block (after
-    its ``# `` heading when ``heading``), and the rest. A paragraph that ends with a colon
-    keeps the list it introduces. ``(None, "")`` when there is no such paragraph: the text
-    ends, or a heading or label comes first."""
-    lines = source.splitlines(keepends=True)
-    i = 0
-    if heading:
-        while i < len(lines) and not lines[i].startswith("# "):
-            i += 1
-        i += 1
-    i = _next_text(lines, i)
-    if i >= len(lines) or lines[i].startswith("#") or _TARGET.match(lines[i]):
-        return None, ""
-    end = _block_end(lines, i)
-    if "".join(lines[i:end]).rstrip().endswith(":"):  # the list it introduces goes with it
-        while (k := _next_text(lines, end)) < len(lines) and (
-            _LIST_ITEM.match(lines[k]) or lines[k][:1] in (" ", "\t")
-        ):
-            end = _block_end(lines, k)
-    head = "".join(lines[:end]).rstrip() + "\n"
-    rest = "".join(lines[end:]).lstrip("\n")
-    return head, rest
-
-
-_LIST_ITEM = re.compile(r"\s*([-*+]|\d+[.)])\s")
-
-
-def _next_text(lines: list[str], i: int) -> int:
-    """The index of the first non-blank line from ``i`` on (``len(lines)`` if none)."""
-    while i < len(lines) and not lines[i].strip():
-        i += 1
-    return i
-
-
-def _block_end(lines: list[str], i: int) -> int:
-    """The index just past the block (paragraph, list item or fenced block with what it
-    nests) that starts at line ``i``: the first blank line or heading outside fences."""
-    stack: list[tuple[str, bool]] = []  # open fences: (marker, literal code?)
-    for j in range(i, len(lines)):
-        line = lines[j]
-        fence = _FENCE.match(line)
-        if fence:
-            marker, rest = fence.group(1), fence.group(2).strip()
-            top = stack[-1] if stack else None
-            if top and marker[0] == top[0][0] and len(marker) >= len(top[0]) and not rest:
-                stack.pop()
-            elif not (top and top[1]) and (marker[0] != ":" or rest.startswith("{")):
-                # an opening fence (inside literal code nothing opens; ::: opens a directive)
-                stack.append((marker, marker[0] != ":" and not rest.startswith("{")))
-        elif not stack and (not line.strip() or (j > i and line.startswith("#"))):
-            return j
-    return len(lines)
+    return cell.cell_type == "markdown" and is_title(cell.source)
 
 
 def _defaults(cells) -> dict:
@@ -379,13 +295,10 @@ def _defaults(cells) -> dict:
                 return {}
             out = {}
             for node in tree.body:
-                if isinstance(node, ast.Assign) and len(node.targets) == 1:
-                    target = node.targets[0]
-                    if isinstance(target, ast.Name):
-                        try:
-                            out[target.id] = ast.literal_eval(node.value)
-                        except ValueError:
-                            pass
+                match node:
+                    case ast.Assign(targets=[ast.Name(id=name)], value=value):
+                        with contextlib.suppress(ValueError):  # not a literal
+                            out[name] = ast.literal_eval(value)
             return out
     return {}
 
@@ -419,11 +332,6 @@ def _date(iso: str, fmt: str = "%Y-%m-%d %H:%M UTC") -> str:
     if when.tzinfo is not None:
         when = when.astimezone(UTC)
     return when.strftime(fmt)
-
-
-def _day(iso: str) -> str:
-    """The run's date, ``YYYY-MM-DD`` (UTC)."""
-    return _date(iso, "%Y-%m-%d")
 
 
 def _seconds(s: float) -> str:
