@@ -52,23 +52,10 @@ SOCKET = "NNSPACES_KERNEL_SERVER"
 #: Environment variable: ``0`` turns forked kernels off.
 ENABLE = "NNSPACES_FORK_KERNELS"
 #: What the server imports before it forks kernels: what every chapter imports first.
-PRELOAD = (
-    "ipykernel.kernelapp",
-    "numpy",
-    "pandas",
-    "torch",
-    "torchvision",
-    "matplotlib.pyplot",
-    "nnspaces.book",
-    "nnspaces.compare",
-    "nnspaces.notebook",
-    "nnspaces.plots",
-    "nnspaces.spaces",
-    "nnspaces.inverse",
-    "nnspaces.summary",
-    "nnspaces.verdicts",
-)
-#: How long :func:`server` waits for the imports before giving up on the server (seconds).
+PRELOAD = ("ipykernel.kernelapp", "numpy", "pandas", "torch", "torchvision", "matplotlib.pyplot")
+PRELOAD += ("nnspaces.book", "nnspaces.compare", "nnspaces.notebook", "nnspaces.plots")
+PRELOAD += ("nnspaces.spaces", "nnspaces.inverse", "nnspaces.summary", "nnspaces.verdicts")
+#: How long :meth:`Server.socket` waits for the server's imports before giving up (seconds).
 READY_TIMEOUT = 120.0
 _INLINE = "module://matplotlib_inline.backend_inline"  # ipykernel's default backend
 _SCRIPT_PATH: str | None = None  # the server's sys.path[0]
@@ -130,16 +117,12 @@ class Server:
                 self._socket, self.seconds = self._path, time.perf_counter() - self._t0
         return self._socket
 
-    def stop(self) -> None:
-        """Ask the server to stop (without waiting: :meth:`close` waits)."""
-        if self.proc is not None and self.proc.poll() is None:
-            self.proc.terminate()
-
     def close(self) -> None:
         """Stop the server (its kernels with it) and remove its socket."""
         if self.proc is None:
             return
-        self.stop()
+        if self.proc.poll() is None:
+            self.proc.terminate()
         try:
             self.proc.wait(timeout=10)
         except subprocess.TimeoutExpired:
@@ -156,7 +139,7 @@ class Server:
         self.close()
 
 
-def _wait_ready(proc: subprocess.Popen, timeout: float = READY_TIMEOUT) -> bool:
+def _wait_ready(proc: subprocess.Popen, timeout: float) -> bool:
     """Whether the server printed ``ready`` (its imports done, its socket listening) within
     ``timeout`` seconds (0: only if it already has)."""
     sel = selectors.DefaultSelector()
@@ -359,11 +342,8 @@ def _become_kernel(request: dict, fds: list[int]) -> None:
         for target, fd in enumerate(fds):
             os.dup2(fd, target)
             os.close(fd)
-        sys.stdin, sys.stdout, sys.stderr = (
-            open(0, closefd=False),
-            open(1, "w", closefd=False),
-            open(2, "w", closefd=False),
-        )
+        sys.stdin = open(0, closefd=False)
+        sys.stdout, sys.stderr = open(1, "w", closefd=False), open(2, "w", closefd=False)
         os.chdir(request["cwd"])
         os.environ.clear()
         os.environ.update(request["env"])
