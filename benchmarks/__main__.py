@@ -17,13 +17,14 @@ from pathlib import Path
 
 import pandas as pd
 
-from nnspaces import environment, performance
+from nnspaces import environment, performance, profiles
 
 from . import book, inverse, readme, spectral, training
 
 DEFAULT_OUT = Path(__file__).parent / "results" / "latest.json"
 README = Path(__file__).resolve().parents[1] / "README.md"
-PARAMS = {"dataset": "mnist-5k", "epochs": 20, "device": "cpu"}  # the default profile
+#: The networks of the default profile's models chapter (its recipe, from profiles.yml), on the CPU.
+PARAMS = {**profiles.recipe(profiles.chapter("01_models"), "default"), "device": "cpu"}
 
 
 def main(argv=None) -> int:
