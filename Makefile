@@ -16,7 +16,7 @@ WEIGHTS ?=
 WEIGHTS_FLAG := $(if $(WEIGHTS),--weights $(WEIGHTS),)
 RECOMPUTE ?=
 
-.PHONY: install lock lint book test test-all smoke lab bench clean pdf
+.PHONY: install lock lint book test test-all fuzz smoke lab bench clean pdf
 
 # requirements.lock: requirements.txt compiled by `make lock`, every package pinned with its
 # hashes; pip refuses any file whose digest differs. The package itself is built by the locked
@@ -50,6 +50,9 @@ test: lint  ## lint, layers and the unit tests (no book build, no browser, no ke
 
 test-all: test  ## everything `make test` runs, then the smoke profile end to end, kernels and the browser
 	$(BIN)/python -m pytest -m "slow or browser"
+
+fuzz: install  ## the property tests on new random examples (make test draws the same ones on every run)
+	$(BIN)/python -m pytest -n auto -m "not slow and not browser" --hypothesis-profile=explore $$(grep -l "^from hypothesis" tests/*.py)
 
 smoke: install  ## the smallest profile, built in the checkout
 	$(BIN)/python -m nnspaces reproduce --profile smoke
