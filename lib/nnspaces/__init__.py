@@ -27,12 +27,12 @@ released   the released ResNet procedure re-enacted (training mode, 32 copies)
 summary    results at a glance, seed spread with t intervals, initialisation, data sets
 verdicts   the conditions behind the book's computed conclusions
 environment, performance  what the appendices record and render
-params     validate(globals(), notebook): the notebooks' papermill parameters
+params     the rules of the notebooks' own parameters, and the training defaults
 notebook   trained_models(P), load_splits(P): a notebook's data and networks from its parameters
 compare    the paper's figures beside ours
 explorer   one inverse map, explored: its preimage, output and certificate
-profiles   the profiles and chapters of profiles.yml, and what papermill passes each chapter
-networks   every network a profile trains (derived from its chapters), the training stage
+profiles   profiles.yml: each profile's recipe, each chapter's networks; parameters(globals(), nb)
+networks   every network a profile trains (as its chapters declare), the training stage
 fingerprint  what a chapter depends on, so a rebuild re-executes only what changed
 bundle     reading and checking a weights bundle before anything enters the cache
 registry   the published networks: one file per network, its URL and SHA-256 (registry.json)
