@@ -16,7 +16,6 @@ import torch
 from . import cache, profiles, train
 from .data import DATASET
 from .notebook import load_splits
-from .params import TRAIN_DEFAULTS
 
 #: The packages whose versions decide the numbers and the pages.
 PACKAGES = (
@@ -80,18 +79,16 @@ def timings(run_log: str | Path | None) -> pd.DataFrame:
 
 
 def recipe_table(profile_name: str) -> pd.DataFrame:
-    """A profile's training recipe for readers, as ``profiles.yml`` declares it (what it
-    leaves out at :data:`nnspaces.params.TRAIN_DEFAULTS`): ``parameter``, ``value`` (as
-    Python writes it; ``seeds`` in place of ``seed`` where the profile lists several), the
+    """A profile's training recipe for readers (:func:`nnspaces.profiles.profile_recipe`):
+    ``parameter``, ``value`` (as Python writes it; ``seeds`` in place of ``seed``), the
     Fashion-MNIST sizes last.
 
     >>> recipe_table("smoke").set_index("parameter")["value"][["n_train", "epochs", "seeds"]].tolist()
     ['300', '1', '[0, 1]']
     """
     prof = profiles.profile(profile_name)
-    shown = {**TRAIN_DEFAULTS, **(prof.get("recipe") or {})}
-    if "seeds" in shown:  # the first is every other chapter's seed
-        del shown["seed"]
+    shown = profiles.profile_recipe(profile_name)
+    del shown["seed"]  # the first of the seeds
     shown.update({f"Fashion-MNIST {k}": v for k, v in (prof.get("fashion") or {}).items()})
     return pd.DataFrame({"parameter": list(shown), "value": [repr(v) for v in shown.values()]})
 

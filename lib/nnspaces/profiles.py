@@ -89,24 +89,37 @@ def chapter(output: str) -> Chapter:
     return found[output]
 
 
+def profile_recipe(profile_name: str) -> dict:
+    """A profile's training recipe as ``profiles.yml`` declares it, with
+    ``params.TRAIN_DEFAULTS`` where it says nothing: ``params.TRAIN_PARAMS`` and ``seeds``
+    (a list, its first the ``seed`` of every chapter that trains one network per model)."""
+    base = {**TRAIN_DEFAULTS, **(profile(profile_name).get("recipe") or {})}
+    base["seeds"] = list(base.get("seeds") or [base["seed"]])
+    base["seed"] = base["seeds"][0]
+    return base
+
+
+def _data(profile_name: str, which: str) -> dict:
+    """What data set ``which`` (``main`` or ``fashion``) changes in a profile's recipe."""
+    fashion = profile(profile_name).get("fashion") or {}
+    return {} if which == "main" else {"dataset": "fashion-mnist", "data_root": None, **fashion}
+
+
 def recipe(c: Chapter, profile_name: str) -> dict:
     """The training parameters of chapter ``c`` under a profile: ``params.TRAIN_PARAMS``
     (its first data set's: Fashion-MNIST at the profile's ``fashion`` sizes for a chapter
     on clothing, ``seed`` the profile's first seed); a chapter that loads networks also gets
     ``models``, one that trains every seed ``seeds``, and one that compares both data sets
     ``fashion_n_train`` and ``fashion_n_val``."""
-    prof = profile(profile_name)
-    base = {**TRAIN_DEFAULTS, **(prof.get("recipe") or {})}
-    seeds = base.pop("seeds", None) or [base["seed"]]
-    base["seed"] = seeds[0]
-    fashion = prof.get("fashion") or {}
+    base = profile_recipe(profile_name)
+    seeds = base.pop("seeds")
     spec = _networks(c, profile_name)
     if spec.get("seeds") == "all":
-        base["seeds"] = list(seeds)
+        base["seeds"] = seeds
     data = spec.get("data", ["main"])
-    if data[0] == "fashion":
-        base.update(dataset="fashion-mnist", data_root=None, **fashion)
-    elif "fashion" in data:
+    base.update(_data(profile_name, data[0]))
+    if "fashion" in data[1:]:
+        fashion = _data(profile_name, "fashion")
         base.update(fashion_n_train=fashion.get("n_train"), fashion_n_val=fashion.get("n_val"))
     if spec:
         base["models"] = list(spec["models"])
@@ -141,12 +154,10 @@ def chapter_configs(c: Chapter, profile_name: str) -> list[TrainConfig]:
     if not spec:
         return []
     p = recipe(c, profile_name)
-    fashion = profile(profile_name).get("fashion") or {}
-    runs = {"main": {}, "fashion": {"dataset": "fashion-mnist", **fashion}}
     seeds = p.get("seeds", [p["seed"]])
     out = []
     for d in spec.get("data", ["main"]):
-        kw = {k: v for k, v in {**p, **runs[d]}.items() if k in _FIELDS}
+        kw = {k: v for k, v in {**p, **_data(profile_name, d)}.items() if k in _FIELDS}
         out += [TrainConfig(m, **{**kw, "seed": s}) for m in spec["models"] for s in seeds]
     return out
 
